@@ -1,0 +1,537 @@
+"""challenge.yaml: the one source of truth for a challenge, loaded and checked.
+
+Everything a run, the validator, the bot and the site need to know about a challenge lives in
+one file: the base model, the hardware label, the prompt sets, how to measure, the quality cap,
+integrity tolerances, quotas, timeouts, the engines and engine arguments allowed, the tag
+vocabulary and the maintainers. A broken challenge file is reported like a broken submission:
+every problem at once, each at its line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from packaging.version import InvalidVersion, Version
+
+from arena import yamlstrict
+from arena.problems import Problem, show
+from arena.shape import Checker
+
+CHALLENGE_SCHEMA_VERSION = 1
+MAX_CHALLENGE_BYTES = 256 * 1024
+
+# A full commit SHA: what pins a model, a drafter, a base model.
+REVISION_RE = r"[0-9a-f]{40}"
+# Hugging Face Hub repo ids: owner/name, no "--" or "..", no leading/trailing separators.
+HUB_ID_RE = r"(?!.*(--|\.\.))[A-Za-z0-9][A-Za-z0-9._-]{0,94}[A-Za-z0-9]/[A-Za-z0-9][A-Za-z0-9._-]{0,94}[A-Za-z0-9]"
+# A local model, where a challenge allows them: ./name or ./dir/name under the challenge's models dir.
+LOCAL_ID_RE = r"\./(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,62}(/[A-Za-z0-9][A-Za-z0-9._-]{0,62}){0,3}"
+# GitHub logins: alphanumerics and single hyphens, at most 39 characters.
+LOGIN_RE = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
+TAG_RE = r"[a-z0-9][a-z0-9-]{0,39}"
+HARDWARE_RE = r"[a-z0-9][a-z0-9._-]{0,39}"
+
+# Engine arguments no challenge may allow, with the reason a participant is told. They run code,
+# change what is loaded or scored, or are the harness's to decide.
+FORBIDDEN_ARGS: dict[str, str] = {
+    "trust_remote_code": "it runs code from the model repository on the runner",
+    "load_format": "it changes how weights are loaded; the harness loads safetensors only",
+    "hf_overrides": "it rewrites the model's configuration, so the served model is not the checkpoint",
+    "model_loader_extra_config": "it passes options to custom loaders, which can run code",
+    "worker_cls": "it replaces vLLM's worker with arbitrary code",
+    "worker_extension_cls": "it injects arbitrary code into vLLM's worker",
+    "logits_processors": "it loads arbitrary code that can change the model's outputs",
+    "logits_processor_pattern": "it lets requests load arbitrary logits processors",
+    "tokenizer": "the harness tokenizes with the base model's tokenizer",
+    "tokenizer_revision": "the harness tokenizes with the base model's tokenizer",
+    "tokenizer_mode": "the harness tokenizes with the base model's tokenizer",
+    "download_dir": "the harness decides where models are stored",
+    "generation_config": "it changes decoding defaults; the harness sets decoding per request",
+    "override_generation_config": "it changes decoding defaults; the harness sets decoding per request",
+    "kv_transfer_config": "it moves the KV cache to external connectors, outside what is measured",
+    "kv_events_config": "it publishes cache events to external endpoints",
+    "enable_prefix_caching": "the harness turns prefix caching off for every run (cached prompts would inflate TPS)",
+    "language_model_only": "the challenge forbids dropping modalities: the full model must be served",
+    "limit_mm_per_prompt": "the challenge forbids disabling modalities: the full model must be served",
+    "model": "the model is given by the submission's model.id and model.revision",
+    "revision": "the revision is given by the submission's model.revision",
+    "code_revision": "it selects remote code, which the harness never runs",
+    "served_model_name": "the harness names the served model",
+    "host": "the harness decides where the server listens",
+    "port": "the harness decides where the server listens",
+    "api_key": "the harness talks to the server itself",
+    "chat_template": "the harness applies the base model's chat template client-side",
+    "allowed_local_media_path": "it grants the server access to the runner's files",
+    "seed": "the harness fixes the seed",
+    "disable_log_stats": "the harness reads the engine's statistics",
+    "plugins": "engine plugins are disabled on the runner",
+}
+FORBIDDEN_SPECULATIVE_METHODS: dict[str, str] = {
+    "custom_class": "it loads an arbitrary proposer class, which runs code",
+    "suffix": "suffix decoding caches earlier requests' outputs, so repeated prompts get faster; "
+              "that is caching answers across requests",
+}
+FORBIDDEN_SPECULATIVE_FIELDS: dict[str, str] = {
+    "rejection_sample_method": "only standard (exact) verification is allowed; relaxed or "
+                               "synthetic acceptance changes the output",
+    "synthetic_acceptance_rates": "synthetic acceptance skips verification and changes the output",
+    "synthetic_acceptance_length": "synthetic acceptance skips verification and changes the output",
+    "enable_adaptive_verification": "only exact verification of every drafted token is allowed",
+    "code_revision": "it selects remote code, which the harness never runs",
+    "draft_load_config": "the harness loads the drafter's safetensors itself",
+    "draft_sample_method": "the harness decodes greedily; drafting is not configurable",
+}
+
+ARG_TYPES = ("bool", "int", "float", "enum", "int_list", "object", "speculative")
+
+
+class ChallengeError(Exception):
+    """challenge.yaml could not be loaded; `problems` says where and why."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(p.format() for p in problems))
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    id: str
+    revision: str
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """The type and allowed values of one engine argument, from challenge.yaml."""
+
+    type: str
+    min: float | None = None
+    max: float | None = None
+    values: tuple[Any, ...] = ()
+    max_items: int = 64
+    fields: Mapping[str, "ArgSpec"] = field(default_factory=dict)
+    # speculative only
+    methods: tuple[str, ...] = ()
+    drafter_methods: tuple[str, ...] = ()
+    num_speculative_tokens: tuple[int, int] = (1, 16)
+    prompt_lookup: tuple[int, int] = (1, 16)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class EngineRule:
+    name: str
+    min_version: Version
+    max_version: Version | None
+
+    def allows(self, version: str) -> bool:
+        try:
+            v = Version(version)
+        except InvalidVersion:
+            return False
+        return v >= self.min_version and (self.max_version is None or v <= self.max_version)
+
+    def describe(self) -> str:
+        if self.max_version is None:
+            return f"{self.min_version} or later"
+        return f"{self.min_version} to {self.max_version}"
+
+
+@dataclass(frozen=True)
+class Integrity:
+    fidelity_prompts: int
+    fidelity_output_tokens: int
+    near_tie_margin: float
+    public_private_tolerance: float
+    public_private_action: str  # "invalid" | "warn"
+    cache_probe_repeats: int
+    cache_probe_max_speedup: float
+
+
+@dataclass(frozen=True)
+class Challenge:
+    path: Path
+    id: str
+    title: str
+    summary: str
+    base_model: ModelRef
+    hardware: str
+    allow_local_models: bool
+    local_models_dir: Path | None
+    submissions_dir: Path
+    public_prompts: Path
+    private_prompts_env: str
+    output_tokens: int
+    warmup_requests: int
+    repeats: int
+    concurrency: int
+    seed: int
+    ppl_reference: float
+    ppl_max_increase: float
+    integrity: Integrity
+    tie_tps: float
+    quota_runs_per_day: int
+    authors_may_bench: bool
+    startup_timeout_s: float
+    request_timeout_s: float
+    run_timeout_s: float
+    engines: Mapping[str, EngineRule]
+    engine_args: Mapping[str, ArgSpec]
+    engine_defaults: Mapping[str, Any]
+    engine_env: Mapping[str, str]
+    tags: tuple[str, ...]
+    maintainers: tuple[str, ...]
+    max_submission_bytes: int
+    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    @property
+    def ppl_cap(self) -> float:
+        return self.ppl_reference * (1.0 + self.ppl_max_increase)
+
+    def is_maintainer(self, login: str) -> bool:
+        return login.lower() in {m.lower() for m in self.maintainers}
+
+
+def default_challenge_path() -> Path:
+    """challenge.yaml at the root of the checkout (or $ARENA_CHALLENGE)."""
+    env = os.environ.get("ARENA_CHALLENGE")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "challenge.yaml"
+
+
+def load_challenge(path: str | os.PathLike[str] | None = None) -> Challenge:
+    """Load and check a challenge file. Raises ChallengeError listing every problem."""
+    p = Path(path) if path is not None else default_challenge_path()
+    name = str(p)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ChallengeError([Problem(name, 1, 1, "", f"cannot read the challenge file: "
+                                                        f"{exc.strerror}. Check the path.")])
+    try:
+        doc = yamlstrict.load(raw, max_bytes=MAX_CHALLENGE_BYTES)
+    except yamlstrict.YamlError as exc:
+        raise ChallengeError([Problem(name, exc.line, exc.column, "", exc.message)])
+    c = Checker(doc, name)
+    challenge = _parse(c, doc.data, p.resolve())
+    if c.problems or challenge is None:
+        raise ChallengeError(sorted(c.problems, key=lambda p: (p.line, p.column)))
+    return challenge
+
+
+_TOP = {
+    "required": ["schema_version", "id", "title", "base_model", "hardware", "prompts",
+                 "measurement", "ppl", "integrity", "ranking", "quotas", "timeouts", "engines",
+                 "engine_args", "tags", "maintainers"],
+    "optional": ["summary", "models", "submissions_dir", "engine_defaults", "engine_env",
+                 "limits"],
+}
+
+
+def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
+    if not c.mapping((), d, **_TOP):
+        return None
+    ok_before = len(c.problems)
+    if d.get("schema_version") != CHALLENGE_SCHEMA_VERSION:
+        c.problem(("schema_version",), f"must be {CHALLENGE_SCHEMA_VERSION} (this harness "
+                                       f"reads version {CHALLENGE_SCHEMA_VERSION}).")
+    cid = c.string(("id",), d.get("id"), pattern=r"[a-z0-9][a-z0-9-]{0,62}",
+                   hint="Use lowercase letters, digits and hyphens.")
+    title = c.string(("title",), d.get("title"), max_len=120)
+    summary = c.string(("summary",), d.get("summary", ""), min_len=0, max_len=2000) or ""
+
+    bm = d.get("base_model")
+    base = None
+    if c.mapping(("base_model",), bm, required=["id", "revision"]):
+        bid = c.string(("base_model", "id"), bm.get("id"), pattern=HUB_ID_RE + "|" + LOCAL_ID_RE,
+                       hint="Use a Hub id (owner/name) or ./local-path.")
+        brev = c.string(("base_model", "revision"), bm.get("revision"), pattern=REVISION_RE,
+                        hint="Use the full 40-character commit SHA.")
+        if bid and brev:
+            base = ModelRef(bid, brev)
+    hardware = c.string(("hardware",), d.get("hardware"), pattern=HARDWARE_RE,
+                        hint="Use a short lowercase label such as a10g.")
+
+    models = d.get("models", {})
+    allow_local, local_dir = False, None
+    if c.mapping(("models",), models, optional=["allow_local", "local_dir"]):
+        allow_local = bool(c.boolean(("models", "allow_local"), models.get("allow_local", False)))
+        if allow_local:
+            ld = c.string(("models", "local_dir"), models.get("local_dir"), max_len=500)
+            if ld:
+                local_dir = _resolve(path.parent, ld)
+        elif "local_dir" in models:
+            c.problem(("models", "local_dir"), "is only used with allow_local: true.")
+    if base is not None and base.id.startswith("./") and not allow_local:
+        c.problem(("base_model", "id"), "is a local path, but models.allow_local is false.")
+
+    sub_dir = c.string(("submissions_dir",), d.get("submissions_dir", "submissions"), max_len=500)
+
+    pr = d.get("prompts")
+    public, private_env = None, "ARENA_PRIVATE_PROMPTS"
+    if c.mapping(("prompts",), pr, required=["public"], optional=["private_env"]):
+        pub = c.string(("prompts", "public"), pr.get("public"), max_len=500)
+        if pub:
+            public = _resolve(path.parent, pub)
+            if not public.is_file():
+                c.problem(("prompts", "public"), f"the prompt set {show(pub)} does not exist "
+                                                  "(paths are relative to the challenge file).")
+        private_env = c.string(("prompts", "private_env"), pr.get("private_env", private_env),
+                               pattern=r"[A-Z][A-Z0-9_]{0,63}",
+                               hint="Name an environment variable.") or private_env
+
+    m = d.get("measurement")
+    meas: dict[str, Any] = {}
+    if c.mapping(("measurement",), m, required=["output_tokens", "warmup_requests", "repeats",
+                                                 "concurrency"], optional=["seed"]):
+        meas["output_tokens"] = c.integer(("measurement", "output_tokens"), m.get("output_tokens"),
+                                          minimum=1, maximum=32768)
+        meas["warmup_requests"] = c.integer(("measurement", "warmup_requests"),
+                                            m.get("warmup_requests"), minimum=0, maximum=64)
+        meas["repeats"] = c.integer(("measurement", "repeats"), m.get("repeats"), minimum=1,
+                                    maximum=20)
+        meas["concurrency"] = c.integer(("measurement", "concurrency"), m.get("concurrency"),
+                                        minimum=1, maximum=1)
+        meas["seed"] = c.integer(("measurement", "seed"), m.get("seed", 1), minimum=0,
+                                 maximum=2**31 - 1)
+
+    ppl = d.get("ppl")
+    ppl_ref = ppl_inc = None
+    if c.mapping(("ppl",), ppl, required=["reference", "max_increase"]):
+        ppl_ref = c.number(("ppl", "reference"), ppl.get("reference"), positive=True)
+        ppl_inc = c.number(("ppl", "max_increase"), ppl.get("max_increase"), minimum=0, maximum=10)
+
+    integ = d.get("integrity")
+    integrity = None
+    if c.mapping(("integrity",), integ, required=[
+        "fidelity_prompts", "fidelity_output_tokens", "near_tie_margin",
+        "public_private_tolerance", "public_private_action", "cache_probe_repeats",
+        "cache_probe_max_speedup"]):
+        vals = dict(
+            fidelity_prompts=c.integer(("integrity", "fidelity_prompts"),
+                                       integ.get("fidelity_prompts"), minimum=0, maximum=1024),
+            fidelity_output_tokens=c.integer(("integrity", "fidelity_output_tokens"),
+                                             integ.get("fidelity_output_tokens"), minimum=1,
+                                             maximum=32768),
+            near_tie_margin=c.number(("integrity", "near_tie_margin"),
+                                     integ.get("near_tie_margin"), minimum=0, maximum=10),
+            public_private_tolerance=c.number(("integrity", "public_private_tolerance"),
+                                              integ.get("public_private_tolerance"), minimum=0,
+                                              maximum=1),
+            public_private_action=c.string(("integrity", "public_private_action"),
+                                           integ.get("public_private_action"),
+                                           pattern="invalid|warn", hint="Use invalid or warn."),
+            cache_probe_repeats=c.integer(("integrity", "cache_probe_repeats"),
+                                          integ.get("cache_probe_repeats"), minimum=0, maximum=64),
+            cache_probe_max_speedup=c.number(("integrity", "cache_probe_max_speedup"),
+                                             integ.get("cache_probe_max_speedup"), minimum=1,
+                                             maximum=100),
+        )
+        if all(v is not None for v in vals.values()):
+            integrity = Integrity(**vals)  # type: ignore[arg-type]
+
+    rk = d.get("ranking")
+    tie = None
+    if c.mapping(("ranking",), rk, required=["tie_tps"]):
+        tie = c.number(("ranking", "tie_tps"), rk.get("tie_tps"), minimum=0)
+
+    q = d.get("quotas")
+    runs_per_day, authors_may_bench = None, False
+    if c.mapping(("quotas",), q, required=["runs_per_author_per_day"],
+                 optional=["authors_may_bench"]):
+        runs_per_day = c.integer(("quotas", "runs_per_author_per_day"),
+                                 q.get("runs_per_author_per_day"), minimum=0, maximum=1000)
+        authors_may_bench = bool(c.boolean(("quotas", "authors_may_bench"),
+                                           q.get("authors_may_bench", False)))
+
+    t = d.get("timeouts")
+    timeouts: dict[str, float | None] = {}
+    if c.mapping(("timeouts",), t, required=["startup_s", "request_s", "run_s"]):
+        for k in ("startup_s", "request_s", "run_s"):
+            timeouts[k] = c.number(("timeouts", k), t.get(k), minimum=1, maximum=86400)
+
+    engines = _parse_engines(c, d.get("engines"))
+    engine_args = _parse_engine_args(c, d.get("engine_args"))
+    engine_defaults = d.get("engine_defaults", {})
+    if c.mapping(("engine_defaults",), engine_defaults, closed=False):
+        for k in engine_defaults:
+            if k not in engine_args:
+                c.problem(("engine_defaults", k), "must be one of the allowed engine_args.",
+                          at_key=True)
+    engine_env = d.get("engine_env", {})
+    if c.mapping(("engine_env",), engine_env, closed=False):
+        for k, v in engine_env.items():
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(k)):
+                c.problem(("engine_env", k), "must be an environment variable name.", at_key=True)
+            elif str(k) in ("VLLM_PLUGINS", "HF_HUB_OFFLINE", "VLLM_CACHE_ROOT"):
+                c.problem(("engine_env", k), "is set by the harness.", at_key=True)
+            else:
+                c.string(("engine_env", k), v, min_len=0, max_len=500)
+
+    tags = c.string_list(("tags",), d.get("tags"), max_items=100)
+    for i, tg in enumerate(tags):
+        if not re.fullmatch(TAG_RE, tg):
+            c.problem(("tags", i), f"{show(tg)} is not a valid tag. Use lowercase letters, "
+                                   "digits and hyphens.")
+    maintainers = c.string_list(("maintainers",), d.get("maintainers"), max_items=100)
+    for i, login in enumerate(maintainers):
+        if not re.fullmatch(LOGIN_RE, login):
+            c.problem(("maintainers", i), f"{show(login)} is not a GitHub login.")
+
+    lim = d.get("limits", {})
+    max_bytes = 64 * 1024
+    if c.mapping(("limits",), lim, optional=["submission_bytes"]):
+        max_bytes = c.integer(("limits", "submission_bytes"), lim.get("submission_bytes", max_bytes),
+                              minimum=1024, maximum=1024 * 1024) or max_bytes
+
+    if len(c.problems) > ok_before:
+        return None
+    assert base and cid and title and hardware and public and sub_dir and integrity
+    return Challenge(
+        path=path, id=cid, title=title, summary=summary, base_model=base, hardware=hardware,
+        allow_local_models=allow_local, local_models_dir=local_dir,
+        submissions_dir=_resolve(path.parent, sub_dir), public_prompts=public,
+        private_prompts_env=private_env,
+        output_tokens=meas["output_tokens"], warmup_requests=meas["warmup_requests"],
+        repeats=meas["repeats"], concurrency=meas["concurrency"], seed=meas["seed"],
+        ppl_reference=ppl_ref, ppl_max_increase=ppl_inc,  # type: ignore[arg-type]
+        integrity=integrity, tie_tps=tie,  # type: ignore[arg-type]
+        quota_runs_per_day=runs_per_day, authors_may_bench=authors_may_bench,  # type: ignore[arg-type]
+        startup_timeout_s=timeouts["startup_s"], request_timeout_s=timeouts["request_s"],  # type: ignore[arg-type]
+        run_timeout_s=timeouts["run_s"],  # type: ignore[arg-type]
+        engines=engines, engine_args=engine_args, engine_defaults=dict(engine_defaults),
+        engine_env={k: str(v) for k, v in engine_env.items()},
+        tags=tuple(tags), maintainers=tuple(maintainers), max_submission_bytes=max_bytes, raw=d,
+    )
+
+
+def _resolve(root: Path, rel: str) -> Path:
+    p = Path(rel)
+    return p if p.is_absolute() else (root / p).resolve()
+
+
+def _parse_engines(c: Checker, e: Any) -> dict[str, EngineRule]:
+    out: dict[str, EngineRule] = {}
+    if not c.mapping(("engines",), e, closed=False):
+        return out
+    if not e:
+        c.problem(("engines",), "must allow at least one engine.")
+    for name, rule in e.items():
+        path = ("engines", name)
+        if name != "vllm":
+            c.problem(path, f"{show(name)} is not an engine this harness can run (vllm).",
+                      at_key=True)
+            continue
+        if not c.mapping(path, rule, required=["min_version"], optional=["max_version"]):
+            continue
+        versions = []
+        for k in ("min_version", "max_version"):
+            raw = rule.get(k)
+            if raw is None:
+                versions.append(None)
+                continue
+            s = c.string(path + (k,), raw)
+            try:
+                versions.append(Version(s) if s else None)
+            except InvalidVersion:
+                c.problem(path + (k,), f"{show(s)} is not a version number such as 0.32.0.")
+                versions.append(None)
+        if versions[0] is not None:
+            out[name] = EngineRule(name, versions[0], versions[1])
+    return out
+
+
+def _parse_engine_args(c: Checker, a: Any) -> dict[str, ArgSpec]:
+    out: dict[str, ArgSpec] = {}
+    if not c.mapping(("engine_args",), a, closed=False):
+        return out
+    for name, spec in a.items():
+        path = ("engine_args", name)
+        if name in FORBIDDEN_ARGS:
+            c.problem(path, f"{show(name)} can never be allowed: {FORBIDDEN_ARGS[name]}.",
+                      at_key=True)
+            continue
+        parsed = _parse_arg_spec(c, path, spec)
+        if parsed is not None:
+            out[name] = parsed
+    return out
+
+
+def _parse_arg_spec(c: Checker, path: tuple[Any, ...], spec: Any) -> ArgSpec | None:
+    if not isinstance(spec, dict) or "type" not in spec:
+        c.problem(path, "must be a mapping with a 'type' (one of " + ", ".join(ARG_TYPES) + ").")
+        return None
+    kind = spec.get("type")
+    common = ["type", "description"]
+    desc = c.string(path + ("description",), spec.get("description", ""), min_len=0,
+                    max_len=500) or ""
+    if kind == "bool":
+        c.mapping(path, spec, required=common[:1], optional=common[1:])
+        return ArgSpec("bool", description=desc)
+    if kind in ("int", "float", "int_list"):
+        extra = ["max_items"] if kind == "int_list" else []
+        c.mapping(path, spec, required=["type", "min", "max"], optional=common[1:] + extra)
+        num = c.integer if kind in ("int", "int_list") else c.number
+        lo = num(path + ("min",), spec.get("min"))
+        hi = num(path + ("max",), spec.get("max"))
+        if lo is not None and hi is not None and lo > hi:
+            c.problem(path + ("min",), "must not be greater than max.")
+        max_items = 64
+        if kind == "int_list":
+            max_items = c.integer(path + ("max_items",), spec.get("max_items", 64), minimum=1,
+                                  maximum=1024) or 64
+        return ArgSpec(kind, min=lo, max=hi, max_items=max_items, description=desc)
+    if kind == "enum":
+        c.mapping(path, spec, required=["type", "values"], optional=common[1:])
+        vals = spec.get("values")
+        if not isinstance(vals, list) or not vals or not all(
+                isinstance(v, (str, int)) and not isinstance(v, bool) for v in vals):
+            c.problem(path + ("values",), "must be a non-empty list of strings or integers.")
+            return None
+        return ArgSpec("enum", values=tuple(vals), description=desc)
+    if kind == "object":
+        c.mapping(path, spec, required=["type", "fields"], optional=common[1:])
+        fields_raw = spec.get("fields")
+        if not c.mapping(path + ("fields",), fields_raw, closed=False):
+            return None
+        fields = {}
+        for fname, fspec in fields_raw.items():
+            sub = _parse_arg_spec(c, path + ("fields", fname), fspec)
+            if sub is not None:
+                fields[fname] = sub
+        return ArgSpec("object", fields=fields, description=desc)
+    if kind == "speculative":
+        c.mapping(path, spec, required=["type", "methods", "num_speculative_tokens"],
+                  optional=["drafter_methods", "prompt_lookup", "description"])
+        methods = tuple(c.string_list(path + ("methods",), spec.get("methods")))
+        for i, meth in enumerate(methods):
+            if meth in FORBIDDEN_SPECULATIVE_METHODS:
+                c.problem(path + ("methods", i), f"{show(meth)} can never be allowed: "
+                                                 f"{FORBIDDEN_SPECULATIVE_METHODS[meth]}.")
+        drafters = tuple(c.string_list(path + ("drafter_methods",),
+                                       spec.get("drafter_methods", [])))
+        for i, meth in enumerate(drafters):
+            if meth not in methods:
+                c.problem(path + ("drafter_methods", i), f"{show(meth)} is not in methods.")
+        rng = []
+        for k in ("num_speculative_tokens", "prompt_lookup"):
+            r = spec.get(k, {"min": 1, "max": 16})
+            if c.mapping(path + (k,), r, required=["min", "max"]):
+                lo = c.integer(path + (k, "min"), r.get("min"), minimum=1, maximum=64)
+                hi = c.integer(path + (k, "max"), r.get("max"), minimum=1, maximum=64)
+                rng.append((lo or 1, hi or 16))
+            else:
+                rng.append((1, 16))
+        return ArgSpec("speculative", methods=methods, drafter_methods=drafters,
+                       num_speculative_tokens=rng[0], prompt_lookup=rng[1], description=desc)
+    c.problem(path + ("type",), f"{show(kind)} is not an argument type. Use one of "
+                                + ", ".join(ARG_TYPES) + ".")
+    return None

@@ -1,0 +1,158 @@
+"""`arena validate` and `arena schema`: the submission contract on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from arena import exitcodes, yamlstrict
+from arena.challenge import Challenge, ChallengeError, default_challenge_path, load_challenge
+from arena.submission import (
+    FileReport,
+    SubmissionIndex,
+    iter_submission_files,
+    location,
+    schema_path,
+    schema_text,
+    validate_file,
+)
+from arena.problems import Problem
+from arena.text import for_terminal
+
+VALIDATE_FORMAT = "arena.validate/1"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "validate", help="check submission files against the challenge's rules",
+        description="Check submission YAML files. Exit 0: all valid; 1: some invalid; "
+                    "2: usage error. The bot runs exactly this check on pull requests.")
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                   help="submission files or folders (default: the challenge's submissions/)")
+    p.add_argument("--challenge", type=Path, default=None,
+                   help="challenge file (default: challenge.yaml at the repository root)")
+    p.add_argument("--json", action="store_true",
+                   help=f"print one JSON document ({VALIDATE_FORMAT}) instead of text")
+    p.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("schema", help="write (or --check) submissions/schema.json",
+                       description="Generate the published JSON Schema of submissions from the "
+                                   "code and challenge.yaml.")
+    s.add_argument("--challenge", type=Path, default=None)
+    s.add_argument("--check", action="store_true",
+                   help="exit 1 if the published file differs from what the code generates")
+    s.set_defaults(func=cmd_schema)
+
+
+def load_challenge_or_exit(path: Path | None) -> Challenge:
+    try:
+        return load_challenge(path)
+    except ChallengeError as exc:
+        where = path or default_challenge_path()
+        print(f"arena: the challenge file {for_terminal(str(where))} is invalid:", file=sys.stderr)
+        for prob in exc.problems:
+            print("  " + prob.format(), file=sys.stderr)
+        raise SystemExit(exitcodes.USAGE)
+
+
+def repo_relative(path: Path, challenge: Challenge) -> str:
+    """The path as it is written in the repository (relative to the challenge's folder)."""
+    try:
+        return path.resolve().relative_to(challenge.root.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def validate_paths(paths: list[Path], challenge: Challenge) -> list[FileReport]:
+    """Validate files (folders expanded), with parents resolved against the submissions folder
+    and against each other (a PR may add a parent and its child together)."""
+    files = iter_submission_files(paths)
+    raws: dict[Path, bytes | Problem] = {}
+    overlay: dict[str, str | None] = {}
+    for f in files:
+        shown = str(f)
+        if f.is_symlink():
+            raws[f] = Problem(shown, 1, 1, "", "is a symbolic link. Commit the file itself.")
+            continue
+        try:
+            raw = f.read_bytes()
+        except OSError as exc:
+            raws[f] = Problem(shown, 1, 1, "", f"cannot be read: {exc.strerror}.")
+            continue
+        raws[f] = raw
+        login, stem = location(repo_relative(f, challenge), challenge)
+        if login and stem:
+            parent = None
+            try:
+                data = yamlstrict.load(raw, max_bytes=challenge.max_submission_bytes).data
+                if isinstance(data, dict) and isinstance(data.get("parent"), str):
+                    parent = data["parent"]
+            except yamlstrict.YamlError:
+                pass
+            overlay[f"{login}/{stem}"] = parent
+    index = SubmissionIndex.scan(challenge.submissions_dir,
+                                 max_bytes=challenge.max_submission_bytes).with_overlay(overlay)
+    reports = []
+    for f in files:
+        raw = raws[f]
+        if isinstance(raw, Problem):
+            reports.append(FileReport(str(f), None, [raw]))
+            continue
+        reports.append(validate_file(raw, path_in_repo=repo_relative(f, challenge),
+                                     challenge=challenge, index=index, display_path=str(f)))
+    return reports
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    challenge = load_challenge_or_exit(args.challenge)
+    paths = args.paths or [challenge.submissions_dir]
+    missing = [p for p in paths if not p.exists() and not p.is_symlink()]
+    if missing:
+        for p in missing:
+            print(f"arena validate: {for_terminal(str(p))}: no such file or folder",
+                  file=sys.stderr)
+        return exitcodes.USAGE
+    reports = validate_paths(paths, challenge)
+    if not reports:
+        print("arena validate: no .yaml files found in " +
+              ", ".join(for_terminal(str(p)) for p in paths), file=sys.stderr)
+        return exitcodes.USAGE
+    valid = all(r.valid for r in reports)
+    if args.json:
+        doc: dict[str, Any] = {"format": VALIDATE_FORMAT, "challenge": challenge.id,
+                               "valid": valid, "files": [r.to_json() for r in reports]}
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for r in reports:
+            if r.valid:
+                assert r.submission is not None
+                print(f"{for_terminal(r.path)}: valid ({r.submission.id})")
+            else:
+                for prob in r.problems:
+                    print(prob.format())
+        n_bad = sum(not r.valid for r in reports)
+        print(f"{len(reports)} file{'s' if len(reports) != 1 else ''}: "
+              f"{len(reports) - n_bad} valid, {n_bad} invalid")
+    return exitcodes.OK if valid else exitcodes.INVALID
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    challenge = load_challenge_or_exit(args.challenge)
+    target = schema_path(challenge)
+    text = schema_text(challenge)
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.exists() else None
+        if current != text:
+            print(f"{for_terminal(str(target))} is stale. Run `arena schema` and commit it.",
+                  file=sys.stderr)
+            return exitcodes.INVALID
+        print(f"{for_terminal(str(target))} is up to date.")
+        return exitcodes.OK
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {for_terminal(str(target))}")
+    return exitcodes.OK

@@ -1,0 +1,146 @@
+"""The results store: one JSON file per run, plus maintainers' verdict overrides. Append-only.
+
+Layout (a plain folder locally; the `results` branch on GitHub):
+
+    results/<login>/<name>/<run-id>.json     one run's result (see arena.result)
+    verdicts/<timestamp>-<id>.json           one verdict override (see VERDICT_SCHEMA)
+
+Nothing here rewrites or deletes a file: evidence stays, and a later verdict record supersedes
+an earlier one. The bot, the site and the JSON API read the store through this module only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+
+from arena.result import ResultError, result_errors, write_json_atomic
+
+VERDICT_SCHEMA_VERSION = 1
+VERDICT_ACTIONS = ("invalidate", "reinstate", "disqualify", "withdraw")
+
+VERDICT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "arena verdict override",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["schema_version", "id", "submission", "run_id", "action", "reason", "by", "at"],
+    "properties": {
+        "schema_version": {"const": VERDICT_SCHEMA_VERSION},
+        "id": {"type": "string", "pattern": r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$"},
+        "submission": {"type": "string", "pattern": r"^[A-Za-z0-9-]{1,39}/[a-z0-9][a-z0-9-]{0,62}$"},
+        "run_id": {"type": ["string", "null"], "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+                   "description": "One run, or null for every run of the submission."},
+        "action": {"enum": list(VERDICT_ACTIONS)},
+        "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
+        "by": {"type": "string", "maxLength": 39},
+        "at": {"type": "string"},
+    },
+}
+_VERDICT_VALIDATOR = jsonschema.Draft202012Validator(VERDICT_SCHEMA)
+
+
+class StoreError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    path: Path
+    doc: dict[str, Any]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ResultsStore:
+    """A results store rooted at a folder."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    @property
+    def results_dir(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def verdicts_dir(self) -> Path:
+        return self.root / "verdicts"
+
+    def result_path(self, submission_id: str, run_id: str) -> Path:
+        login, name = submission_id.split("/", 1)
+        return self.results_dir / login / name / f"{run_id}.json"
+
+    def append_result(self, doc: dict[str, Any]) -> Path:
+        """Add a validated result. Refuses an invalid document and a run id already stored."""
+        errors = result_errors(doc)
+        if errors:
+            raise ResultError(errors)
+        path = self.result_path(doc["submission"]["id"], doc["run_id"])
+        if path.exists():
+            raise StoreError(f"run {doc['run_id']} of {doc['submission']['id']} is already "
+                             "stored; results are never rewritten.")
+        write_json_atomic(path, doc)
+        return path
+
+    def append_verdict(self, *, submission: str, action: str, reason: str, by: str,
+                       run_id: str | None = None, at: dt.datetime | None = None) -> dict[str, Any]:
+        when = at or utc_now()
+        record = {
+            "schema_version": VERDICT_SCHEMA_VERSION,
+            "id": f"{when.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}",
+            "submission": submission,
+            "run_id": run_id,
+            "action": action,
+            "reason": reason,
+            "by": by,
+            "at": iso(when),
+        }
+        errors = list(_VERDICT_VALIDATOR.iter_errors(record))
+        if errors:
+            raise StoreError("; ".join(e.message for e in errors))
+        write_json_atomic(self.verdicts_dir / f"{record['id']}.json", record)
+        return record
+
+    def results(self) -> Iterator[StoredResult]:
+        """Every stored result that matches the schema, in path order. Files that do not
+        parse or validate are skipped (they could only come from outside this module)."""
+        if not self.results_dir.is_dir():
+            return
+        for f in sorted(self.results_dir.glob("*/*/*.json")):
+            try:
+                doc = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if not result_errors(doc):
+                yield StoredResult(f, doc)
+
+    def verdicts(self) -> list[dict[str, Any]]:
+        """Every valid verdict record, oldest first."""
+        out = []
+        if self.verdicts_dir.is_dir():
+            for f in sorted(self.verdicts_dir.glob("*.json")):
+                try:
+                    doc = json.loads(f.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue
+                if not list(_VERDICT_VALIDATOR.iter_errors(doc)):
+                    out.append(doc)
+        return sorted(out, key=lambda r: (r["at"], r["id"]))
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """A sortable, unique run id: 20261122T101500Z-1a2b3c4d."""
+    t = now or utc_now()
+    return f"{t.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"

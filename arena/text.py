@@ -1,0 +1,70 @@
+"""Making untrusted text safe to show: in a terminal, in GitHub Markdown, in HTML.
+
+Names, descriptions, tags and logs come from strangers. Each output channel has its own escaping
+function here, and every place that shows such text calls one of them.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+# C0/C1 controls and the Unicode bidirectional overrides that can reorder what a reader sees.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+def has_unsafe_characters(text: str) -> bool:
+    """True when the text holds control characters or invisible reordering marks."""
+    return bool(_UNSAFE.search(text))
+
+
+def for_terminal(text: str, limit: int | None = None) -> str:
+    """One line of text that cannot move the cursor, change colours or reorder itself."""
+    out = []
+    for ch in text:
+        if ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif _UNSAFE.match(ch) or unicodedata.category(ch) in ("Cc", "Cf"):
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    s = "".join(out)
+    if limit is not None and len(s) > limit:
+        s = s[: max(0, limit - 1)] + "…"
+    return s
+
+
+def for_terminal_block(text: str) -> str:
+    """Multi-line text (a log tail) with each line made safe, newlines kept."""
+    return "\n".join(for_terminal(line) for line in text.split("\n"))
+
+
+def for_html(text: str) -> str:
+    """HTML-escaped text, safe in element content and in quoted attribute values."""
+    return html.escape(_UNSAFE.sub("\ufffd", text), quote=True)
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(m) for m in re.findall("`+", text)), default=0)
+
+
+def md_inline(text: str, limit: int | None = 120) -> str:
+    """Untrusted text as a Markdown code span: it renders literally, never as a link, a mention,
+    HTML or formatting, and it is safe inside a table cell."""
+    s = for_terminal(text.replace("\n", " "), limit)
+    fence = "`" * (_longest_backtick_run(s) + 1)
+    s = s.replace("|", "\\|")
+    pad = " " if s.startswith("`") or s.endswith("`") or not s.strip() else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+def md_block(text: str, info: str = "text") -> str:
+    """Untrusted multi-line text as a fenced code block that cannot be closed from inside."""
+    s = for_terminal_block(text)
+    fence = "`" * max(3, _longest_backtick_run(s) + 1)
+    return f"{fence}{info}\n{s}\n{fence}"
