@@ -594,8 +594,13 @@ def _arg_schema(spec: ArgSpec, model_id: dict[str, Any], revision: dict[str, Any
                 "prompt_lookup_max": {"type": "integer", "minimum": plo, "maximum": phi},
             },
         }
+        out["allOf"] = [{
+            "if": {"not": {"properties": {"method": {"const": "ngram"}}}},
+            "then": {"not": {"anyOf": [{"required": ["prompt_lookup_min"]},
+                                       {"required": ["prompt_lookup_max"]}]}},
+        }]
         if spec.drafter_methods:
-            out["allOf"] = [{
+            out["allOf"] += [{
                 "if": {"properties": {"method": {"enum": list(spec.drafter_methods)}}},
                 "then": {"required": ["model", "revision"]},
                 "else": {"not": {"anyOf": [{"required": ["model"]}, {"required": ["revision"]}]}},

@@ -151,13 +151,16 @@ def load(raw: bytes | str, *, max_bytes: int) -> Document:
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise YamlError("the file contains a NUL character. Save it as plain text.", line, 1)
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _from_reader(exc, text) from None
     try:
         node = loader.get_single_node()
     except YamlError:
         raise
     except yaml.composer.ComposerError as exc:
-        if "expected a single document" in str(exc.problem or exc):
+        if "another document" in str(exc.problem or exc):
             mark = exc.problem_mark or exc.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             raise YamlError(
@@ -168,7 +171,9 @@ def load(raw: bytes | str, *, max_bytes: int) -> Document:
         raise _from_marked(exc) from None
     except yaml.MarkedYAMLError as exc:
         raise _from_marked(exc) from None
-    except yaml.YAMLError as exc:  # reader errors without marks
+    except yaml.reader.ReaderError as exc:
+        raise _from_reader(exc, text) from None
+    except yaml.YAMLError as exc:
         raise YamlError(f"not valid YAML: {exc}. Check the file's syntax.") from None
     finally:
         loader.dispose()
@@ -178,6 +183,14 @@ def load(raw: bytes | str, *, max_bytes: int) -> Document:
     key_marks: dict[Path, Mark] = {}
     data = _build(node, (), marks, key_marks, loader)
     return Document(data, marks, key_marks)
+
+
+def _from_reader(exc: yaml.reader.ReaderError, text: str) -> YamlError:
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    return YamlError(f"the file contains a control character (U+{exc.character:04X}) that YAML "
+                     "does not allow. Remove it.", line, column)
 
 
 def _from_marked(exc: yaml.MarkedYAMLError) -> YamlError:
