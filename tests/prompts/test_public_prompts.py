@@ -163,6 +163,39 @@ def test_public_set_exercises_the_chat_template(public_rows: list[dict]) -> None
     assert len(multi_turn) >= 3, multi_turn
 
 
+# No tokenizer is loaded here (tests stay fast and offline), so token counts are estimated from
+# characters with a deliberately low characters-per-token figure: Gemma's tokenizer averages
+# well above it on English prose, so the estimate over-counts. The template allowance covers the
+# turn markers the chat template adds around each message and the generation prompt.
+CHARS_PER_TOKEN_FLOOR = 3.5
+TEMPLATE_TOKENS = 16
+TEMPLATE_TOKENS_PER_MESSAGE = 8
+
+
+def _estimated_tokens(messages: list[dict]) -> int:
+    chars = sum(len(m["content"]) for m in messages)
+    return (int(chars / CHARS_PER_TOKEN_FLOOR) + 1 + TEMPLATE_TOKENS
+            + TEMPLATE_TOKENS_PER_MESSAGE * len(messages))
+
+
+def test_every_row_fits_the_smallest_context_a_submission_may_set(public_path: Path,
+                                                                  public_rows: list[dict]) -> None:
+    """A submission may serve with the smallest max_model_len the challenge allows; a prompt
+    that does not fit with its timed output tokens, or with its reference when scored, would
+    make that submission's run fail for a reason that is not its own."""
+    challenge = load_challenge(ROOT / "challenge.yaml")
+    context = int(challenge.engine_args["max_model_len"].min or 0)
+    assert context, "challenge.yaml gives no minimum max_model_len"
+    too_long = []
+    for r in public_rows:
+        prompt = _estimated_tokens(r["messages"])
+        scored = prompt + int(len(r["reference"]) / CHARS_PER_TOKEN_FLOOR) + 1
+        if prompt + challenge.output_tokens > context or scored > context:
+            too_long.append(f"{r['id']}: about {prompt} prompt tokens + "
+                            f"{challenge.output_tokens} output, {scored} when scored")
+    assert not too_long, f"rows that may not fit in {context} tokens:\n" + "\n".join(too_long)
+
+
 def test_public_set_is_utf8_text(public_path: Path) -> None:
     raw = public_path.read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf"), "no byte-order mark: JSON Lines is plain UTF-8"
