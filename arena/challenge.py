@@ -27,7 +27,8 @@ MAX_CHALLENGE_BYTES = 256 * 1024
 # A full commit SHA: what pins a model, a drafter, a base model.
 REVISION_RE = r"[0-9a-f]{40}"
 # Hugging Face Hub repo ids: owner/name, no "--" or "..", no leading/trailing separators.
-HUB_ID_RE = r"(?!.*(--|\.\.))[A-Za-z0-9][A-Za-z0-9._-]{0,94}[A-Za-z0-9]/[A-Za-z0-9][A-Za-z0-9._-]{0,94}[A-Za-z0-9]"
+_HUB_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+HUB_ID_RE = rf"(?!.*(--|\.\.)){_HUB_PART}/{_HUB_PART}"
 # A local model, where a challenge allows them: ./name or ./dir/name under the challenge's models dir.
 LOCAL_ID_RE = r"\./(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,62}(/[A-Za-z0-9][A-Za-z0-9._-]{0,62}){0,3}"
 # GitHub logins: alphanumerics and single hyphens, at most 39 characters.

@@ -67,42 +67,46 @@ def repo_relative(path: Path, challenge: Challenge) -> str:
 
 
 def validate_paths(paths: list[Path], challenge: Challenge) -> list[FileReport]:
-    """Validate files (folders expanded), with parents resolved against the submissions folder
-    and against each other (a PR may add a parent and its child together)."""
+    """Validate files (folders expanded), each parsed once, with parents resolved against the
+    submissions folder and against each other (a PR may add a parent and its child together)."""
     files = iter_submission_files(paths)
-    raws: dict[Path, bytes | Problem] = {}
+    loaded: dict[Path, tuple[bytes, yamlstrict.Document | yamlstrict.YamlError] | Problem] = {}
     overlay: dict[str, str | None] = {}
     for f in files:
         shown = str(f)
         if f.is_symlink():
-            raws[f] = Problem(shown, 1, 1, "", "is a symbolic link. Commit the file itself.")
+            loaded[f] = Problem(shown, 1, 1, "", "is a symbolic link. Commit the file itself.")
             continue
         try:
             raw = f.read_bytes()
         except OSError as exc:
-            raws[f] = Problem(shown, 1, 1, "", f"cannot be read: {exc.strerror}.")
+            loaded[f] = Problem(shown, 1, 1, "", f"cannot be read: {exc.strerror}.")
             continue
-        raws[f] = raw
+        try:
+            parsed: yamlstrict.Document | yamlstrict.YamlError = yamlstrict.load(
+                raw, max_bytes=challenge.max_submission_bytes)
+        except yamlstrict.YamlError as exc:
+            parsed = exc
+        loaded[f] = (raw, parsed)
         login, stem = location(repo_relative(f, challenge), challenge)
         if login and stem:
-            parent = None
-            try:
-                data = yamlstrict.load(raw, max_bytes=challenge.max_submission_bytes).data
-                if isinstance(data, dict) and isinstance(data.get("parent"), str):
-                    parent = data["parent"]
-            except yamlstrict.YamlError:
-                pass
-            overlay[f"{login}/{stem}"] = parent
-    index = SubmissionIndex.scan(challenge.submissions_dir,
-                                 max_bytes=challenge.max_submission_bytes).with_overlay(overlay)
+            data = parsed.data if isinstance(parsed, yamlstrict.Document) else None
+            parent = data.get("parent") if isinstance(data, dict) else None
+            overlay[f"{login}/{stem}"] = parent if isinstance(parent, str) else None
+    index = SubmissionIndex.scan(
+        challenge.submissions_dir, max_bytes=challenge.max_submission_bytes,
+        skip=frozenset(f.resolve() for f, v in loaded.items() if not isinstance(v, Problem)),
+    ).with_overlay(overlay)
     reports = []
     for f in files:
-        raw = raws[f]
-        if isinstance(raw, Problem):
-            reports.append(FileReport(str(f), None, [raw]))
+        entry = loaded[f]
+        if isinstance(entry, Problem):
+            reports.append(FileReport(str(f), None, [entry]))
             continue
+        raw, parsed = entry
         reports.append(validate_file(raw, path_in_repo=repo_relative(f, challenge),
-                                     challenge=challenge, index=index, display_path=str(f)))
+                                     challenge=challenge, index=index, display_path=str(f),
+                                     parsed=parsed))
     return reports
 
 

@@ -22,7 +22,10 @@ class Problem:
 
     def format(self) -> str:
         where = f"{for_terminal(self.file)}:{self.line}:{self.column}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        message = for_terminal(self.message)
+        if not self.field:
+            return f"{where}: {message}"
+        return f"{where}: {for_terminal(self.field, 80)}: {message}"
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

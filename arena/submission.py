@@ -131,9 +131,11 @@ class SubmissionIndex:
         self.parents: dict[str, str | None] = dict(parents or {})
 
     @classmethod
-    def scan(cls, submissions_dir: Path, *, max_bytes: int = 64 * 1024) -> "SubmissionIndex":
+    def scan(cls, submissions_dir: Path, *, max_bytes: int = 64 * 1024,
+             skip: frozenset[Path] = frozenset()) -> "SubmissionIndex":
         """Read every submissions/<login>/<name>.yaml; files that do not parse count as existing
-        without a parent (their own problems are reported when they are validated)."""
+        without a parent (their own problems are reported when they are validated). Files in
+        `skip` (resolved paths) count as existing and are not read: the caller overlays them."""
         parents: dict[str, str | None] = {}
         if submissions_dir.is_dir():
             for f in sorted(submissions_dir.glob("*/*.yaml")):
@@ -141,6 +143,9 @@ class SubmissionIndex:
                     continue
                 sid = f"{f.parent.name}/{f.stem}"
                 parent = None
+                if f.resolve() in skip:
+                    parents[sid] = None
+                    continue
                 try:
                     data = yamlstrict.load(f.read_bytes(), max_bytes=max_bytes).data
                     if isinstance(data, dict) and isinstance(data.get("parent"), str):
@@ -204,6 +209,7 @@ def validate_file(
     challenge: Challenge,
     index: SubmissionIndex | None = None,
     display_path: str | None = None,
+    parsed: yamlstrict.Document | yamlstrict.YamlError | None = None,
 ) -> FileReport:
     """Validate one submission file's bytes. Never raises for bad input: every problem is in
     the report. `path_in_repo` (relative to the repository root, forward slashes) decides the
@@ -226,11 +232,15 @@ def validate_file(
             f"the folder {show(login)} is not a GitHub login. Put the file in the folder named "
             "after your GitHub login.")))
         login = None
-    try:
-        doc = yamlstrict.load(raw, max_bytes=challenge.max_submission_bytes)
-    except yamlstrict.YamlError as exc:
-        report.problems.append(Problem(shown, exc.line, exc.column, "", exc.message))
+    if parsed is None:
+        try:
+            parsed = yamlstrict.load(raw, max_bytes=challenge.max_submission_bytes)
+        except yamlstrict.YamlError as exc:
+            parsed = exc
+    if isinstance(parsed, yamlstrict.YamlError):
+        report.problems.append(Problem(shown, parsed.line, parsed.column, "", parsed.message))
         return report
+    doc = parsed
     c = Checker(doc, shown)
     sub = _check(c, doc.data, challenge, login, stem, index or SubmissionIndex(), path_in_repo)
     report.problems.extend(c.problems)
@@ -594,8 +604,13 @@ def _arg_schema(spec: ArgSpec, model_id: dict[str, Any], revision: dict[str, Any
                 "prompt_lookup_max": {"type": "integer", "minimum": plo, "maximum": phi},
             },
         }
+        out["allOf"] = [{
+            "if": {"not": {"properties": {"method": {"const": "ngram"}}}},
+            "then": {"not": {"anyOf": [{"required": ["prompt_lookup_min"]},
+                                       {"required": ["prompt_lookup_max"]}]}},
+        }]
         if spec.drafter_methods:
-            out["allOf"] = [{
+            out["allOf"] += [{
                 "if": {"properties": {"method": {"enum": list(spec.drafter_methods)}}},
                 "then": {"required": ["model", "revision"]},
                 "else": {"not": {"anyOf": [{"required": ["model"]}, {"required": ["revision"]}]}},

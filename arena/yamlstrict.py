@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 MAX_DEPTH = 16
 
@@ -78,11 +81,38 @@ def _mark(node_or_event: Any) -> Mark:
     return Mark(m.line + 1, m.column + 1)
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A SafeLoader whose composer refuses aliases, anchors, explicit tags and deep nesting."""
+try:  # libyaml's event parser when PyYAML was built with it: the same events, ~7x faster
+    from yaml._yaml import CParser as _EventParser
+
+    def _init_parser(loader: Any, stream: str) -> None:
+        _EventParser.__init__(loader, stream)
+
+    _PARSER_BASES: tuple[type, ...] = (_EventParser,)
+except ImportError:  # pragma: no cover - pure-Python PyYAML
+    from yaml.parser import Parser as _PyParser
+    from yaml.reader import Reader as _PyReader
+    from yaml.scanner import Scanner as _PyScanner
+
+    def _init_parser(loader: Any, stream: str) -> None:
+        _PyReader.__init__(loader, stream)
+        _PyScanner.__init__(loader)
+        _PyParser.__init__(loader)
+
+    _PARSER_BASES = (_PyReader, _PyScanner, _PyParser)
+
+
+class _StrictLoader(*_PARSER_BASES, Composer, SafeConstructor, Resolver):  # type: ignore[misc]
+    """Parser events in, our own composer on top: it refuses aliases, anchors, explicit tags and
+    deep nesting, which it sees on the events before any node is built."""
+
+    get_single_node = Composer.get_single_node
+    compose_document = Composer.compose_document
 
     def __init__(self, stream: str):
-        super().__init__(stream)
+        _init_parser(self, stream)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
         self._depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
@@ -110,7 +140,7 @@ class _StrictLoader(yaml.SafeLoader):
                     f"nesting is deeper than {MAX_DEPTH} levels. Flatten the structure.",
                     *_pos(event),
                 )
-            return super().compose_node(parent, index)
+            return Composer.compose_node(self, parent, index)
         finally:
             self._depth -= 1
 
@@ -151,13 +181,16 @@ def load(raw: bytes | str, *, max_bytes: int) -> Document:
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise YamlError("the file contains a NUL character. Save it as plain text.", line, 1)
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _from_reader(exc, text) from None
     try:
         node = loader.get_single_node()
     except YamlError:
         raise
     except yaml.composer.ComposerError as exc:
-        if "expected a single document" in str(exc.problem or exc):
+        if "another document" in str(exc.problem or exc):
             mark = exc.problem_mark or exc.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             raise YamlError(
@@ -168,16 +201,27 @@ def load(raw: bytes | str, *, max_bytes: int) -> Document:
         raise _from_marked(exc) from None
     except yaml.MarkedYAMLError as exc:
         raise _from_marked(exc) from None
-    except yaml.YAMLError as exc:  # reader errors without marks
+    except yaml.reader.ReaderError as exc:
+        raise _from_reader(exc, text) from None
+    except yaml.YAMLError as exc:
         raise YamlError(f"not valid YAML: {exc}. Check the file's syntax.") from None
     finally:
-        loader.dispose()
+        if hasattr(loader, "dispose"):
+            loader.dispose()
     if node is None:
         raise YamlError("the file is empty. Write the submission's fields (see the schema).")
     marks: dict[Path, Mark] = {}
     key_marks: dict[Path, Mark] = {}
     data = _build(node, (), marks, key_marks, loader)
     return Document(data, marks, key_marks)
+
+
+def _from_reader(exc: yaml.reader.ReaderError, text: str) -> YamlError:
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    return YamlError(f"the file contains a control character (U+{exc.character:04X}) that YAML "
+                     "does not allow. Remove it.", line, column)
 
 
 def _from_marked(exc: yaml.MarkedYAMLError) -> YamlError:
@@ -192,7 +236,7 @@ def _build(
     path: Path,
     marks: dict[Path, Mark],
     key_marks: dict[Path, Mark],
-    loader: yaml.SafeLoader,
+    loader: Any,
 ) -> Any:
     marks[path] = _mark(node)
     if isinstance(node, ScalarNode):
