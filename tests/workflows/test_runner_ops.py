@@ -1,0 +1,564 @@
+"""The runner-operations scripts do what docs/runner.md says, run for real against fake commands.
+
+The scripts drive `docker`, `gh`, `ssh` and `nvidia-smi`; those are replaced by small recording
+fakes on PATH (the boundary). Everything else (the scripts' own logic, bash, coreutils, and the
+Hugging Face cache layout read by huggingface_hub itself) is real.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from .conftest import REPO
+
+OPS = REPO / "runner-ops"
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def fake(bin_dir: Path, name: str, body: str) -> None:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    path = bin_dir / name
+    path.write_text("#!/usr/bin/env bash\n" + body)
+    path.chmod(0o755)
+
+
+def run(script: str, *args: str, env: dict[str, str], bin_dir: Path,
+        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    full = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": os.environ.get("HOME", "/tmp"),
+            "LC_ALL": "C.UTF-8", **env}
+    return subprocess.run(["bash", str(OPS / script), *args], env=full, input=stdin,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+# A fake `docker` that records each call's arguments (one per line) and the JIT variable.
+RECORDING_DOCKER = r'''
+log="$FAKE_LOG/docker.$(date +%s%N)"
+printf '%s\n' "$@" > "$log.args"
+printf '%s' "${ACTIONS_RUNNER_INPUT_JITCONFIG-<unset>}" > "$log.jit"
+exit "${FAKE_DOCKER_EXIT:-0}"
+'''
+
+
+def docker_calls(log: Path) -> list[tuple[list[str], str]]:
+    calls = []
+    for args in sorted(log.glob("docker.*.args")):
+        jit = args.with_suffix(".jit").read_text()
+        calls.append((args.read_text().splitlines(), jit))
+    return calls
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> dict[str, Path]:
+    paths = {name: tmp_path / name for name in ("bin", "log", "private", "models", "spool")}
+    for name in ("log", "private", "models"):
+        paths[name].mkdir()
+    fake(paths["bin"], "docker", RECORDING_DOCKER)
+    return paths
+
+
+def launcher_env(host: dict[str, Path], **extra: str) -> dict[str, str]:
+    return {"ARENA_RUNNER_IMAGE": "arena-runner@sha256:" + "a" * 64,
+            "ARENA_PRIVATE_DIR": str(host["private"]), "ARENA_MODEL_CACHE_DIR": str(host["models"]),
+            "ARENA_JIT_SPOOL": str(host["spool"]), "FAKE_LOG": str(host["log"]), **extra}
+
+
+def add_config(spool: Path, name: str, content: str, age_hours: float = 0) -> Path:
+    (spool / "new").mkdir(parents=True, exist_ok=True)
+    path = spool / "new" / f"{name}.jit"
+    path.write_text(content)
+    then = time.time() - age_hours * 3600
+    os.utime(path, (then, then))
+    return path
+
+
+# launch.sh
+
+def test_the_launcher_starts_one_isolated_container_per_config_and_spends_it(host) -> None:
+    stale = add_config(host["spool"], "arena-a10g-old", "OLD-CONFIG", age_hours=25)
+    fresh = add_config(host["spool"], "arena-a10g-new", "FRESH-CONFIG-SECRET")
+    done = run("launch.sh", "--gpu", "1", "--once", env=launcher_env(host), bin_dir=host["bin"])
+    assert done.returncode == 0, done.stderr
+    [(args, jit)] = docker_calls(host["log"])
+    # The configuration travels in the environment, never on the command line.
+    assert jit == "FRESH-CONFIG-SECRET"
+    assert not any("FRESH-CONFIG-SECRET" in a for a in args)
+    command = " ".join(args)
+    assert args[:2] == ["run", "--rm"]
+    assert "--gpus device=1" in command
+    assert "--network arena-jobs" in command
+    assert (f"--mount type=bind,source={host['private']},target=/srv/arena/private,readonly"
+            in command)
+    assert f"--mount type=bind,source={host['models']},target=/srv/arena/models,readonly" in command
+    assert "--cap-drop ALL" in command and "--security-opt no-new-privileges:true" in command
+    assert "--env HTTPS_PROXY=http://arena-egress-proxy:3128" in command
+    assert "--privileged" not in command and "docker.sock" not in command
+    assert args[-1] == "arena-runner@sha256:" + "a" * 64
+    # Spent, and the stale one set aside unused (GitHub has dropped that runner by now).
+    assert not fresh.exists() and not list((host["spool"] / "claimed").iterdir())
+    assert (host["spool"] / "expired" / stale.name).read_text() == "OLD-CONFIG"
+    assert stat.S_IMODE((host["spool"] / "new").stat().st_mode) == 0o700
+
+
+def test_a_config_is_spent_even_when_the_runner_fails(host) -> None:
+    config = add_config(host["spool"], "arena-a10g-x", "CONFIG")
+    done = run("launch.sh", "--gpu", "0", "--once", env=launcher_env(host, FAKE_DOCKER_EXIT="1"),
+               bin_dir=host["bin"])
+    assert done.returncode == 0
+    assert "runner exited with status 1" in done.stdout
+    assert not config.exists() and not list((host["spool"] / "claimed").iterdir())
+
+
+def test_the_launcher_takes_the_oldest_config_first(host) -> None:
+    add_config(host["spool"], "b-newer", "NEWER", age_hours=1)
+    add_config(host["spool"], "a-older", "OLDER", age_hours=2)
+    run("launch.sh", "--gpu", "0", "--once", env=launcher_env(host), bin_dir=host["bin"])
+    assert [jit for _, jit in docker_calls(host["log"])] == ["OLDER"]
+    assert (host["spool"] / "new" / "b-newer.jit").exists()
+
+
+def test_the_launcher_with_an_empty_spool_starts_nothing_and_says_why(host) -> None:
+    done = run("launch.sh", "--gpu", "0", "--once", env=launcher_env(host), bin_dir=host["bin"])
+    assert done.returncode == 0
+    assert "no just-in-time configuration" in done.stdout
+    assert docker_calls(host["log"]) == []
+
+
+@pytest.mark.parametrize(("args", "env_drop", "message"), [
+    ([], None, "--gpu INDEX is required"),
+    (["--gpu", "x"], None, "--gpu INDEX is required"),
+    (["--gpu", "0"], "ARENA_PRIVATE_DIR", "ARENA_PRIVATE_DIR"),
+])
+def test_the_launcher_refuses_a_bad_setup(host, args, env_drop, message) -> None:
+    env = launcher_env(host)
+    if env_drop:
+        env.pop(env_drop)
+    done = run("launch.sh", *args, "--once", env=env, bin_dir=host["bin"])
+    assert done.returncode != 0
+    assert message in done.stderr
+
+
+# jit-config.sh
+
+FAKE_GH = r'''
+printf '%s\n' "$@" >> "$FAKE_LOG/gh.args"
+printf -- '--\n' >> "$FAKE_LOG/gh.args"
+for a in "$@"; do case $a in name=*) printf 'ENCODED-%s\n' "${a#name=}" ;; esac; done
+'''
+
+
+def test_jit_configs_are_written_one_per_runner_private_to_the_admin(tmp_path: Path) -> None:
+    bin_dir, log, out = tmp_path / "bin", tmp_path / "log", tmp_path / "out"
+    log.mkdir()
+    fake(bin_dir, "gh", FAKE_GH)
+    done = run("jit-config.sh", "--repo", "octo/arena", "--count", "2", "--out", str(out),
+               env={"FAKE_LOG": str(log)}, bin_dir=bin_dir)
+    assert done.returncode == 0, done.stderr
+    files = sorted(out.glob("*.jit"))
+    assert len(files) == 2
+    for f in files:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+        assert f.read_text() == f"ENCODED-{f.stem}"
+        assert f.stem.startswith("arena-a10g-")
+    calls = log.joinpath("gh.args").read_text().split("--\n")[:-1]
+    assert len(calls) == 2
+    call = calls[0].splitlines()
+    assert call[:4] == ["api", "--method", "POST", "repos/octo/arena/actions/runners/generate-jitconfig"]
+    assert {"labels[]=self-hosted", "labels[]=a10g", "runner_group_id=1"} <= set(call)
+    assert "registered 2 runner(s)" in done.stdout
+
+
+def test_jit_configs_can_go_straight_to_the_host_without_touching_the_admins_disk(tmp_path: Path) -> None:
+    bin_dir, log = tmp_path / "bin", tmp_path / "log"
+    log.mkdir()
+    fake(bin_dir, "gh", FAKE_GH)
+    fake(bin_dir, "ssh", 'printf "%s\\n" "$@" > "$FAKE_LOG/ssh.args"; cat > "$FAKE_LOG/ssh.stdin"\n')
+    done = run("jit-config.sh", "--repo", "octo/arena", "--count", "1", "--ship", "root@gpu-1",
+               env={"FAKE_LOG": str(log)}, bin_dir=bin_dir)
+    assert done.returncode == 0, done.stderr
+    host, command = log.joinpath("ssh.args").read_text().splitlines()
+    assert host == "root@gpu-1"
+    assert "/var/lib/arena-runner/jit/new/" in command and "umask 077" in command
+    assert log.joinpath("ssh.stdin").read_text().startswith("ENCODED-arena-a10g-")
+    assert not list(tmp_path.rglob("*.jit"))
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--org", "octo", "--out", "x"], "--org needs --group-id"),
+    (["--repo", "octo/arena", "--label", "A10G!", "--out", "x"], "hardware label"),
+    (["--repo", "octo/arena"], "give --out DIR or --ship HOST"),
+    (["--repo", "octo/arena", "--count", "0", "--out", "x"], "--count"),
+])
+def test_jit_config_refuses_bad_arguments(tmp_path: Path, args, message) -> None:
+    fake(tmp_path / "bin", "gh", "exit 99\n")
+    done = run("jit-config.sh", *args, env={}, bin_dir=tmp_path / "bin")
+    assert done.returncode == 2 and message in done.stderr
+
+
+# image/job-started.sh: the checks before every job, and the model cache it seeds
+
+def make_hf_cache(hub: Path, repo: str = "google/gemma-4-E4B-it") -> Path:
+    """A Hugging Face cache entry laid out as huggingface_hub writes it."""
+    entry = hub / ("models--" + repo.replace("/", "--"))
+    (entry / "blobs").mkdir(parents=True)
+    (entry / "blobs" / "abc123").write_text("WEIGHTS")
+    (entry / "blobs" / "def456").write_text('{"model_type": "gemma4"}')
+    snap = entry / "snapshots" / SHA
+    snap.mkdir(parents=True)
+    (snap / "model.safetensors").symlink_to("../../blobs/abc123")
+    (snap / "config.json").symlink_to("../../blobs/def456")
+    (entry / "refs").mkdir()
+    (entry / "refs" / "main").write_text(SHA)
+    return entry
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> dict:
+    paths = {name: tmp_path / name for name in ("bin", "private", "models", "cache")}
+    paths["private"].mkdir()
+    (paths["private"] / "private.jsonl").write_text("{}\n")
+    make_hf_cache(paths["models"] / "hub")
+    fake(paths["bin"], "nvidia-smi", 'printf "NVIDIA A10G, 580.65.06\\n"\n')
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(
+        "1 0 8:1 / / rw,relatime - ext4 /dev/root rw\n"
+        f"2 1 8:2 /private {paths['private']} ro,nosuid,nodev - ext4 /dev/sdb ro\n"
+        f"3 1 8:3 /models {paths['models']} ro,relatime - ext4 /dev/sdc ro\n")
+    routes = tmp_path / "route"
+    routes.write_text("Iface\tDestination\tGateway\tFlags\n"
+                      "eth0\t00001EAC\t00000000\t0001\n")
+    env = {"ARENA_PRIVATE_PROMPTS": str(paths["private"]),
+           "ARENA_SHARED_MODEL_CACHE": str(paths["models"]),
+           "HF_HUB_CACHE": str(paths["cache"]), "HTTPS_PROXY": "http://arena-egress-proxy:3128",
+           "ARENA_HOOK_MOUNTINFO": str(mountinfo), "ARENA_HOOK_ROUTES": str(routes)}
+    return {"paths": paths, "env": env, "mountinfo": mountinfo, "routes": routes}
+
+
+def hook(job: dict, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {**job["env"], **env}
+    return run("image/job-started.sh", env={k: v for k, v in full.items() if v is not None},
+               bin_dir=job["paths"]["bin"])
+
+
+def test_the_job_hook_passes_a_good_runner_and_seeds_a_cache_huggingface_hub_can_read(job) -> None:
+    done = hook(job)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "GPU: NVIDIA A10G, 580.65.06" in done.stdout
+    assert "no default route" in done.stdout
+    huggingface_hub = pytest.importorskip("huggingface_hub")
+    cache = job["paths"]["cache"]
+    found = huggingface_hub.try_to_load_from_cache(
+        "google/gemma-4-E4B-it", "model.safetensors", cache_dir=cache, revision=SHA)
+    assert isinstance(found, str) and Path(found).read_text() == "WEIGHTS"
+    # Links into the shared cache, not copies; and the job's own cache takes new downloads.
+    linked = cache / "models--google--gemma-4-E4B-it" / "blobs" / "abc123"
+    assert linked.is_symlink() and linked.resolve() == (
+        job["paths"]["models"] / "hub" / "models--google--gemma-4-E4B-it" / "blobs" / "abc123")
+    (cache / "models--google--gemma-4-E4B-it" / "blobs" / "new").write_text("downloaded")
+    (cache / "models--someone--other").mkdir()
+
+
+def test_the_job_hook_without_a_shared_hub_folder_still_starts(job) -> None:
+    shutil.rmtree(job["paths"]["models"] / "hub")
+    done = hook(job)
+    assert done.returncode == 0 and "every model will be downloaded" in done.stdout
+
+
+def _writable(job: dict, which: str) -> None:
+    text = job["mountinfo"].read_text().replace(f"{job['paths'][which]} ro,", f"{job['paths'][which]} rw,")
+    job["mountinfo"].write_text(text)
+
+
+@pytest.mark.parametrize(("setup", "env", "message"), [
+    (lambda j: _writable(j, "private"), {}, "private prompt set at"),
+    (lambda j: _writable(j, "models"), {}, "shared model cache at"),
+    (lambda j: fake(j["paths"]["bin"], "nvidia-smi", 'printf "NVIDIA A10G, 580\\nNVIDIA A10G, 580\\n"\n'),
+     {}, "expected exactly one GPU, found 2"),
+    (lambda j: fake(j["paths"]["bin"], "nvidia-smi", 'echo "NVIDIA-SMI has failed"; exit 9\n'),
+     {}, "no GPU is passed through"),
+    (lambda j: None, {"HF_TOKEN": "hf_x"}, "HF_TOKEN is set on the runner"),
+    (lambda j: None, {"GH_TOKEN": "ghp_x"}, "GH_TOKEN is set on the runner"),
+    (lambda j: None, {"HTTPS_PROXY": None}, "HTTPS_PROXY is not set"),
+    (lambda j: None, {"ARENA_PRIVATE_PROMPTS": "/nonexistent/private"}, "is not mounted at"),
+])
+def test_the_job_hook_refuses_a_runner_that_is_not_set_up_as_documented(job, setup, env, message) -> None:
+    setup(job)
+    done = hook(job, **env)
+    assert done.returncode == 1
+    assert "::error title=arena runner check::" in done.stdout
+    assert message in done.stdout, done.stdout
+    assert not job["paths"]["cache"].exists(), "nothing is prepared for a refused job"
+
+
+def test_the_job_hook_reports_every_problem_at_once(job) -> None:
+    _writable(job, "private")
+    done = hook(job, HF_TOKEN="hf_x")
+    assert done.returncode == 1
+    assert done.stdout.count("::error") == 2 and "2 problem(s)" in done.stderr
+
+
+def _default_route(job: dict) -> None:
+    job["routes"].write_text(job["routes"].read_text() + "eth0\t00000000\t0100A8C0\t0003\n")
+
+
+def test_the_job_hook_refuses_a_runner_that_reaches_an_internal_address(job) -> None:
+    _default_route(job)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        done = hook(job, ARENA_HOOK_PROBE=f"127.0.0.1:{port}")
+    assert done.returncode == 1
+    assert f"this job can reach 127.0.0.1:{port}" in done.stdout
+
+
+def test_the_job_hook_accepts_a_default_route_that_cannot_reach_internal_addresses(job) -> None:
+    _default_route(job)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    done = hook(job, ARENA_HOOK_PROBE=f"127.0.0.1:{closed}")
+    assert done.returncode == 0, done.stdout
+    assert "unreachable" in done.stdout
+
+
+# check-host.sh
+
+def host_fakes(bin_dir: Path, *, driver: str = "580.65.06", name: str = "NVIDIA A10G",
+               internal: str = "true") -> None:
+    fake(bin_dir, "nvidia-smi", f'''
+if [ "$#" -gt 0 ]; then printf "0, {name}, {driver}, 23028 MiB\\n"; exit 0; fi
+printf "| NVIDIA-SMI {driver}   Driver Version: {driver}   CUDA Version: 13.0 |\\n"
+''')
+    fake(bin_dir, "docker", f'''
+case "$1 $2" in
+  "info --format") echo '{{"nvidia":{{"path":"nvidia-container-runtime"}}}}' ;;
+  "version --format") echo 28.1.1 ;;
+  "network inspect") echo {internal} ;;
+  "info ") ;;
+esac
+''')
+
+
+def test_check_host_passes_a_prepared_a10g_host(tmp_path: Path) -> None:
+    private, models = tmp_path / "private", tmp_path / "models"
+    private.mkdir(mode=0o750)
+    models.mkdir()
+    if os.getuid() == 0:
+        os.chown(private, 0, 1001)
+    host_fakes(tmp_path / "bin")
+    done = run("check-host.sh", env={"ARENA_PRIVATE_DIR": str(private),
+                                     "ARENA_MODEL_CACHE_DIR": str(models)}, bin_dir=tmp_path / "bin")
+    lines = done.stdout.splitlines()
+    assert "ok    GPU 0: NVIDIA A10G, driver 580.65.06, 23028 MiB" in lines
+    assert "ok    the driver supports CUDA 13.0" in lines
+    assert "ok    job network arena-jobs has no route out" in lines
+    fails = [line for line in lines if line.startswith("FAIL")]
+    if os.getuid() != 0:  # only root can hand the folder to uid 1001 here
+        fails = [f for f in fails if "uid 1001" not in f]
+    # The model cache check depends on this disk's free space; everything else must pass.
+    assert [f for f in fails if "GiB free" not in f] == []
+
+
+@pytest.mark.parametrize(("fakes", "message"), [
+    ({"driver": "550.54.15"}, "driver 550.54.15 is older than 580"),
+    ({"name": "NVIDIA L4"}, "GPU 0 is NVIDIA L4, not A10G"),
+    ({"internal": "false"}, "job network arena-jobs is missing or not internal"),
+])
+def test_check_host_names_what_is_wrong_and_the_fix(tmp_path: Path, fakes, message) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o750)
+    host_fakes(tmp_path / "bin", **fakes)
+    done = run("check-host.sh", env={"ARENA_PRIVATE_DIR": str(private),
+                                     "ARENA_MODEL_CACHE_DIR": str(tmp_path)}, bin_dir=tmp_path / "bin")
+    assert done.returncode == 1
+    assert any(line.startswith("FAIL") and message in line and "fix:" in line
+               for line in done.stdout.splitlines()), done.stdout
+
+
+def test_check_host_flags_a_private_folder_others_can_read(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    private.mkdir()
+    private.chmod(0o755)
+    host_fakes(tmp_path / "bin")
+    done = run("check-host.sh", env={"ARENA_PRIVATE_DIR": str(private),
+                                     "ARENA_MODEL_CACHE_DIR": str(tmp_path)}, bin_dir=tmp_path / "bin")
+    assert done.returncode == 1
+    assert f"FAIL  {private} is mode 755: other users can read it." in done.stdout
+
+
+# prefetch-models.sh
+
+def test_prefetch_downloads_by_revision_with_the_token_passed_by_name_only(host) -> None:
+    # The fake download creates the snapshot where the real one would.
+    fake(host["bin"], "docker", r'''
+printf '%s\n' "$@" > "$FAKE_LOG/docker.$(date +%s%N).args"
+printf '%s' "${HF_TOKEN-<unset>}" > "$FAKE_LOG/token"
+for a in "$@"; do case $a in type=bind,source=*,target=/srv/arena/models) src=${a#type=bind,source=}; src=${src%%,*} ;; esac; done
+mkdir -p "$src/hub/models--google--gemma-4-E4B-it/snapshots/''' + SHA + r'''"
+''')
+    env = launcher_env(host, HF_TOKEN="hf_secret_value")
+    done = run("prefetch-models.sh", f"google/gemma-4-E4B-it@{SHA}", env=env, bin_dir=host["bin"])
+    assert done.returncode == 0, done.stderr
+    [args_file] = sorted(host["log"].glob("docker.*.args"))
+    args = args_file.read_text().splitlines()
+    assert "hf_secret_value" not in args and "--env" in args and "HF_TOKEN" in args
+    assert (host["log"] / "token").read_text() == "hf_secret_value"
+    assert args[-7:] == ["hf", "download", "google/gemma-4-E4B-it", "--revision", SHA,
+                         "--cache-dir", "/srv/arena/models/hub"]
+    assert f"type=bind,source={host['models']},target=/srv/arena/models" in args
+    assert "ok: " in done.stdout
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("google/gemma-4-E4B-it@main", "full 40-digit commit SHA"),
+    ("google/gemma-4-E4B-it", "MODEL@REVISION"),
+    (f"not a model@{SHA}", "not a Hub model id"),
+])
+def test_prefetch_refuses_anything_but_a_model_pinned_by_revision(host, spec, message) -> None:
+    done = run("prefetch-models.sh", spec, env=launcher_env(host), bin_dir=host["bin"])
+    assert done.returncode == 2 and message in done.stderr
+    assert docker_calls(host["log"]) == []
+
+
+def test_prefetch_fails_when_the_snapshot_did_not_arrive(host) -> None:
+    done = run("prefetch-models.sh", f"google/gemma-4-E4B-it@{SHA}", env=launcher_env(host),
+               bin_dir=host["bin"])
+    assert done.returncode == 2 and "no snapshot at" in done.stderr
+
+
+# egress/squid.conf: the allowlist, enforced by a real Squid
+
+def _squid() -> str:
+    found = shutil.which("squid") or ("/usr/sbin/squid" if Path("/usr/sbin/squid").exists() else None)
+    if found:
+        return found
+    message = "Squid is not installed (Debian/Ubuntu package squid; scripts/setup-test-tools.sh installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+# Names the proxy resolves from a hosts file (no DNS needed): 192.0.2.0/24 is TEST-NET-1, a
+# public-looking address that no packet reaches; 10.1.2.3 is an internal one.
+TEST_HOSTS = {
+    "192.0.2.10": ["github.com", "api.github.com", "codeload.github.com",
+                   "results-receiver.actions.githubusercontent.com",
+                   "productionresultssa12.blob.core.windows.net",
+                   "huggingface.co", "cdn-lfs.hf.co", "cas-bridge.xethub.hf.co"],
+    "192.0.2.20": ["example.com", "github.com.example.net", "notgithub.com",
+                   "attacker.blob.core.windows.net", "huggingface.co.example.org"],
+    "10.1.2.3": ["rebound.huggingface.co"],
+}
+ALLOWED = ["github.com:443", "api.github.com:443", "codeload.github.com:443",
+           "results-receiver.actions.githubusercontent.com:443",
+           "productionresultssa12.blob.core.windows.net:443", "huggingface.co:443",
+           "cdn-lfs.hf.co:443", "cas-bridge.xethub.hf.co:443"]
+DENIED = ["example.com:443", "github.com.example.net:443", "notgithub.com:443",
+          "attacker.blob.core.windows.net:443", "huggingface.co.example.org:443",
+          "rebound.huggingface.co:443",  # an allowed name that resolves to an internal address
+          "10.0.0.5:443", "169.254.169.254:443", "127.0.0.1:443", "huggingface.co:22"]
+
+
+@pytest.fixture(scope="module")
+def egress_proxy() -> Iterator[int]:
+    squid = _squid()
+    # Squid started as root switches to its own user, which must still reach its logs: pytest's
+    # temporary folders are private to the user running the tests, so use one of our own.
+    work = Path(tempfile.mkdtemp(prefix="arena-squid-"))
+    work.chmod(0o777)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    text = (OPS / "egress" / "squid.conf").read_text()
+    replacements = {
+        "http_port 3128": f"http_port 127.0.0.1:{port}",
+        "acl job_clients src 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16": "acl job_clients src 127.0.0.1/32",
+        "access_log stdio:/dev/stdout": f"access_log stdio:{work}/access.log",
+        "cache_log stdio:/dev/stderr": f"cache_log stdio:{work}/cache.log",
+        "shutdown_lifetime 5 seconds": "shutdown_lifetime 0 seconds",
+    }
+    for old, new in replacements.items():
+        assert old in text, f"squid.conf no longer has {old!r}; update this test"
+        text = text.replace(old, new)
+    (work / "hosts").write_text("".join(f"{ip} {' '.join(names)}\n" for ip, names in TEST_HOSTS.items()))
+    text += (f"hosts_file {work}/hosts\ndns_nameservers 127.0.0.1\nconnect_timeout 1 second\n"
+             f"forward_max_tries 1\nvisible_hostname arena-egress-test\ncoredump_dir {work}\n"
+             "pinger_enable off\n")
+    (work / "squid.conf").write_text(text)
+    stderr = (work / "stderr").open("w")
+    proc = subprocess.Popen([squid, "-N", "-f", str(work / "squid.conf")],
+                            stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            if proc.poll() is not None:
+                logs = [(work / n).read_text() for n in ("stderr", "cache.log") if (work / n).exists()]
+                pytest.fail("Squid refused the configuration:\n" + "\n".join(logs)[-3000:])
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("Squid did not start listening within 15 s")
+                time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        stderr.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def through_proxy(port: int, request: str) -> tuple[str, str]:
+    """Sends one request to the proxy; returns its status line and Squid's error code."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        s.sendall(request.encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    lines = data.split(b"\r\n\r\n")[0].decode(errors="replace").split("\r\n")
+    errors = [line.split(":", 1)[1].split()[0] for line in lines if line.lower().startswith("x-squid-error:")]
+    return lines[0], errors[0] if errors else ""
+
+
+def connect(port: int, target: str) -> tuple[str, str]:
+    return through_proxy(port, f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n")
+
+
+def test_the_egress_proxy_lets_jobs_reach_github_and_the_hub(egress_proxy) -> None:
+    # In parallel: each allowed target costs a connect timeout (192.0.2.10 answers nobody).
+    with ThreadPoolExecutor(len(ALLOWED)) as pool:
+        answers = dict(zip(ALLOWED, pool.map(lambda t: connect(egress_proxy, t), ALLOWED)))
+    # The proxy tried to connect, so the allowlist let each one through.
+    refused = {t: a for t, a in answers.items()
+               if a[1] not in ("ERR_CONNECT_FAIL", "ERR_CANNOT_FORWARD") or " 403 " in a[0]}
+    assert refused == {}
+
+
+@pytest.mark.parametrize("target", DENIED)
+def test_the_egress_proxy_refuses_everything_else(egress_proxy, target) -> None:
+    status, error = connect(egress_proxy, target)
+    assert (status.split()[1], error) == ("403", "ERR_ACCESS_DENIED")
+
+
+def test_the_egress_proxy_refuses_plain_http_even_to_github(egress_proxy) -> None:
+    status, error = through_proxy(egress_proxy, "GET http://github.com/ HTTP/1.1\r\nHost: github.com\r\n\r\n")
+    assert (status.split()[1], error) == ("403", "ERR_ACCESS_DENIED")
