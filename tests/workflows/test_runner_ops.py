@@ -8,6 +8,7 @@ Hugging Face cache layout read by huggingface_hub itself) is real.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import stat
@@ -19,6 +20,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import yaml
+
+from arena.challenge import load_challenge
 
 from .conftest import REPO
 
@@ -562,3 +566,63 @@ def test_the_egress_proxy_refuses_everything_else(egress_proxy, target) -> None:
 def test_the_egress_proxy_refuses_plain_http_even_to_github(egress_proxy) -> None:
     status, error = through_proxy(egress_proxy, "GET http://github.com/ HTTP/1.1\r\nHost: github.com\r\n\r\n")
     assert (status.split()[1], error) == ("403", "ERR_ACCESS_DENIED")
+
+
+# arc/: the Kubernetes scale-out
+
+def _arc(name: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((OPS / "arc" / name).read_text()) if d]
+
+
+def test_the_scale_set_serves_the_bench_label_with_one_whole_gpu_per_runner(workflows) -> None:
+    [values] = _arc("values-a10g.yaml")
+    hardware = load_challenge(REPO / "challenge.yaml").hardware
+    assert values["scaleSetLabels"] == ["self-hosted", hardware] == workflows["bench.yml"]["jobs"]["bench"]["runs-on"]
+    spec = values["template"]["spec"]
+    assert spec["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A10G"}
+    [runner] = spec["containers"]
+    assert runner["name"] == "runner"
+    assert runner["resources"]["limits"]["nvidia.com/gpu"] == runner["resources"]["requests"]["nvidia.com/gpu"] == 1
+
+
+def test_the_scale_set_mounts_its_inputs_read_only_and_holds_no_credentials() -> None:
+    [values] = _arc("values-a10g.yaml")
+    spec = values["template"]["spec"]
+    [runner] = spec["containers"]
+    mounts = {m["mountPath"]: m for m in runner["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    for path in ("/srv/arena/private", "/srv/arena/models"):
+        assert mounts[path].get("readOnly") is True, path
+    assert volumes[mounts["/srv/arena/models"]["name"]]["persistentVolumeClaim"]["readOnly"] is True
+    assert volumes[mounts["/srv/arena/private"]["name"]]["secret"]["defaultMode"] == 0o440
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] == 1001
+    assert runner["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    for env in runner["env"]:
+        assert "valueFrom" not in env and not re.search(r"TOKEN|SECRET|KEY|PASSWORD", env["name"]), env
+    assert {e["name"]: e["value"] for e in runner["env"]}["HTTPS_PROXY"].startswith(
+        "http://arena-egress-proxy.arena-runners.svc")
+
+
+def test_runner_pods_may_reach_cluster_dns_and_the_proxy_and_nothing_else() -> None:
+    [values] = _arc("values-a10g.yaml")
+    policies = {d["metadata"]["name"]: d for d in _arc("egress.yaml") if d["kind"] == "NetworkPolicy"}
+    runners = policies["arena-runner-egress"]["spec"]
+    assert runners["podSelector"]["matchLabels"].items() <= values["template"]["metadata"]["labels"].items()
+    assert set(runners["policyTypes"]) == {"Ingress", "Egress"} and runners["ingress"] == []
+    destinations = []
+    for rule in runners["egress"]:
+        for peer in rule["to"]:
+            assert "ipBlock" not in peer, "runner pods get no direct route to any address"
+            destinations.append((peer.get("podSelector", {}).get("matchLabels"),
+                                 sorted(p["port"] for p in rule["ports"])))
+    assert destinations == [({"k8s-app": "kube-dns"}, [53, 53]), ({"arena/role": "egress-proxy"}, [3128])]
+    proxy = policies["arena-egress-proxy"]["spec"]
+    [outside] = [r for r in proxy["egress"] if "ipBlock" in r["to"][0]]
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= set(outside["to"][0]["ipBlock"]["except"])
+    assert [p["port"] for p in outside["ports"]] == [443]
+
+
+def test_jit_registrations_default_to_the_challenge_hardware_label() -> None:
+    hardware = load_challenge(REPO / "challenge.yaml").hardware
+    assert f'label="{hardware}"' in (OPS / "jit-config.sh").read_text()

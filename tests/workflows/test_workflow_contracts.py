@@ -1,0 +1,227 @@
+"""The workflows keep the contracts the other parts rely on: the bench workflow's inputs and
+run title (the bot counts quotas from it), the hardware label and timeouts from challenge.yaml,
+the artifact handed from bench to publish, the Pages deployment, and the exact `arena` command
+lines of COMMON.md's cross-part contract."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from arena.challenge import load_challenge
+
+from .conftest import REPO, WORKFLOWS
+
+Workflow = dict[str, Any]
+
+# The bench run's title, as docs/runner.md documents it for the bot.
+RUN_NAME_TEMPLATE = ("bench pr=${{ inputs.pr }} sha=${{ inputs.sha }} path=${{ inputs.path }} "
+                     "requested_by=${{ inputs.requested_by }}")
+RUN_NAME_RE = (r"^bench pr=(?P<pr>[1-9][0-9]*) sha=(?P<sha>[0-9a-f]{40}) "
+               r"path=(?P<path>submissions/(?P<author>[A-Za-z0-9-]+)/[a-z0-9][a-z0-9-]*\.yaml) "
+               r"requested_by=(?P<requested_by>[A-Za-z0-9-]+)$")
+
+SAMPLE_INPUTS = {"pr": "42", "sha": "0123456789abcdef0123456789abcdef01234567",
+                 "path": "submissions/alice/int4-mtp-k6.yaml", "requested_by": "maint-bob"}
+SAMPLE_ENV = {"PR": "42", "SHA": SAMPLE_INPUTS["sha"], "SUBMISSION_PATH": SAMPLE_INPUTS["path"],
+              "REQUESTED_BY": "maint-bob", "RUNNER_TEMP": "/tmp/runner",
+              "BENCH_OUTCOME": "success"}
+
+# COMMON.md's cross-part commands, with the options each workflow passes.
+EXPECTED_COMMANDS = {
+    ("validate.yml", "validate"): [["bot", "event"]],
+    ("commands.yml", "command"): [["bot", "event"]],
+    ("bench.yml", "bench"): [
+        ["bot", "fetch-submission", "--pr", "$PR", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
+         "--out", "$RUNNER_TEMP/arena/submission.yaml"],
+        ["bench", "$RUNNER_TEMP/arena/submission.yaml", "--prompts", "both",
+         "--out", "$RUNNER_TEMP/arena/result"]],
+    ("bench.yml", "publish"): [
+        ["bot", "publish", "--pr", "$PR", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
+         "--result", "$RUNNER_TEMP/bench-result/result.json", "--bench-outcome", "$BENCH_OUTCOME"]],
+    ("site.yml", "build"): [["site", "--store", "_results", "--out", "_site"]],
+}
+
+
+def arena_commands(job: dict[str, Any]) -> list[list[str]]:
+    """The `arena ...` command lines of a job's run blocks, as argument lists."""
+    found = []
+    for step in job.get("steps", []):
+        script = str(step.get("run", "")).replace("\\\n", " ")
+        if isinstance(step.get("run"), str) and "\n" not in step["run"].strip():
+            script = step["run"].replace("\n", " ")  # a folded (>-) block is one command
+        for line in script.splitlines():
+            words = shlex.split(line, posix=False)
+            if words and words[0] == "arena":
+                found.append([w.strip('"') for w in words[1:]])
+    return found
+
+
+def test_each_job_runs_exactly_the_cross_part_commands(workflows: dict[str, Workflow]) -> None:
+    seen = {}
+    for name, wf in workflows.items():
+        for job_id, job in wf["jobs"].items():
+            commands = arena_commands(job)
+            if commands:
+                seen[(name, job_id)] = commands
+    assert seen == EXPECTED_COMMANDS
+
+
+def _registered(parser, command: str) -> bool:
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return command in sub.choices
+
+
+@pytest.mark.parametrize(("where", "argv"), [
+    (where, argv) for where, commands in EXPECTED_COMMANDS.items() for argv in commands])
+def test_the_cli_accepts_each_command_line_the_workflows_use(where, argv) -> None:
+    from arena.cli import build_parser
+    parser = build_parser()
+    if not _registered(parser, argv[0]):
+        pytest.skip(f"`arena {argv[0]}` is not on this branch yet (another part provides it)")
+    concrete = [re.sub(r"\$([A-Z_]+)", lambda m: SAMPLE_ENV[m.group(1)], a) for a in argv]
+    try:
+        args = parser.parse_args(concrete)
+    except SystemExit as exc:  # argparse's way to reject
+        pytest.fail(f"arena {' '.join(concrete)} (from {where}) is rejected by the CLI: exit {exc.code}")
+    assert callable(getattr(args, "func", None))
+
+
+def test_the_bench_workflow_takes_the_four_dispatch_inputs_and_nothing_else(workflows) -> None:
+    bench = workflows["bench.yml"]
+    assert set(bench["on"]) == {"workflow_dispatch"}
+    inputs = bench["on"]["workflow_dispatch"]["inputs"]
+    assert list(inputs) == ["pr", "sha", "path", "requested_by"]
+    assert all(spec["required"] is True and spec["type"] == "string" for spec in inputs.values())
+
+
+def test_the_bench_run_title_carries_the_inputs_in_the_documented_grammar(workflows) -> None:
+    run_name = workflows["bench.yml"]["run-name"]
+    assert run_name == RUN_NAME_TEMPLATE
+    rendered = re.sub(r"\$\{\{ inputs\.([a-z_]+) \}\}", lambda m: SAMPLE_INPUTS[m.group(1)], run_name)
+    m = re.match(RUN_NAME_RE, rendered)
+    assert m, rendered
+    assert m.group("author") == "alice"
+    assert {k: m.group(k) for k in SAMPLE_INPUTS} == SAMPLE_INPUTS
+    docs = (REPO / "docs" / "runner.md").read_text()
+    assert RUN_NAME_TEMPLATE in docs and RUN_NAME_RE in docs, (
+        "docs/runner.md must state the run title and its regular expression exactly")
+
+
+def test_the_approval_gate_checks_inputs_as_the_run_title_grammar_expects(workflows) -> None:
+    """The gate's checks (bash regexes) accept what the grammar accepts and refuse the rest, so
+    every run that reaches the GPU has a title the bot can parse."""
+    script = workflows["bench.yml"]["jobs"]["approve"]["steps"][0]["run"]
+    patterns = dict(re.findall(r'\[\[ "\$([A-Z_]+)" =~ (\S+) \]\]', script))
+    assert set(patterns) == {"PR", "SHA", "SUBMISSION_PATH", "REQUESTED_BY"}
+    good = {"PR": "42", "SHA": SAMPLE_INPUTS["sha"], "SUBMISSION_PATH": SAMPLE_INPUTS["path"],
+            "REQUESTED_BY": "maint-bob"}
+    bad = {"PR": ["0", "4 2", "42; rm -rf /", ""], "SHA": ["main", SAMPLE_INPUTS["sha"][:39], SAMPLE_INPUTS["sha"].upper()],
+           "SUBMISSION_PATH": ["submissions/alice/../x.yaml", "submissions/alice/a.yml",
+                               "challenge.yaml", "submissions/alice/x.yaml\nrun: evil"],
+           "REQUESTED_BY": ["-bob", "bob smith", "bob\n::set-env"]}
+    for var, pattern in patterns.items():
+        assert re.fullmatch(pattern, good[var]), (var, pattern)
+        for value in bad[var]:
+            assert not re.fullmatch(pattern, value), (var, value)
+
+
+def test_the_gpu_job_asks_for_challenge_hardware_and_fits_its_timeouts(workflows) -> None:
+    challenge = load_challenge(REPO / "challenge.yaml")
+    bench = workflows["bench.yml"]["jobs"]["bench"]
+    assert bench["runs-on"] == ["self-hosted", challenge.hardware]
+    assert bench["timeout-minutes"] * 60 >= challenge.startup_timeout_s + challenge.run_timeout_s
+    assert f"bench-{challenge.hardware}" in bench["concurrency"]["group"]
+    assert bench["concurrency"]["queue"] == "max"
+    assert bench["concurrency"]["cancel-in-progress"] is False
+
+
+def test_the_result_artifact_goes_from_bench_to_publish_and_only_aggregates_leave(workflows) -> None:
+    jobs = workflows["bench.yml"]["jobs"]
+    [upload] = [s for s in jobs["bench"]["steps"] if "upload-artifact" in str(s.get("uses"))]
+    [download] = [s for s in jobs["publish"]["steps"] if "download-artifact" in str(s.get("uses"))]
+    assert upload["with"]["name"] == download["with"]["name"] == "bench-result"
+    # Only result.json is uploaded: not the result folder, never the logs or the prompts.
+    assert upload["with"]["path"] == "${{ runner.temp }}/arena/result/result.json"
+    assert upload["if"] == "always()" and upload["with"]["if-no-files-found"] == "ignore"
+    assert download["with"]["path"] == "${{ runner.temp }}/bench-result"
+    assert download.get("continue-on-error") is True
+
+
+def test_publish_always_runs_and_is_the_only_writer_of_the_bench_workflow(workflows) -> None:
+    jobs = workflows["bench.yml"]["jobs"]
+    publish = jobs["publish"]
+    assert publish["if"] == "always()" and set(publish["needs"]) == {"approve", "bench"}
+    assert publish["runs-on"].startswith("ubuntu-")
+    [step] = [s for s in publish["steps"] if "arena bot publish" in str(s.get("run"))]
+    assert step["env"]["BENCH_OUTCOME"] == "${{ needs.bench.result }}"
+    writers = {j for j, job in jobs.items() if "write" in (job.get("permissions") or {}).values()}
+    assert writers == {"publish"}
+    assert jobs["approve"]["permissions"] == {} and jobs["approve"]["environment"] == "bench"
+    assert jobs["bench"]["needs"] == "approve"
+
+
+def test_the_site_is_built_from_the_results_branch_and_deployed_with_pages_actions(workflows) -> None:
+    site = workflows["site.yml"]
+    assert set(site["on"]) == {"workflow_dispatch", "push"}
+    assert site["on"]["push"]["branches"] == ["main"]
+    build, deploy = site["jobs"]["build"], site["jobs"]["deploy"]
+    [results] = [s for s in build["steps"] if s.get("with", {}).get("ref") == "results"]
+    assert results["with"]["path"] == "_results"
+    assert any(str(s.get("uses", "")).startswith("actions/upload-pages-artifact@") and
+               s["with"]["path"] == "_site" for s in build["steps"])
+    assert [str(s["uses"]).split("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert deploy["environment"]["name"] == "github-pages"
+    assert build["permissions"] == {"contents": "read"}
+
+
+def test_validation_runs_on_submission_pull_requests_from_the_base_branch(workflows) -> None:
+    validate = workflows["validate.yml"]
+    assert set(validate["on"]) == {"pull_request_target"}
+    assert validate["on"]["pull_request_target"]["paths"] == ["submissions/**"]
+    for name, job in (("validate.yml", validate["jobs"]["validate"]),
+                      ("commands.yml", workflows["commands.yml"]["jobs"]["command"])):
+        checkout = job["steps"][0]
+        assert str(checkout["uses"]).startswith("actions/checkout@"), name
+        assert set(checkout["with"]) == {"persist-credentials"}, f"{name}: checks out the base only"
+
+
+def test_commands_can_dispatch_the_bench_workflow(workflows) -> None:
+    command = workflows["commands.yml"]["jobs"]["command"]
+    assert command["permissions"]["actions"] == "write"
+    assert workflows["commands.yml"]["concurrency"]["queue"] == "max"
+
+
+def test_ci_runs_the_projects_test_command_read_only(workflows) -> None:
+    ci = workflows["ci.yml"]
+    assert "pull_request" in ci["on"] and "pull_request_target" not in ci["on"]
+    test = ci["jobs"]["test"]
+    assert test["permissions"] == {"contents": "read"}
+    assert [s["run"] for s in test["steps"] if "run" in s] == [".ci/run"]
+    assert (REPO / ".ci" / "run").exists()
+
+
+def test_every_workflow_checkout_and_setup_is_pinned_to_the_same_release(workflows) -> None:
+    pins: dict[str, set[str]] = {}
+    for wf in workflows.values():
+        for job in wf["jobs"].values():
+            for step in job.get("steps", []):
+                if "uses" in step:
+                    action, sha = str(step["uses"]).split("@")
+                    pins.setdefault(action, set()).add(sha)
+    assert {a: len(s) for a, s in pins.items() if len(s) > 1} == {}
+
+
+def test_docs_name_every_runner_ops_file_and_every_named_file_exists() -> None:
+    docs = (REPO / "docs" / "runner.md").read_text()
+    ops = sorted(str(p.relative_to(REPO)) for p in (REPO / "runner-ops").rglob("*")
+                 if p.is_file() and p.name != "Dockerfile.dockerignore")
+    missing = [p for p in ops if p not in docs]
+    assert missing == [], f"docs/runner.md does not mention {missing}"
+    named = set(re.findall(r"runner-ops/[\w./@-]+\w", docs))
+    assert sorted(n for n in named if not (REPO / n).exists()) == []
