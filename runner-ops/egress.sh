@@ -47,7 +47,7 @@ up() {
   docker rm --force "$proxy" >/dev/null 2>&1 || true
   docker run --detach --name "$proxy" --restart unless-stopped --network "$egress_net" \
     --mount "type=bind,source=$here/egress/squid.conf,target=/etc/squid/squid.conf,readonly" \
-    --read-only --tmpfs /var/spool/squid --tmpfs /var/log/squid --tmpfs /run \
+    --read-only --tmpfs /var/spool/squid:uid=13,gid=13 --tmpfs /var/log/squid:uid=13,gid=13 --tmpfs /run \
     --cap-drop ALL --security-opt no-new-privileges:true \
     "$image" >/dev/null
   docker network connect "$job_net" "$proxy"

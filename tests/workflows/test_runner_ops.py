@@ -488,8 +488,8 @@ def egress_proxy() -> Iterator[int]:
     replacements = {
         "http_port 3128": f"http_port 127.0.0.1:{port}",
         "acl job_clients src 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16": "acl job_clients src 127.0.0.1/32",
-        "access_log stdio:/dev/stdout": f"access_log stdio:{work}/access.log",
-        "cache_log stdio:/dev/stderr": f"cache_log stdio:{work}/cache.log",
+        "access_log stdio:/var/log/squid/access.log": f"access_log stdio:{work}/access.log",
+        "cache_log stdio:/var/log/squid/cache.log": f"cache_log stdio:{work}/cache.log",
         "shutdown_lifetime 5 seconds": "shutdown_lifetime 0 seconds",
     }
     for old, new in replacements.items():
