@@ -184,6 +184,7 @@ def test_validation_runs_on_submission_pull_requests_from_the_base_branch(workfl
     validate = workflows["validate.yml"]
     assert set(validate["on"]) == {"pull_request_target"}
     assert validate["on"]["pull_request_target"]["paths"] == ["submissions/**"]
+    assert validate["on"]["pull_request_target"]["branches"] == ["main"]
     for name, job in (("validate.yml", validate["jobs"]["validate"]),
                       ("commands.yml", workflows["commands.yml"]["jobs"]["command"])):
         checkout = job["steps"][0]
