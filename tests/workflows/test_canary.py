@@ -19,6 +19,7 @@ import pytest
 from arena.text import for_html, for_terminal, md_block, md_inline
 
 from .canary import Canary, CanaryScanner, canaries_from_prompt_rows, make_canary_rows
+from .conftest import REPO
 
 SECRET = ("Private canary 5e1f0a9c77d2: describe the <quartz> & *heron* | `tundra` "
           "@marlin in two sentences, café 日本 \"quoted\" 'single'.")
@@ -183,7 +184,7 @@ def test_several_canaries_are_told_apart() -> None:
 
 def test_canary_rows_look_like_prompt_rows_and_are_unique() -> None:
     rows = make_canary_rows(16, seed=1)
-    public = json.loads(Path("prompts/public.jsonl").read_text().splitlines()[0])
+    public = json.loads((REPO / "prompts" / "public.jsonl").read_text().splitlines()[0])
     assert all(set(r) == set(public) for r in rows)
     assert all(r["messages"][0]["role"] == "user" for r in rows)
     contents = [r["messages"][0]["content"] for r in rows]
