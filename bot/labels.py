@@ -58,7 +58,10 @@ def set_state_label(bot: Bot, number: int, group: dict[str, str], state: str | N
     want = group.get(state) if state else None
     issue = bot.repo.get_issue(number)
     if want and want not in have:
-        repeat_once(lambda: issue.add_to_labels(want), bot)
+        # PyGithub's add_to_labels posts a bare list; the REST description documents only the
+        # {"labels": [...]} form, so send that.
+        repeat_once(lambda: bot.gh.requester.requestJsonAndCheck(
+            "POST", f"{issue.url}/labels", input={"labels": [want]}), bot)
     for name in group.values():
         if name != want and name in have:
             try:
