@@ -67,15 +67,21 @@ def parse_run(run: Any) -> BenchRun | None:
 
 
 def recent_runs(bot: Bot, since: dt.datetime) -> list[BenchRun]:
-    """Bench runs created since `since`, newest first (one request per 100 runs)."""
+    """Bench runs created since `since`, newest first (one request per 100 runs). GitHub lists
+    runs newest first; reading stops at the first older one. (The REST description types the
+    `created` filter as a plain date-time, so its range syntax is not used.)"""
     workflow = bot.repo.get_workflow(bot.bench_workflow)
-    created = ">=" + since.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     out = []
-    for i, run in enumerate(workflow.get_runs(created=created, event="workflow_dispatch")):
+    for i, run in enumerate(workflow.get_runs(event="workflow_dispatch")):
         if i >= MAX_PAGES * 100:
             break
+        created = run.created_at
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=dt.timezone.utc)
+        if created < since:
+            break
         parsed = parse_run(run)
-        if parsed is not None and parsed.created_at >= since:
+        if parsed is not None:
             out.append(parsed)
     return out
 

@@ -23,7 +23,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from openapi_check import Description
@@ -106,6 +106,11 @@ class Call:
     token: str
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:  # the calls list records them
+        pass
+
+
 class FakeGitHub:
     def __init__(self, description: Description, *, owner: str = "arena-org",
                  repo: str = "arena", timeout_delay: float = 1.6):
@@ -134,6 +139,7 @@ class FakeGitHub:
         self.faults: list[Fault] = []
         self.calls: list[Call] = []
         self.violations: list[str] = []
+        self.on_dispatch: Callable[[Run], None] | None = None
         self.write_window = 0.0  # seconds between reading and moving a branch (to race writers)
         self.bot_login = "github-actions[bot]"
         self.routes = self._build_routes()
@@ -143,7 +149,8 @@ class FakeGitHub:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> str:
-        self.server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.server = make_server("127.0.0.1", 0, self._wsgi, threaded=True,
+                                  request_handler=_QuietHandler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self.url
@@ -755,6 +762,8 @@ class FakeGitHub:
                          "documentation_url": "x"}
         run = Run(next(self.ids), wf, self._run_name(wf, inputs), dt.datetime.now(dt.timezone.utc),
                   inputs=dict(inputs))
+        if self.on_dispatch is not None:
+            self.on_dispatch(run)  # e.g. another request's run landing at the same moment
         self.runs.append(run)
         self.dispatches.append({"workflow": wf, "ref": data["ref"], "inputs": dict(inputs)})
         if data.get("return_run_details"):
