@@ -113,7 +113,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 class FakeGitHub:
     def __init__(self, description: Description, *, owner: str = "arena-org",
-                 repo: str = "arena", timeout_delay: float = 1.6):
+                 repo: str = "arena", timeout_delay: float = 1.1):
         self.d = description
         self.owner, self.repo = owner, repo
         self.full_name = f"{owner}/{repo}"

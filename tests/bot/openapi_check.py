@@ -43,6 +43,7 @@ class Description:
             raise RuntimeError(MISSING)
         self.doc = json.loads(path.read_text(encoding="utf-8"))
         self.nullable_enums = _allow_null_in_nullable_enums(self.doc)
+        self.error_unions = _error_oneof_to_anyof(self.doc)
         self.version = self.doc["info"]["version"]
         self.ops: dict[str, Operation] = {}
         for p, item in self.doc["paths"].items():
@@ -121,6 +122,25 @@ def _allow_null_in_nullable_enums(node: Any) -> int:
     elif isinstance(node, list):
         for v in node:
             changed += _allow_null_in_nullable_enums(v)
+    return changed
+
+
+def _error_oneof_to_anyof(node: Any) -> int:
+    """Some error responses are `oneOf: [basic-error, repository-rule-violation-error]`, two
+    schemas with only optional fields, so every error body GitHub sends matches both and `oneOf`
+    can never hold. Such unions of *-error schemas are read as `anyOf`. Returns how many."""
+    changed = 0
+    if isinstance(node, dict):
+        alts = node.get("oneOf")
+        if isinstance(alts, list) and len(alts) > 1 and all(
+                isinstance(a, dict) and str(a.get("$ref", "")).endswith("-error") for a in alts):
+            node["anyOf"] = node.pop("oneOf")
+            changed += 1
+        for v in node.values():
+            changed += _error_oneof_to_anyof(v)
+    elif isinstance(node, list):
+        for v in node:
+            changed += _error_oneof_to_anyof(v)
     return changed
 
 
