@@ -196,7 +196,7 @@ def render_text(doc: dict[str, Any]) -> str:
 
 def _find_issue(bot: Bot) -> Any | None:
     for issue in bot.repo.get_issues(state="open", labels=[labels.DIGEST]):
-        if issue.pull_request is not None:
+        if "/pull/" in (issue.html_url or ""):  # the issues list includes pull requests
             continue
         fields = comments.parse_marker(issue.body)
         if fields and fields.get("kind") == ISSUE_KIND and \
