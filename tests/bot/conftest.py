@@ -28,8 +28,9 @@ from bot.context import Bot  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 SHA0 = "ee0ef6023621cff504d758262d4e04895a5af4a2"
 
-# Test client: short timeouts and backoffs so that fault injection stays fast.
-TEST_SETTINGS = dict(timeout_s=1, retries=2, backoff_s=0.01, max_wait_s=3.0,
+# Test client: short backoffs so that fault injection stays fast; a timeout generous enough for
+# a loaded 2-core CI machine (the timeout faults use a 1 s client timeout, see test_faults).
+TEST_SETTINGS = dict(timeout_s=5, retries=2, backoff_s=0.01, max_wait_s=3.0,
                      write_interval_s=0.0)
 
 

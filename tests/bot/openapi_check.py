@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from openapi_core import Config, OpenAPI
-from openapi_core.templating.paths.exceptions import PathNotFound, OperationNotFound
+from openapi_core.exceptions import OpenAPIError
+from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
 from openapi_core.testing import MockRequest, MockResponse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,13 +87,16 @@ class Description:
     def check_request(self, method: str, path: str, query: dict[str, Any],
                       headers: dict[str, str], body: bytes | None) -> list[str]:
         req = self._mock_request(method, path, query, headers, body)
+        # validate (not unmarshal): the same checks, ten times faster on GitHub's large schemas
         with self._lock:
             try:
-                result = self.openapi.unmarshal_request(req)
+                self.openapi.validate_request(req)
             except (PathNotFound, OperationNotFound) as exc:
                 return [f"{method} {path}: not in GitHub's REST description ({exc})"]
-        return [f"{method} {path}: request does not match the description: {_explain(e)}"
-                for e in result.errors]
+            except OpenAPIError as exc:
+                return [f"{method} {path}: request does not match the description: "
+                        f"{_explain(exc)}"]
+        return []
 
     def check_response(self, method: str, path: str, query: dict[str, Any],
                        headers: dict[str, str], body: bytes | None, status: int,
@@ -101,9 +105,12 @@ class Description:
         resp = MockResponse(response_body, status_code=status,
                             content_type=content_type or "application/json")
         with self._lock:
-            result = self.openapi.unmarshal_response(req, resp)
-        return [f"{method} {path} -> {status}: response does not match the description: "
-                f"{_explain(e)}" for e in result.errors]
+            try:
+                self.openapi.validate_response(req, resp)
+            except OpenAPIError as exc:
+                return [f"{method} {path} -> {status}: response does not match the "
+                        f"description: {_explain(exc)}"]
+        return []
 
 
 def _allow_null_in_nullable_enums(node: Any) -> int:
