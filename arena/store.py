@@ -96,22 +96,13 @@ class ResultsStore:
 
     def append_verdict(self, *, submission: str, action: str, reason: str, by: str,
                        run_id: str | None = None, at: dt.datetime | None = None) -> dict[str, Any]:
-        when = at or utc_now()
-        record = {
-            "schema_version": VERDICT_SCHEMA_VERSION,
-            "id": f"{when.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}",
-            "submission": submission,
-            "run_id": run_id,
-            "action": action,
-            "reason": reason,
-            "by": by,
-            "at": iso(when),
-        }
-        errors = list(_VERDICT_VALIDATOR.iter_errors(record))
-        if errors:
-            raise StoreError("; ".join(e.message for e in errors))
-        write_json_atomic(self.verdicts_dir / f"{record['id']}.json", record)
+        record = new_verdict_record(submission=submission, action=action, reason=reason, by=by,
+                                    run_id=run_id, at=at)
+        write_json_atomic(self.verdict_path(record), record)
         return record
+
+    def verdict_path(self, record: dict[str, Any]) -> Path:
+        return self.verdicts_dir / f"{record['id']}.json"
 
     def results(self) -> Iterator[StoredResult]:
         """Every stored result that matches the schema, in path order. Files that do not
@@ -138,6 +129,43 @@ class ResultsStore:
                 if not list(_VERDICT_VALIDATOR.iter_errors(doc)):
                     out.append(doc)
         return sorted(out, key=lambda r: (r["at"], r["id"]))
+
+
+def new_verdict_record(*, submission: str, action: str, reason: str, by: str,
+                       run_id: str | None = None, at: dt.datetime | None = None) -> dict[str, Any]:
+    """A verdict record (VERDICT_SCHEMA), checked, not yet stored. The bot stores it on the
+    results branch; ResultsStore.append_verdict stores it in a folder."""
+    when = at or utc_now()
+    record = {
+        "schema_version": VERDICT_SCHEMA_VERSION,
+        "id": f"{when.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}",
+        "submission": submission,
+        "run_id": run_id,
+        "action": action,
+        "reason": reason,
+        "by": by,
+        "at": iso(when),
+    }
+    errors = verdict_errors(record)
+    if errors:
+        raise StoreError("; ".join(errors))
+    return record
+
+
+def verdict_errors(record: Any) -> list[str]:
+    """Every way a verdict record differs from VERDICT_SCHEMA."""
+    return [e.message for e in _VERDICT_VALIDATOR.iter_errors(record)]
+
+
+def verdict_relpath(record: dict[str, Any]) -> str:
+    """Where a verdict record lives in a store (a folder or the results branch)."""
+    return f"verdicts/{record['id']}.json"
+
+
+def result_relpath(submission_id: str, run_id: str) -> str:
+    """Where a run's result lives in a store (a folder or the results branch)."""
+    login, name = submission_id.split("/", 1)
+    return f"results/{login}/{name}/{run_id}.json"
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:

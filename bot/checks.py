@@ -1,0 +1,112 @@
+"""Check runs on the PR's head commit: `arena/validate` (with annotations on the offending YAML
+lines) and `arena/benchmark`. GitHub takes at most 50 annotations per request, so the rest go in
+follow-up updates of the same check run."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from bot.client import API_ERRORS, maybe_applied
+from bot.context import Bot
+
+VALIDATE = "arena/validate"
+BENCHMARK = "arena/benchmark"
+ANNOTATIONS_PER_REQUEST = 50
+MAX_ANNOTATIONS = 500  # beyond this a participant learns nothing new; the summary says how many
+MAX_TEXT = 60000
+
+
+@dataclass(frozen=True)
+class Annotation:
+    path: str
+    line: int
+    message: str
+    title: str = ""
+    level: str = "failure"
+
+    def to_api(self) -> dict[str, Any]:
+        line = max(1, int(self.line))
+        out: dict[str, Any] = {"path": self.path, "start_line": line, "end_line": line,
+                               "annotation_level": self.level, "message": self.message[:4000]}
+        if self.title:
+            out["title"] = self.title[:255]
+        return out
+
+
+def _output(title: str, summary: str, annotations: list[Annotation], text: str | None = None
+            ) -> dict[str, Any]:
+    out: dict[str, Any] = {"title": title[:255], "summary": summary[:MAX_TEXT]}
+    if text:
+        out["text"] = text[:MAX_TEXT]
+    if annotations:
+        out["annotations"] = [a.to_api() for a in annotations]
+    return out
+
+
+def _find_by_external_id(bot: Bot, sha: str, name: str, external_id: str) -> Any | None:
+    commit = bot.repo.get_commit(sha)
+    for run in commit.get_check_runs(check_name=name):
+        if run.external_id == external_id:
+            return run
+    return None
+
+
+def create_check_run(bot: Bot, *, name: str, sha: str, status: str, title: str, summary: str,
+                     conclusion: str | None = None, text: str | None = None,
+                     annotations: list[Annotation] = (),  # type: ignore[assignment]
+                     details_url: str | None = None) -> Any:
+    """Create a check run, then add annotations past the first 50 in batches. A create that may
+    have happened despite an error is looked up (by its external id) before trying again."""
+    annotations = list(annotations)[:MAX_ANNOTATIONS]
+    first, rest = annotations[:ANNOTATIONS_PER_REQUEST], annotations[ANNOTATIONS_PER_REQUEST:]
+    external_id = secrets.token_hex(8)
+    kwargs: dict[str, Any] = dict(name=name, head_sha=sha, status=status, external_id=external_id,
+                                  output=_output(title, summary, first, text))
+    if conclusion:
+        kwargs["conclusion"] = conclusion
+        kwargs["completed_at"] = bot.now()
+    if details_url:
+        kwargs["details_url"] = details_url
+    run = None
+    for attempt in range(2):
+        try:
+            run = bot.repo.create_check_run(**kwargs)
+            break
+        except API_ERRORS as exc:
+            if not maybe_applied(exc) or attempt == 1:
+                raise
+            bot.say(f"creating check run {name} failed ({type(exc).__name__}); checking whether "
+                    "it exists anyway")
+            bot.sleep(1.0)
+            run = _find_by_external_id(bot, sha, name, external_id)
+            if run is not None:
+                break
+    assert run is not None
+    for i in range(0, len(rest), ANNOTATIONS_PER_REQUEST):
+        run.edit(output=_output(title, summary, rest[i:i + ANNOTATIONS_PER_REQUEST], text))
+    return run
+
+
+def complete_check_run(bot: Bot, check_run_id: int | None, *, sha: str, name: str,
+                       conclusion: str, title: str, summary: str, text: str | None = None,
+                       details_url: str | None = None) -> Any:
+    """Finish the check run created when the work was queued, or create a finished one when
+    there is none (a run started by hand) or it cannot be updated."""
+    if check_run_id:
+        run = bot.repo.get_check_run(int(check_run_id))
+        kwargs: dict[str, Any] = dict(status="completed", conclusion=conclusion,
+                                      completed_at=bot.now(),
+                                      output=_output(title, summary, [], text))
+        if details_url:
+            kwargs["details_url"] = details_url
+        try:
+            run.edit(**kwargs)
+            return run
+        except API_ERRORS as exc:
+            bot.say(f"updating check run {check_run_id} failed ({type(exc).__name__}); "
+                    "creating a new one")
+    return create_check_run(bot, name=name, sha=sha, status="completed", conclusion=conclusion,
+                            title=title, summary=summary, text=text, details_url=details_url)
+

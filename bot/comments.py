@@ -1,0 +1,159 @@
+"""Bot-owned comments: found again by a hidden marker on their first line AND by the bot's login
+(anyone can paste a marker into their own comment), created without duplicates, edited in place.
+
+A marker is an HTML comment, invisible on GitHub:
+
+    <!-- arena-bot kind=validation state=invalid sha=0123abc nonce=9f2c41d0 -->
+
+It is always the very first line of the body, so untrusted text later in the comment can never
+pose as one.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from bot.client import API_ERRORS, maybe_applied, with_rate_limit_wait
+from bot.context import Bot
+
+MARKER_RE = re.compile(r"\A<!-- arena-bot((?: [a-z_]+=[A-Za-z0-9._/:@+-]*)*) -->")
+_VALUE_RE = re.compile(r"[A-Za-z0-9._/:@+-]*")
+# GitHub refuses comment bodies over 65536 characters.
+MAX_BODY = 65000
+# Looking further back than this many comments costs pages for no benefit.
+MAX_COMMENTS_SCANNED = 1000
+
+
+def marker(kind: str, **fields: Any) -> str:
+    parts = [f"kind={kind}"]
+    for key, value in fields.items():
+        if value is None:
+            continue
+        text = str(value)
+        if not _VALUE_RE.fullmatch(text):
+            raise ValueError(f"marker value {text!r} for {key} has characters markers cannot hold")
+        parts.append(f"{key}={text}")
+    return f"<!-- arena-bot {' '.join(parts)} -->"
+
+
+def parse_marker(body: str | None) -> dict[str, str] | None:
+    """The fields of the marker at the start of `body`, or None when it has none."""
+    if not body:
+        return None
+    m = MARKER_RE.match(body)
+    if not m:
+        return None
+    out = {}
+    for token in m.group(1).split():
+        key, _, value = token.partition("=")
+        out[key] = value
+    return out if "kind" in out else None
+
+
+def is_bot_login(login: str | None, bot_login: str) -> bool:
+    return bool(login) and login.lower() == bot_login.lower()  # type: ignore[union-attr]
+
+
+@dataclass
+class OwnComment:
+    comment: Any  # github.IssueComment
+    fields: dict[str, str]
+
+    @property
+    def id(self) -> int:
+        return self.comment.id
+
+    @property
+    def kind(self) -> str:
+        return self.fields.get("kind", "")
+
+
+def own_comments(bot: Bot, number: int) -> list[OwnComment]:
+    """The bot's marked comments on an issue or PR, oldest first (one request per 100)."""
+    issue = bot.repo.get_issue(number)
+    out = []
+    for i, c in enumerate(issue.get_comments()):
+        if i >= MAX_COMMENTS_SCANNED:
+            break
+        if not is_bot_login(c.user.login if c.user else None, bot.login):
+            continue
+        fields = parse_marker(c.body)
+        if fields is not None:
+            out.append(OwnComment(c, fields))
+    return out
+
+
+def find_latest(comments: Iterable[OwnComment], kind: str, **match: str) -> OwnComment | None:
+    found = None
+    for c in comments:
+        if c.kind == kind and all(c.fields.get(k) == str(v) for k, v in match.items()):
+            found = c
+    return found
+
+
+def clip(body: str) -> str:
+    if len(body) <= MAX_BODY:
+        return body
+    return body[: MAX_BODY - 200] + "\n\n_(cut: the message was longer than GitHub allows)_\n"
+
+
+def post_comment(bot: Bot, number: int, body: str) -> Any:
+    """Create a comment once. If GitHub fails in a way that may still have created it (5xx,
+    timeout), look for it by the nonce in its marker before creating it again; a rate limit that
+    resets soon is waited out. Raises the last API error when the comment cannot be made."""
+    body = clip(body)
+    fields = parse_marker(body)
+    nonce = fields.get("nonce") if fields else None
+    issue = bot.repo.get_issue(number)
+    last: BaseException | None = None
+    for attempt in range(3):
+        try:
+            return with_rate_limit_wait(lambda: issue.create_comment(body),
+                                        max_wait_s=bot.max_wait_s, sleep=bot.sleep)
+        except API_ERRORS as exc:
+            last = exc
+            if not maybe_applied(exc) or nonce is None:
+                raise
+            bot.say(f"creating a comment on #{number} failed ({type(exc).__name__}); "
+                    "checking whether it was created anyway")
+            bot.sleep(min(2.0 * (attempt + 1), bot.max_wait_s))
+            try:
+                for c in own_comments(bot, number):
+                    if c.fields.get("nonce") == nonce:
+                        return c.comment
+            except API_ERRORS as exc2:
+                last = exc2
+                continue  # we cannot tell; trying again risks nothing worse than one duplicate
+    assert last is not None
+    raise last
+
+
+def with_nonce(kind: str, **fields: Any) -> str:
+    """A marker with a fresh nonce, for a comment about to be created."""
+    return marker(kind, **fields, nonce=secrets.token_hex(4))
+
+
+def edit_comment(bot: Bot, comment: Any, body: str) -> Any:
+    """Edit a bot comment (PATCH, safe to repeat); skipped when nothing changed. The caller keeps
+    the marker's nonce so the comment can still be found by it."""
+    body = clip(body)
+    if comment.body != body:
+        comment.edit(body)
+    return comment
+
+
+def upsert_state_comment(bot: Bot, number: int, kind: str, state: str, body_without_marker: str,
+                         *, existing: list[OwnComment] | None = None, **fields: Any) -> Any:
+    """The sticky comment of `kind`: edited in place while its state is unchanged, a new comment
+    (which notifies people) when the state changes."""
+    comments = existing if existing is not None else own_comments(bot, number)
+    latest = find_latest(comments, kind)
+    if latest is not None and latest.fields.get("state") == state:
+        body = marker(kind, state=state, **fields, nonce=latest.fields.get("nonce")) + "\n" + \
+            body_without_marker
+        return edit_comment(bot, latest.comment, body)
+    body = with_nonce(kind, state=state, **fields) + "\n" + body_without_marker
+    return post_comment(bot, number, body)

@@ -1,0 +1,444 @@
+"""`arena bot publish`: the end of every benchmark run, successful or not.
+
+The result JSON came from a machine that ran an untrusted configuration, so it is validated
+against arena.result.RESULT_SCHEMA and cross-checked against what was dispatched (the submission
+id, the commit, the configuration's hash recomputed from the file at that commit, the challenge
+and hardware) before anything reads it. A good result is stored first (the results branch), then
+announced: a comment with a table and the full JSON for agents, the check run
+`arena/benchmark`, a label, and a site rebuild. When there is no good result (the bench job
+failed, was cancelled or skipped, the PR moved, the artifact is missing or invalid) the PR is
+told what happened and what to do. Publishing again (a re-run of the job) edits the same
+comment and finds the stored file already there.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from arena import exitcodes
+from arena.problems import Problem
+from arena.result import result_errors, score_set
+from arena.store import ResultsStore, result_relpath
+from arena.submission import LOGIN_RE, location, validate_file
+from bot import checks, comments, labels
+from bot.client import API_ERRORS, describe_failure
+from bot.context import Bot
+from bot.files import read_file_at
+from bot.fetch import head_of
+from bot.render import block, code, footer, short
+from bot.results_branch import StoreWriteError, append_record
+from bot.site import dispatch_site
+from bot.validation import base_index, parent_of
+
+RESULT_KIND = "result"
+MAX_RESULT_BYTES = 2 * 1024 * 1024
+MAX_JSON_IN_COMMENT = 40000
+OUTCOMES = ("success", "failure", "cancelled", "skipped")
+
+
+class Outcome(str, enum.Enum):
+    VERIFIED = "verified"
+    INVALID = "invalid"  # the runner judged the run invalid (integrity checks)
+    ERROR = "error"  # the runner measured nothing (engine failed)
+    VOIDED = "voided"  # the PR moved after approval
+    FAILED = "failed"  # the bench job failed without a result
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    BAD_ARTIFACT = "bad-artifact"  # the result file is missing, unreadable or fails the checks
+    UNCHECKED = "unchecked"  # GitHub failed while cross-checking; nothing stored yet
+
+
+@dataclass
+class Publication:
+    pr: int
+    sha: str
+    path: str
+    outcome: Outcome
+    result: dict[str, Any] | None = None
+    problems: list[str] = field(default_factory=list)
+    stored_path: str | None = None
+    head: str | None = None
+    note: str = ""
+
+    @property
+    def submission_id(self) -> str:
+        login, stem = self.path.split("/")[-2], self.path.split("/")[-1].removesuffix(".yaml")
+        return f"{login}/{stem}"
+
+
+def load_result(path: Path | None) -> tuple[dict[str, Any] | None, list[str]]:
+    """The result document and the problems that make it unusable (pure, bounded)."""
+    if path is None or not path.exists():
+        return None, ["there is no result file (the bench job produced no artifact)"]
+    try:
+        if path.stat().st_size > MAX_RESULT_BYTES:
+            return None, [f"the result file is larger than {MAX_RESULT_BYTES} bytes"]
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return None, [f"the result file is not readable JSON ({type(exc).__name__})"]
+    errors = result_errors(doc)
+    if errors:
+        return None, errors[:20]
+    return doc, []
+
+
+def cross_check(doc: dict[str, Any], *, sha: str, sub_id: str, challenge_id: str,
+                hardware: str, config_sha256: str | None) -> list[str]:
+    """Pure: every way a schema-valid result disagrees with what was dispatched."""
+    out = []
+    sub = doc["submission"]
+    if sub["id"] != sub_id:
+        out.append(f"submission.id is {sub['id']!r}, but the run was for {sub_id!r}")
+    if sub.get("commit") not in (None, sha):
+        out.append(f"submission.commit is {sub['commit']!r}, but the approved commit is {sha!r}")
+    if config_sha256 is not None and sub["config_sha256"] != config_sha256:
+        out.append("submission.config_sha256 does not match the configuration of the file at "
+                   "the approved commit: the runner measured something else")
+    if doc["challenge"]["id"] != challenge_id:
+        out.append(f"challenge.id is {doc['challenge']['id']!r}, not {challenge_id!r}")
+    if doc["challenge"]["hardware"] != hardware or doc["fingerprint"]["hardware"] != hardware:
+        out.append(f"the hardware label is not {hardware!r}")
+    if doc["verdict"] == "verified" and score_set(doc) is None:
+        out.append("verdict is verified but no prompt set was measured")
+    return out
+
+
+def expected_config_sha(bot: Bot, path: str, sha: str) -> tuple[str | None, str | None]:
+    """(config hash of the file at the commit, problem) — recomputed, not taken from the run."""
+    raw = read_file_at(bot, path, sha, max_bytes=bot.challenge.max_submission_bytes)
+    if isinstance(raw, Problem):
+        return None, raw.format()
+    report = validate_file(raw, path_in_repo=path, challenge=bot.challenge,
+                           index=_index_with_parent(bot, raw))
+    if not report.valid or report.submission is None:
+        return None, f"{path} at {sha[:12]} is not a valid submission"
+    return report.submission.config_sha256(), None
+
+
+def _index_with_parent(bot: Bot, raw: bytes) -> Any:
+    """The base checkout's submissions, plus the file's parent (it may come in the same PR;
+    /bench checked the lineage with all of the PR's files)."""
+    index = base_index(bot.challenge)
+    parent = parent_of(raw, bot.challenge.max_submission_bytes)
+    return index.with_overlay({parent: None}) if parent and parent not in index else index
+
+
+def classify(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None,
+             bench_outcome: str) -> Publication:
+    pub = Publication(pr, sha, path, Outcome.BAD_ARTIFACT)
+    doc, problems = load_result(result_file)
+    if doc is None:
+        if result_file is not None and result_file.exists():
+            pub.problems = problems
+            return pub
+        if bench_outcome == "cancelled":
+            pub.outcome = Outcome.CANCELLED
+        elif bench_outcome == "skipped":
+            pub.outcome = Outcome.SKIPPED
+        else:
+            try:
+                pub.head = head_of(bot, pr)
+            except API_ERRORS as exc:
+                bot.say(describe_failure(exc, "Reading the pull request's head", bot.now()))
+            pub.outcome = Outcome.VOIDED if pub.head and pub.head != sha else (
+                Outcome.FAILED if bench_outcome == "failure" else Outcome.BAD_ARTIFACT)
+            pub.problems = problems
+        return pub
+    try:
+        config_sha, problem = expected_config_sha(bot, path, sha)
+    except API_ERRORS as exc:
+        pub.outcome = Outcome.UNCHECKED
+        pub.problems = [describe_failure(exc, "Reading the submission to cross-check the result",
+                                         bot.now())]
+        return pub
+    mismatches = cross_check(doc, sha=sha, sub_id=pub.submission_id,
+                             challenge_id=bot.challenge.id, hardware=bot.challenge.hardware,
+                             config_sha256=config_sha)
+    if problem:
+        mismatches.insert(0, problem)
+    if mismatches:
+        pub.problems = mismatches
+        return pub
+    doc = copy.deepcopy(doc)
+    if doc["submission"].get("commit") is None:
+        doc["submission"]["commit"] = sha
+    doc["provenance"] = {"pr": pr, "head_sha": sha, "run_url": bot.run_url(),
+                         "requested_by": None}
+    pub.result = doc
+    pub.outcome = Outcome(doc["verdict"])
+    return pub
+
+
+# -- the message --------------------------------------------------------------------------------
+
+TITLES = {
+    Outcome.VERIFIED: "✅ Verified",
+    Outcome.INVALID: "❌ Run invalid",
+    Outcome.ERROR: "⚠️ Run measured nothing",
+    Outcome.VOIDED: "⏭️ Run voided: the pull request moved",
+    Outcome.FAILED: "⚠️ Benchmark job failed",
+    Outcome.CANCELLED: "⏹️ Benchmark cancelled",
+    Outcome.SKIPPED: "⏭️ Benchmark did not run",
+    Outcome.BAD_ARTIFACT: "⚠️ Result rejected",
+    Outcome.UNCHECKED: "⚠️ Result not published yet",
+}
+CONCLUSIONS = {
+    Outcome.VERIFIED: "success", Outcome.INVALID: "failure", Outcome.ERROR: "failure",
+    Outcome.VOIDED: "skipped", Outcome.FAILED: "failure", Outcome.CANCELLED: "cancelled",
+    Outcome.SKIPPED: "skipped", Outcome.BAD_ARTIFACT: "failure", Outcome.UNCHECKED: "neutral",
+}
+LABEL_STATES = {
+    Outcome.VERIFIED: "verified", Outcome.INVALID: "invalid", Outcome.ERROR: "error",
+    Outcome.VOIDED: "voided", Outcome.FAILED: "error", Outcome.BAD_ARTIFACT: "error",
+    Outcome.CANCELLED: None, Outcome.SKIPPED: None, Outcome.UNCHECKED: "error",
+}
+
+
+def _fmt(x: Any, digits: int = 1) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, (int, float)):
+        return f"{x:.{digits}f}"
+    return code(str(x), 40)
+
+
+def result_table(doc: dict[str, Any]) -> list[str]:
+    sets = [s for s in ("public", "private") if s in doc["tps"]]
+    lines = ["| | " + " | ".join(f"{s} prompts" for s in sets) + " |",
+             "|---|" + "---|" * len(sets)]
+    if sets:
+        t = doc["tps"]
+        lines.append("| **tokens/s (median)** | " + " | ".join(
+            f"**{_fmt(t[s]['median'])}**" for s in sets) + " |")
+        lines.append("| stdev | " + " | ".join(_fmt(t[s]["stdev"], 2) for s in sets) + " |")
+        lines.append("| 95% CI | " + " | ".join(
+            f"{_fmt(t[s]['ci95'][0])} – {_fmt(t[s]['ci95'][1])}" for s in sets) + " |")
+        lines.append("| passes | " + " | ".join(str(len(t[s]["passes"])) for s in sets) + " |")
+        ppl = doc["ppl"]["sets"]
+        lines.append("| perplexity | " + " | ".join(
+            _fmt(ppl[s]["value"], 3) if s in ppl else "–" for s in sets) + " |")
+    lines.append("")
+    lines.append(f"Perplexity reference {_fmt(doc['ppl']['reference'], 3)}, cap "
+                 f"{_fmt(doc['ppl']['cap'], 3)}.")
+    return lines
+
+
+def checks_table(doc: dict[str, Any]) -> list[str]:
+    if not doc["checks"]:
+        return []
+    icon = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "➖"}
+    lines = ["", "| Check | | What it found |", "|---|---|---|"]
+    for c in doc["checks"][:40]:
+        lines.append(f"| {code(c['name'], 64)} | {icon.get(c['status'], '')} {c['status']} | "
+                     f"{code(c['message'], 200)} |")
+    return lines
+
+
+def result_json_block(doc: dict[str, Any]) -> str:
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    if len(text) > MAX_JSON_IN_COMMENT:
+        slim = {k: v for k, v in doc.items() if k != "log_tail"}
+        text = json.dumps(slim, indent=2, ensure_ascii=False)
+        if len(text) > MAX_JSON_IN_COMMENT:
+            return "The result is too large to show here; it is on the results branch."
+    return block(text, "json")
+
+
+def rank_line(store_dir: Path | None, doc: dict[str, Any], bot: Bot) -> str | None:
+    if store_dir is None or doc["verdict"] != "verified":
+        return None
+    from leaderboard.ranking import rank
+    store = ResultsStore(store_dir)
+    results = [r.doc for r in store.results() if r.doc["run_id"] != doc["run_id"]] + [doc]
+    entries = rank(results, store.verdicts(), hardware=bot.challenge.hardware,
+                   tie_tps=bot.challenge.tie_tps)
+    sid = doc["submission"]["id"]
+    for e in entries:
+        if e.submission_id == sid:
+            tie = " (tied)" if e.tied else ""
+            best = "" if e.run_id == doc["run_id"] else \
+                f"; its best run is {code(e.run_id, 100)} at {_fmt(e.tps)} tokens/s"
+            return f"Leaderboard: rank **{e.rank}**{tie} of {len(entries)}{best}."
+    return None
+
+
+def mention(login: str | None) -> str:
+    return f"@{login} " if login and re.fullmatch(LOGIN_RE, login) else ""
+
+
+def render(bot: Bot, pub: Publication, *, requested_by: str | None, rank: str | None) -> str:
+    run = bot.run_url()
+    run_link = f"[run {bot.run_id}]({run})" if run else "the run"
+    head = f"### {TITLES[pub.outcome]}: {code(pub.submission_id, 104)}"
+    doc = pub.result
+    if doc and pub.outcome is Outcome.VERIFIED:
+        s = score_set(doc)
+        head += f" — {_fmt(doc['tps'][s]['median'])} tokens/s ({s} prompts)"  # type: ignore
+    lines = [head, "", f"{mention(requested_by)}{run_link} of {code(pub.path)} at commit "
+                       f"[`{short(pub.sha)}`]({bot.commit_url(pub.sha)})."]
+    if doc:
+        lines.append("")
+        if doc["reasons"]:
+            lines.append("**Why:**")
+            lines += [f"- {code(r['check'], 64)}: {code(r['message'], 300)}"
+                      for r in doc["reasons"][:20]]
+            lines.append("")
+        lines += result_table(doc)
+        lines += checks_table(doc)
+        spec = doc.get("speculative")
+        if spec and spec.get("acceptance_rate") is not None:
+            lines += ["", f"Speculative decoding ({code(str(spec.get('method')), 40)}): "
+                          f"acceptance rate {_fmt(spec['acceptance_rate'], 3)}, mean accepted "
+                          f"length {_fmt(spec.get('mean_accepted_length'), 2)}."]
+        if rank:
+            lines += ["", rank]
+        if pub.stored_path:
+            lines += ["", f"Recorded as `{pub.stored_path}` on the `{bot.results_branch}` branch."]
+        lines += ["", "**Next:** " + {
+            Outcome.VERIFIED: "nothing to do. To improve on it, open a new pull request with a "
+                              "new submission (name this one as its `parent`).",
+            Outcome.INVALID: "read the reasons above; fix the submission, push, and ask for "
+                             "`/bench` again.",
+            Outcome.ERROR: "the engine did not produce a measurement. If the reasons point at "
+                           "the submission's arguments, fix them and push; if they look like a "
+                           "runner problem, a maintainer can `/rerun`.",
+        }[pub.outcome]]
+        lines += ["", "<details><summary>Full result (JSON, for agents)</summary>", "",
+                  result_json_block(doc), "", "</details>"]
+    else:
+        what = {
+            Outcome.VOIDED: f"The pull request's head moved from `{short(pub.sha)}` to "
+                            f"`{short(pub.head or '')}` after the run was approved, so the run "
+                            "did not measure anything. **Next:** comment `/bench` to benchmark "
+                            "the new head.",
+            Outcome.FAILED: "The benchmark job failed (or timed out) without producing a "
+                            "result; nothing was recorded. This is usually the runner, not your "
+                            "submission. **Next:** a maintainer can check the run's log and "
+                            "`/rerun`.",
+            Outcome.CANCELLED: "The run was cancelled (with `/cancel`, by a maintainer, or by a "
+                               "newer run). Nothing was recorded. **Next:** comment `/bench` to "
+                               "start a new run.",
+            Outcome.SKIPPED: "The benchmark job did not run (its approval was declined or it "
+                             "was skipped). Nothing was recorded. **Next:** ask a maintainer.",
+            Outcome.BAD_ARTIFACT: "The run's result failed the checks the bot applies to every "
+                                  "result, so nothing was recorded. **Next:** a maintainer needs "
+                                  "to look at the run; the participant can do nothing about "
+                                  "this except wait.",
+            Outcome.UNCHECKED: "GitHub failed while the result was being cross-checked; nothing "
+                               "was recorded yet. The result is kept with the run. **Next:** a "
+                               "maintainer can re-run the publish job.",
+        }[pub.outcome]
+        lines += ["", what]
+        if pub.problems and pub.outcome in (Outcome.BAD_ARTIFACT, Outcome.UNCHECKED):
+            lines += ["", block("\n".join(pub.problems[:20]))]
+    return "\n".join(lines) + footer(bot)
+
+
+def _summary_line(pub: Publication) -> str:
+    doc = pub.result
+    if doc and pub.outcome is Outcome.VERIFIED:
+        s = score_set(doc)
+        return f"{pub.submission_id}: {doc['tps'][s]['median']:.1f} tokens/s ({s} prompts)"  # type: ignore
+    return f"{pub.submission_id}: {pub.outcome.value}"
+
+
+def publish(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None,
+            bench_outcome: str, requested_by: str | None = None,
+            store_dir: Path | None = None) -> int:
+    login, stem = location(path, bot.challenge)
+    if not (login and stem):
+        print(f"arena bot publish: {path!r} is not a submission path", flush=True)
+        return exitcodes.USAGE
+    bot.say(f"publishing run {bot.run_id} of {path}@{short(sha)} for #{pr} "
+            f"(bench job: {bench_outcome})")
+    pub = classify(bot, pr=pr, sha=sha, path=path, result_file=result_file,
+                   bench_outcome=bench_outcome)
+    bot.say(f"outcome: {pub.outcome.value}")
+    failures: list[str] = []
+    if pub.result is not None:
+        pub.result["provenance"]["requested_by"] = requested_by if requested_by and \
+            re.fullmatch(LOGIN_RE, requested_by) else None
+        relpath = result_relpath(pub.result["submission"]["id"], pub.result["run_id"])
+        try:
+            append_record(bot, relpath, pub.result,
+                          f"result {pub.result['submission']['id']} run {pub.result['run_id']} "
+                          f"({pub.result['verdict']}, #{pr})")
+            pub.stored_path = relpath
+        except (StoreWriteError, *API_ERRORS) as exc:
+            reason = str(exc) if isinstance(exc, StoreWriteError) else \
+                describe_failure(exc, "Storing the result", bot.now())
+            failures.append(reason)
+            pub.problems = [reason]
+            pub.result, pub.outcome = None, Outcome.UNCHECKED
+
+    rank = None
+    if pub.result is not None:
+        try:
+            rank = rank_line(store_dir, pub.result, bot)
+        except Exception as exc:  # the ranking is a courtesy; the result is already stored
+            bot.say(f"ranking failed: {type(exc).__name__}: {exc}")
+    body = render(bot, pub, requested_by=requested_by, rank=rank)
+    failures += announce(bot, pub, body)
+    if pub.stored_path:
+        bot.say(dispatch_site(bot))
+    for f in failures:
+        bot.say(f)
+    if failures:
+        bot.summarize(body + "\n\n" + "\n".join(f"- {f}" for f in failures))
+    else:
+        bot.summarize(f"Published: {_summary_line(pub)}")
+    if failures or pub.outcome is Outcome.UNCHECKED:
+        return exitcodes.INFRA
+    if pub.outcome is Outcome.BAD_ARTIFACT:
+        return exitcodes.INVALID
+    if pub.result is None:
+        return exitcodes.NOTHING_MEASURED
+    return exitcodes.OK
+
+
+def announce(bot: Bot, pub: Publication, body: str) -> list[str]:
+    """Comment, check run, labels; every step is tried; returns what failed."""
+    failed = []
+    check_id = None
+    try:
+        mine = comments.own_comments(bot, pub.pr)
+        queued = comments.find_latest(mine, "bench", run=str(bot.run_id))
+        earlier = comments.find_latest(mine, RESULT_KIND, run=str(bot.run_id))
+        if queued is not None:
+            check_id = int(queued.fields["check"]) if queued.fields.get("check", "").isdigit() \
+                else None
+        if earlier is not None:
+            nonce = earlier.fields.get("nonce")
+            comments.edit_comment(bot, earlier.comment, comments.marker(
+                RESULT_KIND, run=bot.run_id, outcome=pub.outcome.value, nonce=nonce) + "\n" + body)
+        else:
+            comments.post_comment(bot, pub.pr, comments.with_nonce(
+                RESULT_KIND, run=bot.run_id, outcome=pub.outcome.value) + "\n" + body)
+        if queued is not None:
+            note = (f"### Benchmark run {bot.run_id}: finished ({pub.outcome.value})\n\n"
+                    "The outcome is in the comment below." + footer(bot))
+            comments.edit_comment(bot, queued.comment, comments.marker(
+                "bench", run=bot.run_id, sha=queued.fields.get("sha"),
+                check=queued.fields.get("check"), state="done",
+                nonce=queued.fields.get("nonce")) + "\n" + note)
+    except API_ERRORS as exc:
+        failed.append(describe_failure(exc, "Posting the result comment", bot.now()))
+    try:
+        checks.complete_check_run(
+            bot, check_id, sha=pub.sha, name=checks.BENCHMARK,
+            conclusion=CONCLUSIONS[pub.outcome],
+            title=f"{TITLES[pub.outcome]}: {_summary_line(pub)}"[:255],
+            summary=body, details_url=bot.run_url())
+    except API_ERRORS as exc:
+        failed.append(describe_failure(exc, "Completing the check run", bot.now()))
+    try:
+        labels.set_state_label(bot, pub.pr, labels.BENCHMARK, LABEL_STATES[pub.outcome])
+    except API_ERRORS as exc:
+        failed.append(describe_failure(exc, "Setting the label", bot.now()))
+    return failed

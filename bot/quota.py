@@ -1,0 +1,134 @@
+"""Benchmark quotas: each author gets `quotas.runs_per_author_per_day` runs of their submissions
+per rolling 24 hours.
+
+The count comes from GitHub Actions itself: the runs of the bench workflow, whose run name the
+workflow sets from its inputs (RUN_NAME below). Participants cannot delete workflow runs, and
+comments play no part in the count, so neither deleting comments nor /rerun gets around it.
+Every run counts, whoever asked for it and however it ended (cancelled runs too: the GPU may
+already have been held for them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from bot.context import Bot
+
+WINDOW = dt.timedelta(hours=24)
+# The bench workflow's `run-name:`, exactly:
+#   bench #${{ inputs.pr }} ${{ inputs.path }}@${{ inputs.sha }} by ${{ inputs.requested_by }}
+RUN_NAME = "bench #{pr} {path}@{sha} by {requested_by}"
+RUN_NAME_RE = re.compile(
+    r"^bench #(?P<pr>[0-9]+) (?P<path>[^\s@]+)@(?P<sha>[0-9a-f]{40}) by (?P<by>[A-Za-z0-9-]+)$")
+MAX_PAGES = 10
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """A run of the bench workflow, identified from its run name."""
+
+    id: int
+    pr: int
+    path: str
+    sha: str
+    requested_by: str
+    created_at: dt.datetime
+    status: str  # queued | in_progress | completed | waiting | requested | pending
+    conclusion: str | None
+    html_url: str
+
+    @property
+    def author(self) -> str | None:
+        parts = self.path.split("/")
+        return parts[-2] if len(parts) >= 3 else None
+
+    @property
+    def active(self) -> bool:
+        return self.status != "completed"
+
+
+def run_name(pr: int, path: str, sha: str, requested_by: str) -> str:
+    return RUN_NAME.format(pr=pr, path=path, sha=sha, requested_by=requested_by)
+
+
+def parse_run(run: Any) -> BenchRun | None:
+    """A BenchRun from a PyGithub WorkflowRun, or None when its name is not a bench run name."""
+    m = RUN_NAME_RE.match(run.display_title or "")
+    if not m:
+        return None
+    created = run.created_at
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.timezone.utc)
+    return BenchRun(run.id, int(m["pr"]), m["path"], m["sha"], m["by"], created, run.status,
+                    run.conclusion, run.html_url)
+
+
+def recent_runs(bot: Bot, since: dt.datetime) -> list[BenchRun]:
+    """Bench runs created since `since`, newest first (one request per 100 runs). GitHub lists
+    runs newest first; reading stops at the first older one. (The REST description types the
+    `created` filter as a plain date-time, so its range syntax is not used.)"""
+    workflow = bot.repo.get_workflow(bot.bench_workflow)
+    out = []
+    for i, run in enumerate(workflow.get_runs(event="workflow_dispatch")):
+        if i >= MAX_PAGES * 100:
+            break
+        created = run.created_at
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=dt.timezone.utc)
+        if created < since:
+            break
+        parsed = parse_run(run)
+        if parsed is not None:
+            out.append(parsed)
+    return out
+
+
+@dataclass(frozen=True)
+class Quota:
+    author: str
+    limit: int
+    used: int
+    runs: tuple[BenchRun, ...]  # the counted runs, oldest first
+    next_at: dt.datetime | None  # when the next run becomes possible, if none is left now
+
+    @property
+    def left(self) -> int:
+        return max(0, self.limit - self.used)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"author": self.author, "limit": self.limit, "used": self.used, "left": self.left,
+                "window_hours": 24,
+                "next_run_at": self.next_at.strftime("%Y-%m-%dT%H:%M:%SZ") if self.next_at
+                else None}
+
+
+def compute_quota(author: str, limit: int, runs: Iterable[BenchRun], now: dt.datetime) -> Quota:
+    """Pure: the author's use of their quota in the 24 hours before `now`."""
+    since = now - WINDOW
+    mine = sorted((r for r in runs if (r.author or "").lower() == author.lower()
+                   and r.created_at > since), key=lambda r: (r.created_at, r.id))
+    used = len(mine)
+    next_at = None
+    if used >= limit:
+        # the run whose expiry brings the count below the limit
+        idx = used - limit
+        next_at = mine[idx].created_at + WINDOW if mine else now + WINDOW
+    return Quota(author, limit, used, tuple(mine), next_at)
+
+
+def quota_for(bot: Bot, author: str, runs: list[BenchRun] | None = None) -> Quota:
+    now = bot.now()
+    if runs is None:
+        runs = recent_runs(bot, now - WINDOW)
+    return compute_quota(author, bot.challenge.quota_runs_per_day, runs, now)
+
+
+def over_quota_runs(quota: Quota) -> list[BenchRun]:
+    """Runs past the limit, latest first: two requests handled at once can both pass the check
+    before either run exists; the later one gives way."""
+    if quota.used <= quota.limit:
+        return []
+    return list(reversed(quota.runs[quota.limit:]))

@@ -1,0 +1,289 @@
+"""Validation of a pull request's submission files: the same check as `arena validate`, run on the
+files of the PR's head commit read through the API, answered with one sticky comment, the check
+run `arena/validate` with line annotations, and a label.
+
+A submission PR adds or changes files only under submissions/<author>/; maintainers may change
+more. The YAML is read as data at the head commit: regular files only, under the size cap.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any, Callable
+
+from arena import exitcodes, yamlstrict
+from arena.challenge import Challenge
+from arena.problems import Problem
+from arena.submission import (
+    FileReport,
+    SubmissionIndex,
+    is_under_submissions,
+    location,
+    validate_file,
+)
+from bot import checks, comments, labels
+from bot.client import API_ERRORS, describe_failure
+from bot.context import Bot
+from bot.files import ChangedFile, TooManyFiles, changed_files, read_file_at
+from bot.permissions import is_maintainer
+from bot.render import block, code, footer, short
+
+COMMENT_KIND = "validation"
+MAX_LISTED = 20
+
+
+class State(str, enum.Enum):
+    VALID = "valid"
+    INVALID = "invalid"
+    ERROR = "error"  # GitHub failed us; nothing is known about the submission
+    NONE = "none"  # the PR holds no submission files (a maintainer's change)
+
+
+@dataclass
+class Assessment:
+    number: int
+    sha: str
+    author: str
+    reports: list[FileReport] = field(default_factory=list)
+    policy: list[Problem] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failure: str | None = None
+
+    @property
+    def state(self) -> State:
+        if self.failure:
+            return State.ERROR
+        if self.policy or any(not r.valid for r in self.reports):
+            return State.INVALID
+        if not self.reports:
+            return State.NONE if not self.removed else State.VALID
+        return State.VALID
+
+    @property
+    def valid_reports(self) -> list[FileReport]:
+        return [r for r in self.reports if r.valid]
+
+
+def submissions_prefix(challenge: Challenge) -> str:
+    return PurePosixPath(challenge.submissions_dir.resolve().relative_to(
+        challenge.root.resolve()).as_posix()).as_posix()
+
+
+def check_paths(files: list[ChangedFile], author: str, challenge: Challenge,
+                author_is_maintainer: Callable[[], bool]) -> tuple[list[str], list[Problem], list[str]]:
+    """Pure policy: which files to validate as submissions, which changes are not allowed, which
+    submission files are removed. Asks whether the author is a maintainer only when it matters."""
+    prefix = submissions_prefix(challenge)
+    own = f"{prefix}/{author}/"
+    outside = sorted({p for f in files for p in f.paths() if not p.startswith(own)})
+    problems: list[Problem] = []
+    if outside and not author_is_maintainer():
+        for p in outside[:MAX_LISTED]:
+            problems.append(Problem(p, 1, 1, "", (
+                f"is outside {own}. A submission pull request may only add or change files in "
+                "your own folder (named exactly like your GitHub login); move other changes to "
+                "a separate pull request.")))
+        if len(outside) > MAX_LISTED:
+            problems.append(Problem(outside[MAX_LISTED], 1, 1, "",
+                                    f"and {len(outside) - MAX_LISTED} more files are outside "
+                                    f"{own}."))
+    to_validate, removed = [], []
+    for f in files:
+        if not is_under_submissions(f.path, challenge):
+            continue
+        if f.removed:
+            removed.append(f.path)
+            continue
+        if f.path.endswith(".yaml"):
+            to_validate.append(f.path)
+        elif f.path.startswith(own) or location(f.path, challenge)[0] is not None:
+            problems.append(Problem(f.path, 1, 1, "", (
+                "only submission files belong here, and their name must end in .yaml. "
+                "Rename the file or remove it.")))
+    return to_validate, problems, removed
+
+
+def parent_of(raw: bytes, max_bytes: int) -> str | None:
+    try:
+        data = yamlstrict.load(raw, max_bytes=max_bytes).data
+    except yamlstrict.YamlError:
+        return None
+    if isinstance(data, dict) and isinstance(data.get("parent"), str):
+        return data["parent"]
+    return None
+
+
+def validate_contents(contents: dict[str, bytes | Problem], challenge: Challenge,
+                      base_index: SubmissionIndex) -> list[FileReport]:
+    """Pure: validate files read from a commit, parents resolved against the base checkout's
+    submissions plus the PR's own files (a PR may add a parent and its child together)."""
+    overlay: dict[str, str | None] = {}
+    for path, raw in contents.items():
+        login, stem = location(path, challenge)
+        if login and stem and isinstance(raw, bytes):
+            overlay[f"{login}/{stem}"] = parent_of(raw, challenge.max_submission_bytes)
+    index = base_index.with_overlay(overlay)
+    reports = []
+    for path, raw in contents.items():
+        if isinstance(raw, Problem):
+            reports.append(FileReport(path, None, [raw]))
+        else:
+            reports.append(validate_file(raw, path_in_repo=path, challenge=challenge,
+                                         index=index))
+    return reports
+
+
+def base_index(challenge: Challenge) -> SubmissionIndex:
+    """The submissions on the trusted base checkout (the workflow checks out the default
+    branch, never the PR)."""
+    return SubmissionIndex.scan(challenge.submissions_dir, max_bytes=challenge.max_submission_bytes)
+
+
+def assess_pull_request(bot: Bot, number: int, sha: str, author: str) -> Assessment:
+    """Read the PR's changed files and submission YAMLs at `sha` through the API and validate
+    them. API failures end in an ERROR assessment that says what failed."""
+    a = Assessment(number, sha, author)
+    try:
+        files = changed_files(bot, number)
+        bot.say(f"#{number} changes {len(files)} file(s)")
+        to_validate, a.policy, a.removed = check_paths(
+            files, author, bot.challenge, lambda: is_maintainer(bot, author))
+        contents: dict[str, bytes | Problem] = {}
+        for path in to_validate:
+            bot.say(f"reading {path} at {short(sha)}")
+            contents[path] = read_file_at(bot, path, sha,
+                                          max_bytes=bot.challenge.max_submission_bytes)
+    except TooManyFiles as exc:
+        a.policy.append(Problem("(pull request)", 1, 1, "", f"{exc}. A submission PR adds one "
+                                                             "file or a few."))
+        return a
+    except API_ERRORS as exc:
+        a.failure = describe_failure(exc, "Reading the pull request's files", bot.now())
+        return a
+    a.reports = validate_contents(contents, bot.challenge, base_index(bot.challenge))
+    return a
+
+
+# -- answering ----------------------------------------------------------------------------------
+
+def _headline(a: Assessment) -> str:
+    s = a.state
+    n = len(a.reports)
+    if s is State.VALID:
+        return f"### ✅ Submission check passed ({n} file{'s' if n != 1 else ''})"
+    if s is State.INVALID:
+        bad = sum(not r.valid for r in a.reports) + (1 if a.policy else 0)
+        return f"### ❌ Submission check failed ({bad} problem file{'s' if bad != 1 else ''})"
+    if s is State.ERROR:
+        return "### ⚠️ Submission check could not run"
+    return "### ℹ️ No submission files in this pull request"
+
+
+def render_comment(bot: Bot, a: Assessment) -> str:
+    lines = [_headline(a), "",
+             f"Checked commit [`{short(a.sha)}`]({bot.commit_url(a.sha)}) of #{a.number}."]
+    if a.failure:
+        lines += ["", a.failure, "",
+                  "This says nothing about your submission. The check runs again when you push "
+                  "a commit, or when the pull request is closed and reopened."]
+        return "\n".join(lines) + footer(bot)
+    if a.policy:
+        lines += ["", "**Files this pull request may not change:**", "",
+                  block("\n".join(p.format() for p in a.policy))]
+    valid = a.valid_reports
+    if valid:
+        lines += ["", "| File | Submission | Model | Engine |", "|---|---|---|---|"]
+        for r in valid:
+            s = r.submission
+            assert s is not None
+            lines.append(f"| {code(r.path)} | {code(s.id)} | {code(s.model.id)} "
+                         f"{code(short(s.model.revision))} | {code(s.engine_name)} "
+                         f"{code(s.engine_version)}, {len(s.engine_args)} argument(s) |")
+        for r in valid:
+            s = r.submission
+            assert s is not None
+            lines.append("")
+            lines.append(f"{code(s.id)}: {code(s.description, 300)}")
+    invalid = [r for r in a.reports if not r.valid]
+    for r in invalid:
+        lines += ["", f"**{code(r.path)}** — {len(r.problems)} problem"
+                      f"{'s' if len(r.problems) != 1 else ''} (the same messages as "
+                      "`arena validate`):", "",
+                  block("\n".join(p.format() for p in r.problems))]
+    if a.removed:
+        lines += ["", "Removed: " + ", ".join(code(p) for p in a.removed[:MAX_LISTED])]
+    lines.append("")
+    if a.state is State.VALID:
+        who = ("you or a maintainer can start a benchmark with `/bench`"
+               if bot.challenge.authors_may_bench else
+               "a maintainer can start a benchmark with `/bench`")
+        lines.append(f"Next: {who}. A new push needs a new `/bench`.")
+    elif a.state is State.INVALID:
+        lines.append("Next: fix the lines above and push; this check runs again on every push. "
+                     "Run `arena validate <file>` locally to see the same messages before you "
+                     "push.")
+    return "\n".join(lines) + footer(bot)
+
+
+def annotations_for(a: Assessment) -> list[checks.Annotation]:
+    out = []
+    for p in a.policy:
+        if not p.file.startswith("("):
+            out.append(checks.Annotation(p.file, 1, p.message, "not allowed in this PR"))
+    for r in a.reports:
+        for p in r.problems:
+            msg = f"{p.field}: {p.message}" if p.field else p.message
+            out.append(checks.Annotation(r.path, p.line, msg, "arena validate"))
+    return out
+
+
+CONCLUSIONS = {State.VALID: "success", State.INVALID: "failure", State.ERROR: "neutral",
+               State.NONE: "neutral"}
+
+
+def answer(bot: Bot, a: Assessment, current_labels: list[str] | None) -> int:
+    """Post the comment, the check run and the label. Each is tried even if another failed; a
+    failure is logged and written to the job summary, and the exit code says so."""
+    state = a.state
+    body = render_comment(bot, a)
+    failed = []
+    if state is not State.NONE:
+        try:
+            comments.upsert_state_comment(bot, a.number, COMMENT_KIND, state.value, body,
+                                          sha=short(a.sha))
+            bot.say(f"answered on #{a.number}: {state.value}")
+        except API_ERRORS as exc:
+            failed.append(describe_failure(exc, "Posting the validation comment", bot.now()))
+    try:
+        checks.create_check_run(
+            bot, name=checks.VALIDATE, sha=a.sha, status="completed",
+            conclusion=CONCLUSIONS[state], title=_headline(a).lstrip("# "),
+            summary=body, annotations=annotations_for(a), details_url=bot.pr_url(a.number))
+    except API_ERRORS as exc:
+        failed.append(describe_failure(exc, "Creating the check run", bot.now()))
+    try:
+        labels.set_state_label(bot, a.number, labels.VALIDATION,
+                               None if state is State.NONE else state.value, current_labels)
+    except API_ERRORS as exc:
+        failed.append(describe_failure(exc, "Setting the label", bot.now()))
+    if failed or state is State.ERROR:
+        for line in failed:
+            bot.say(line)
+        bot.summarize(body + ("\n\n" + "\n".join(f"- {f}" for f in failed) if failed else ""))
+        return exitcodes.INFRA
+    return exitcodes.OK
+
+
+def on_pull_request(bot: Bot, event: dict[str, Any]) -> int:
+    action = event.get("action")
+    if action not in ("opened", "synchronize", "reopened"):
+        bot.say(f"pull_request {action}: nothing to do")
+        return exitcodes.OK
+    pr = event["pull_request"]
+    number, sha, author = int(pr["number"]), pr["head"]["sha"], pr["user"]["login"]
+    current = [lb["name"] for lb in pr.get("labels", []) if isinstance(lb, dict)]
+    bot.say(f"validating #{number} at {short(sha)} by {author}")
+    assessment = assess_pull_request(bot, number, sha, author)
+    return answer(bot, assessment, current)
