@@ -22,7 +22,9 @@ WINDOW = dt.timedelta(hours=24)
 #   bench #${{ inputs.pr }} ${{ inputs.path }}@${{ inputs.sha }} by ${{ inputs.requested_by }}
 RUN_NAME = "bench #{pr} {path}@{sha} by {requested_by}"
 RUN_NAME_RE = re.compile(
-    r"^bench #(?P<pr>[0-9]+) (?P<path>[^\s@]+)@(?P<sha>[0-9a-f]{40}) by (?P<by>[A-Za-z0-9-]+)$")
+    r"^bench #(?P<pr>[1-9][0-9]*) "
+    r"(?P<path>submissions/(?P<author>[A-Za-z0-9-]+)/[a-z0-9][a-z0-9-]*\.yaml)"
+    r"@(?P<sha>[0-9a-f]{40}) by (?P<requested_by>[A-Za-z0-9-]+)$")
 MAX_PAGES = 10
 
 
@@ -62,7 +64,7 @@ def parse_run(run: Any) -> BenchRun | None:
     created = run.created_at
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.timezone.utc)
-    return BenchRun(run.id, int(m["pr"]), m["path"], m["sha"], m["by"], created, run.status,
+    return BenchRun(run.id, int(m["pr"]), m["path"], m["sha"], m["requested_by"], created, run.status,
                     run.conclusion, run.html_url)
 
 

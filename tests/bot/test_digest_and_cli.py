@@ -81,7 +81,7 @@ def test_a_digest_issue_by_someone_else_is_not_taken_over(fake, bot, store):
 def test_run_name_contract():
     name = run_name(12, "submissions/alice/fast.yaml", "a" * 40, "carol")
     m = RUN_NAME_RE.match(name)
-    assert m and m["pr"] == "12" and m["by"] == "carol"
+    assert m and m["pr"] == "12" and m["requested_by"] == "carol" and m["author"] == "alice"
     expanded = re.sub(r"\$\{\{ inputs\.([a-z_]+) \}\}", lambda x: "{" + x.group(1) + "}",
                       BENCH_RUN_NAME)
     assert expanded == RUN_NAME

@@ -18,12 +18,11 @@ from .conftest import REPO, WORKFLOWS
 
 Workflow = dict[str, Any]
 
-# The bench run's title, as docs/runner.md documents it for the bot.
-RUN_NAME_TEMPLATE = ("bench pr=${{ inputs.pr }} sha=${{ inputs.sha }} path=${{ inputs.path }} "
-                     "requested_by=${{ inputs.requested_by }}")
-RUN_NAME_RE = (r"^bench pr=(?P<pr>[1-9][0-9]*) sha=(?P<sha>[0-9a-f]{40}) "
-               r"path=(?P<path>submissions/(?P<author>[A-Za-z0-9-]+)/[a-z0-9][a-z0-9-]*\.yaml) "
-               r"requested_by=(?P<requested_by>[A-Za-z0-9-]+)$")
+# The bench run's title: the bot counts quotas from it, so its constants are the contract.
+from bot.quota import RUN_NAME, RUN_NAME_RE as _RUN_NAME_RE  # noqa: E402
+
+RUN_NAME_TEMPLATE = re.sub(r"\{([a-z_]+)\}", r"${{ inputs.\1 }}", RUN_NAME)
+RUN_NAME_RE = _RUN_NAME_RE.pattern
 
 SAMPLE_INPUTS = {"pr": "42", "sha": "0123456789abcdef0123456789abcdef01234567",
                  "path": "submissions/alice/int4-mtp-k6.yaml", "requested_by": "maint-bob"}
@@ -37,13 +36,14 @@ EXPECTED_COMMANDS = {
     ("commands.yml", "command"): [["bot", "event"]],
     ("bench.yml", "bench"): [
         ["bot", "fetch-submission", "--pr", "$PR", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
-         "--out", "$RUNNER_TEMP/arena/submission.yaml"],
-        ["bench", "$RUNNER_TEMP/arena/submission.yaml", "--prompts", "both",
+         "--out", "$SUBMISSION_PATH"],
+        ["bench", "$SUBMISSION_PATH", "--prompts", "both",
          "--out", "$RUNNER_TEMP/arena/result"]],
     ("bench.yml", "publish"): [
         ["bot", "publish", "--pr", "$PR", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
          "--result", "$RUNNER_TEMP/bench-result/result.json", "--bench-outcome", "$BENCH_OUTCOME"]],
     ("site.yml", "build"): [["site", "--store", "_results", "--out", "_site"]],
+    ("site.yml", "digest"): [["bot", "update-digest", "--store", "_results"]],
 }
 
 
