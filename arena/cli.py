@@ -15,6 +15,7 @@ from arena import __version__, exitcodes
 COMMAND_MODULES = (
     "arena.commands",
     "runner.commands",
+    "arena.demo",
 )
 
 
