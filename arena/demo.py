@@ -110,9 +110,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for r in reports:
         assert r.submission is not None
         out = work / "runs" / r.submission.name
-        cmd = [sys.executable, "-m", "arena", "bench", str(Path(r.path)),
-               "--challenge", str(args.challenge), "--private", str(private),
-               "--out", str(out), "--json"]
+        cmd = [sys.executable, "-m", "arena", "bench", _rel(Path(r.path)),
+               "--challenge", _rel(args.challenge), "--private", _rel(private),
+               "--out", _rel(out), "--json"]
         say("   $ arena " + " ".join(for_terminal(c) for c in cmd[3:]))
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, cwd=REPO_ROOT)
         result_file = out / "result.json"
@@ -147,6 +147,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     say(f"   site            {site / 'index.html' if site else '(not built)'}")
     say(f"done in {time.monotonic() - t0:.0f} s")
     return worst
+
+
+def _rel(path: Path) -> str:
+    """A path as the user would type it from the repository root."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def print_ranking(challenge: Any, store: Any, out: Callable[[str], None]) -> None:

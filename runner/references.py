@@ -19,7 +19,7 @@ from typing import Any, Callable
 from arena import exitcodes
 from arena.challenge import Challenge, ModelRef
 from arena.result import write_json_atomic
-from runner.bench import ServeSpec, serve_with_vllm
+from runner.bench import ServeFn, ServeSpec, serve_with_vllm
 from runner.client import EngineClient, EngineRejected
 from runner.encoding import ChatEncoder
 from runner.fingerprint import harness_version
@@ -45,7 +45,8 @@ class ReferencesError(Exception):
 def run_references(challenge: Challenge, prompts: Path, out: Path, *, model_id: str | None,
                    revision: str | None, max_tokens: int, temperature: float,
                    calibration: Path | None, model_cache: Path | None,
-                   progress: Callable[[str], None]) -> dict[str, Any]:
+                   progress: Callable[[str], None],
+                   serve: ServeFn = serve_with_vllm) -> dict[str, Any]:
     try:
         pset = load_prompt_file(prompts, name="references", require_reference=model_id is None)
     except PromptSetError as exc:
@@ -74,7 +75,7 @@ def run_references(challenge: Challenge, prompts: Path, out: Path, *, model_id: 
                                  dict(ch.engine_defaults), ch.engine_env, ch.seed,
                                  Path(work) / str(len(servers)), ch.startup_timeout_s, (),
                                  progress)
-                servers[model.path] = serve_with_vllm(spec)
+                servers[model.path] = serve(spec)
             return servers[model.path]
 
         try:
