@@ -58,6 +58,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from runner import tinymodel
     from runner.models import local_model_path
 
+    from runner.commands import stop_on_sigterm
+
+    stop_on_sigterm()
     t0 = time.monotonic()
     challenge = load_challenge_or_exit(args.challenge)
     if not challenge.base_model.id.startswith("./"):
@@ -114,19 +117,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
                "--challenge", _rel(args.challenge), "--private", _rel(private),
                "--out", _rel(out), "--json"]
         say("   $ arena " + " ".join(for_terminal(c) for c in cmd[3:]))
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, cwd=REPO_ROOT)
+        returncode = run_child(cmd)
         result_file = out / "result.json"
         if not result_file.is_file():
             print(f"arena demo: `arena bench` wrote no result for {r.submission.id} (exit "
-                  f"{proc.returncode}).", file=sys.stderr)
-            return proc.returncode or exitcodes.INFRA
+                  f"{returncode}).", file=sys.stderr)
+            return returncode or exitcodes.INFRA
         doc = json.loads(result_file.read_text(encoding="utf-8"))
         path = store.append_result(doc)
         ran.append(doc)
         say(f"   {for_terminal(r.submission.id)}: {doc['verdict']}, stored as "
             f"{path.relative_to(work)}")
-        if proc.returncode != exitcodes.OK:
-            worst = max(worst, proc.returncode)
+        if returncode != exitcodes.OK:
+            worst = max(worst, returncode)
 
     # 5. The ranking.
     say("== 5/6 ranking (verified runs, best per submission, ties shared)")
@@ -147,6 +150,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     say(f"   site            {site / 'index.html' if site else '(not built)'}")
     say(f"done in {time.monotonic() - t0:.0f} s")
     return worst
+
+
+def run_child(cmd: list[str]) -> int:
+    """Run `arena bench` (its JSON on stdout is not needed: the result file is read). When the
+    demo is interrupted, the child is asked to stop (SIGTERM) and waited for, so that it can
+    stop its engine; killing it outright would orphan the engine."""
+    import signal
+
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, cwd=REPO_ROOT)
+    try:
+        return child.wait()
+    except BaseException:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+        raise
 
 
 def _rel(path: Path) -> str:

@@ -113,6 +113,27 @@ class BenchPlan:
 
 
 @dataclass
+class RunContext:
+    """What a check that runs inside a measurement sees: the live engine and everything
+    measured so far. The generated token IDs are here, in memory, never in the result."""
+
+    plan: BenchPlan
+    spec: ServeSpec
+    server: Server
+    client: EngineClient
+    encoded: Mapping[str, EncodedSet]
+    tps: Mapping[str, TpsSet]
+    ppl: Mapping[str, PplResult]
+    serve: "ServeFn"  # to start another engine (e.g. a plain copy of the checkpoint)
+    progress: Progress
+
+
+# A check that needs the engine: runs after perplexity, while the engine is up. It returns
+# named checks; raising ServerError/EngineRejected ends the run like any engine failure.
+RunCheck = Callable[[RunContext], Sequence[C.Check]]
+
+
+@dataclass
 class RunRecord:
     """A finished run: the result document, and what stays in memory for later checks."""
 
@@ -162,10 +183,11 @@ def secrets_of(sets: Sequence[PromptSet]) -> list[str]:
 
 def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
               serve: ServeFn = serve_with_vllm, run_id: str | None = None,
-              workdir: Path | None = None) -> RunRecord:
+              workdir: Path | None = None, engine_checks: Sequence[RunCheck] = ()) -> RunRecord:
     """Measure one submission. Never raises for a failure of the submission or the engine:
     those end in the result's verdict. (KeyboardInterrupt still stops the engine, then
-    propagates.)"""
+    propagates.) `engine_checks` run after perplexity against the live engine; their results
+    join the result's checks."""
     sub, ch = plan.submission, plan.challenge
     started = dt.datetime.now(dt.timezone.utc)
     run_id = run_id or new_run_id(started)
@@ -259,6 +281,14 @@ def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
                 timings["ppl_s"] = time.monotonic() - tq
                 caps = {s.name: _cap(s, ch) for s in plan.sets}
                 checks.append(C.ppl_cap(ppl, caps, ch.ppl_max_increase))
+                # -- checks that need the engine ----------------------------------------------------
+                if engine_checks:
+                    tc = time.monotonic()
+                    ctx = RunContext(plan, spec, server, client, encoded, tps, ppl, serve,
+                                     progress)
+                    for run_check in engine_checks:
+                        checks.extend(run_check(ctx))
+                    timings["checks_s"] = time.monotonic() - tc
             finally:
                 client.close()
         except OutputLengthViolation as exc:
@@ -371,5 +401,5 @@ def _tps_json(t: TpsSet) -> dict[str, Any]:
     }
 
 
-__all__ = ["BenchPlan", "RunRecord", "ServeSpec", "ServeFn", "run_bench", "serve_with_vllm",
-           "merged_engine_args", "iso"]
+__all__ = ["BenchPlan", "RunCheck", "RunContext", "RunRecord", "ServeSpec", "ServeFn",
+           "run_bench", "serve_with_vllm", "merged_engine_args", "iso"]

@@ -127,6 +127,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     run_id = new_run_id()
     out_dir = args.out or DEFAULT_RUNS_DIR / run_id
     progress = ProgressPrinter(sys.stderr)
+    stop_on_sigterm()
     record = run_bench(BenchPlan(report.submission, challenge, sets, commit=args.commit,
                                  model_cache=args.model_cache),
                        progress=progress, run_id=run_id)
@@ -139,6 +140,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         print(summary_table(record.result, str(path)))
     return record.exit_code
+
+
+def stop_on_sigterm() -> None:
+    """A cancelled job sends SIGTERM: turn it into KeyboardInterrupt, so the run unwinds and
+    stops the engine (which lives in its own process group) instead of orphaning it."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 class _Usage(Exception):
@@ -191,6 +203,7 @@ def cmd_references(args: argparse.Namespace) -> int:
         print("arena references: --max-tokens must be >= 1 and --temperature >= 0",
               file=sys.stderr)
         return exitcodes.USAGE
+    stop_on_sigterm()
     try:
         summary = run_references(
             challenge, args.prompts, args.out, model_id=args.model, revision=args.revision,

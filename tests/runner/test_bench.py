@@ -16,6 +16,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +306,62 @@ def test_bench_command_line_errors(tmp_path: Path, demo_challenge) -> None:
     p = bench(str(PLAIN), "--commit", "abc")
     assert p.returncode == 2 and "full 40-character" in p.stderr
     assert not list(tmp_path.glob("**/result.json"))
+
+
+@pytest.mark.vllm
+def test_a_cancelled_run_stops_its_engine(tiny_model, tmp_path: Path) -> None:
+    """CI cancels a job with SIGTERM: the run must unwind and stop the engine it started."""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "arena", "bench", str(PLAIN), "--challenge",
+                             str(REPO / "demo" / "challenge.yaml"), "--out",
+                             str(tmp_path / "out")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            cwd=REPO, env=env)
+    assert proc.stderr is not None
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(proc.stderr or []), daemon=True)
+    reader.start()
+    # Wait until the engine has started its own processes (API server, engine core, ...).
+    deadline = time.monotonic() + 180
+    while len(engine_processes(tmp_path)) < 2 and time.monotonic() < deadline:
+        assert proc.poll() is None, "".join(seen)
+        time.sleep(0.5)
+    assert len(engine_processes(tmp_path)) >= 2, "".join(seen)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 130, "".join(seen)
+    reader.join(timeout=10)
+    assert "arena: interrupted" in "".join(seen)
+    assert engine_processes(tmp_path) == []
+    assert not (tmp_path / "out" / "result.json").exists()
+
+
+def test_engine_checks_run_against_the_live_engine(tiny_model, demo_challenge) -> None:
+    """The extension point for integrity checks: they see the live engine and the timed
+    outputs (in memory), and a failing one makes the run invalid."""
+    from runner.checks import Check
+
+    started: list[Any] = []
+
+    def serve(spec: ServeSpec) -> Server:
+        s = standin(spec.workdir)
+        s.start()
+        s.wait_ready(60)
+        started.append(s)
+        return s
+
+    def repeat_probe(ctx) -> list[Check]:
+        outputs = ctx.tps["public"].outputs
+        first = list(ctx.encoded["public"].prompt_ids[0])
+        again = ctx.client.generate(first, 8)
+        assert ctx.server.alive() and len(outputs) == 4
+        return [Check("probe", "fail", "the probe disagreed",
+                      {"outputs_seen": len(outputs), "tokens": len(again.token_ids)})]
+
+    plan = BenchPlan(submission(demo_challenge), demo_challenge, [public(demo_challenge, 4)])
+    record = run_bench(plan, serve=serve, engine_checks=[repeat_probe])
+    doc = validate_result(record.result)
+    assert doc["verdict"] == "invalid"
+    assert doc["reasons"] == [{"check": "probe", "message": "the probe disagreed"}]
+    assert doc["checks"][-1]["figures"] == {"outputs_seen": 4, "tokens": 8}
+    assert "checks_s" in doc["timings"]
+    assert started[0].leftovers() == []
