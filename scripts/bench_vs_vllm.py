@@ -2,15 +2,17 @@
 """Does `arena bench` measure what vLLM's own serving benchmark measures, and what does the rest
 of a run cost?
 
-Part 1, agreement. One vLLM server of a submission; after a warm-up, rounds alternate between
-  - arena's TPS measurement (runner.measure.measure_tps: one pass, batch 1, greedy, exactly N
-    tokens per request, EOS ignored, token-ID prompts, non-streaming), and
-  - vLLM's `vllm bench serve` logic (vllm.benchmarks.serve.benchmark, the coroutine that
-    command runs once it has its prompts; streaming completions, max concurrency 1, request
-    rate inf, ignore_eos, temperature 0), fed the same token-ID prompts in the same order with
-    the same output length.
-Its output throughput (output tokens / benchmark duration) is compared with arena's pass TPS:
-the ratio arena / vLLM, per round and as the median of the rounds (target: within 2%).
+Part 1, agreement. One vLLM server of a submission; after a warm-up, the same prompts (token
+IDs, same order, same output length, batch 1) are measured three ways, alternating every few
+prompts (--chunk) so that a shared machine's load changes hit all three alike:
+  - arena: runner.measure.measure_tps, exactly what `arena bench` times (non-streaming
+    requests, tokens received / pass wall time);
+  - vLLM bench serve: vllm.benchmarks.serve.benchmark, the coroutine `vllm bench serve` runs
+    once it has its prompts (streaming completions, max concurrency 1, request rate inf,
+    ignore_eos, temperature 0); its output throughput = output tokens / benchmark duration;
+  - arena streamed: arena's pass timing with the requests streamed as vLLM's benchmark streams
+    them, which separates the two measurements' logic from the cost of streaming itself.
+Reported: arena / vLLM (target: within 2%), arena streamed / vLLM, and arena / arena streamed.
 
 Part 2, overhead. One complete `arena bench` run (runner.bench.run_bench, exactly what the
 command does) of the same submission, on the public set and, with --private, the private set.
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import contextlib
 import io
 import json
@@ -73,7 +76,7 @@ def vllm_bench_serve(base_url: str, model: str, tokenizer_dir: Path, prompts: li
     requests = [SampleRequest(prompt=list(p), prompt_len=len(p),
                               expected_output_len=output_tokens) for p in prompts]
     captured = io.StringIO()
-    with contextlib.redirect_stdout(captured):
+    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
         result = asyncio.run(benchmark(
             task_type=TaskType.GENERATION, endpoint_type="vllm",
             api_url=base_url + "/v1/completions", base_url=base_url, model_id=model,
@@ -87,16 +90,41 @@ def vllm_bench_serve(base_url: str, model: str, tokenizer_dir: Path, prompts: li
     return result
 
 
+def streamed_pass(base_url: str, model: str, prompts: list[list[int]],
+                  output_tokens: int) -> float:
+    """arena's pass timing (sequential requests, tokens / wall time), with the requests
+    streamed as vLLM's benchmark streams them. Returns the pass's seconds."""
+    import requests
+
+    with requests.Session() as session:
+        t0 = time.perf_counter()
+        for ids in prompts:
+            r = session.post(base_url + "/v1/completions", stream=True, timeout=300, json={
+                "model": model, "prompt": ids, "max_tokens": output_tokens, "temperature": 0,
+                "ignore_eos": True, "return_token_ids": True, "stream": True,
+                "stream_options": {"include_usage": True}})
+            got = 0
+            for line in r.iter_lines():
+                if line.startswith(b"data: ") and line != b"data: [DONE]":
+                    for choice in json.loads(line[6:]).get("choices") or []:
+                        got += len(choice.get("token_ids") or [])
+            if got != output_tokens:
+                raise SystemExit(f"a streamed request returned {got} tokens, not {output_tokens}")
+        return time.perf_counter() - t0
+
+
+SIDES = ("arena", "arena_streamed", "vllm")
+
+
 def part1_agreement(args, challenge, sub, progress) -> dict:
     base = prepare_model(challenge.base_model, challenge=challenge, cache_dir=None,
                          files=TOKENIZER_FILES, what="base model")
     model = prepare_model(sub.model, challenge=challenge, cache_dir=None)
     encoder = ChatEncoder(base.path)
-    pset = load_prompt_file(challenge.public_prompts)
-    encoded = encoder.encode_set(pset)
+    encoded = encoder.encode_set(load_prompt_file(challenge.public_prompts))
     n = len(encoded.prompt_ids)
     out_tokens = args.output_tokens or challenge.output_tokens
-    rounds = []
+    chunks_done: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="arena-vs-vllm-") as work:
         spec = ServeSpec(model.path, sub.engine_name, sub.engine_version,
                          merged_engine_args(sub, challenge, None), challenge.engine_env,
@@ -107,31 +135,61 @@ def part1_agreement(args, challenge, sub, progress) -> dict:
             warm_up(client, [encoder.prompt_ids(p) for p in warmup_prompts(4)], out_tokens,
                     LengthAudit(out_tokens), progress)
             for r in range(args.rounds):
-                seed = challenge.seed + r
-                tps = measure_tps(client, [encoded], output_tokens=out_tokens, repeats=1,
-                                  seed=seed, audit=LengthAudit(out_tokens))["public"]
-                arena_tps = tps.passes[0].tps
-                order = pass_orders(n, 1, seed)[0]
-                res = vllm_bench_serve(server.base_url, server.model, base.path,
-                                       [list(encoded.prompt_ids[i]) for i in order], out_tokens)
-                if res["completed"] != n or res["total_output_tokens"] != n * out_tokens:
-                    raise SystemExit(f"vLLM's benchmark completed {res['completed']} requests "
-                                     f"and {res['total_output_tokens']} tokens, expected {n} "
-                                     f"and {n * out_tokens}:\n{res['_report']}")
-                vllm_tps = res["output_throughput"]
-                rounds.append({"arena_tps": arena_tps, "vllm_tps": vllm_tps,
-                               "ratio": arena_tps / vllm_tps})
-                progress(f"round {r + 1}/{args.rounds}: arena {arena_tps:.1f} tokens/s, vLLM "
-                         f"bench serve {vllm_tps:.1f} tokens/s, ratio {arena_tps / vllm_tps:.4f}")
+                order = pass_orders(n, 1, challenge.seed + r)[0]
+                for c, start in enumerate(range(0, n, args.chunk)):
+                    chunk = order[start:start + args.chunk]
+                    prompts = [list(encoded.prompt_ids[i]) for i in chunk]
+                    seconds = {}
+                    # Rotate which side goes first, so that none always follows another.
+                    for side in SIDES[c % 3:] + SIDES[:c % 3]:
+                        if side == "arena":
+                            sub_set = dataclasses.replace(
+                                encoded, prompt_ids=tuple(tuple(p) for p in prompts),
+                                references=())
+                            t = measure_tps(client, [sub_set], output_tokens=out_tokens,
+                                            repeats=1, seed=r, audit=LengthAudit(out_tokens))
+                            seconds[side] = t["public"].passes[0].seconds
+                        elif side == "arena_streamed":
+                            seconds[side] = streamed_pass(server.base_url, server.model,
+                                                          prompts, out_tokens)
+                        else:
+                            res = vllm_bench_serve(server.base_url, server.model, base.path,
+                                                   prompts, out_tokens)
+                            want = len(chunk) * out_tokens
+                            if (res["completed"] != len(chunk)
+                                    or res["total_output_tokens"] != want):
+                                raise SystemExit(
+                                    f"vLLM's benchmark completed {res['completed']} requests "
+                                    f"and {res['total_output_tokens']} tokens, expected "
+                                    f"{len(chunk)} and {want}:\n{res['_report']}")
+                            seconds[side] = res["duration"]
+                    chunks_done.append({"round": r, "tokens": len(chunk) * out_tokens,
+                                        **seconds})
+                line = _round_tps([x for x in chunks_done if x["round"] == r])
+                progress(f"round {r + 1}/{args.rounds}: " + ", ".join(
+                    f"{k} {v:.1f} tokens/s" for k, v in line.items()))
         finally:
             server.stop()
-    ratios = [r["ratio"] for r in rounds]
-    return {"prompts": n, "output_tokens": out_tokens, "rounds": rounds,
-            "median_ratio": statistics.median(ratios),
-            "ratio_range": [min(ratios), max(ratios)],
-            # Both sides' tokens over both sides' time, all rounds pooled.
-            "pooled_ratio": (statistics.fmean(1 / r["vllm_tps"] for r in rounds)
-                             / statistics.fmean(1 / r["arena_tps"] for r in rounds))}
+    rounds = [_round_tps([x for x in chunks_done if x["round"] == r])
+              for r in range(args.rounds)]
+    total = _round_tps(chunks_done)
+
+    def spread(a: str, b: str) -> list[float]:
+        ratios = [x[b] / x[a] for x in chunks_done]  # same tokens: TPS ratio = inverse times
+        return [min(ratios), statistics.median(ratios), max(ratios)]
+
+    return {"prompts": n, "output_tokens": out_tokens, "chunk": args.chunk,
+            "alternations": len(chunks_done), "rounds": rounds, "tps": total,
+            "ratio_arena_vs_vllm": total["arena"] / total["vllm"],
+            "ratio_streamed_vs_vllm": total["arena_streamed"] / total["vllm"],
+            "ratio_arena_vs_streamed": total["arena"] / total["arena_streamed"],
+            "per_alternation_arena_vs_vllm": spread("arena", "vllm"),
+            "per_alternation_streamed_vs_vllm": spread("arena_streamed", "vllm")}
+
+
+def _round_tps(chunks: list[dict]) -> dict[str, float]:
+    tokens = sum(x["tokens"] for x in chunks)
+    return {side: tokens / sum(x[side] for x in chunks) for side in SIDES}
 
 
 def part2_breakdown(args, challenge, sub, progress) -> dict:
@@ -155,9 +213,12 @@ def main() -> int:
     ap.add_argument("--private", type=Path, default=None, metavar="DIR",
                     help="private prompt folder for part 2 (default: the demo's generated set "
                          "when the demo challenge is used, else none)")
-    ap.add_argument("--rounds", type=int, default=8,
-                    help="alternating arena / vLLM rounds (default 8; a shared machine's noise "
-                         "needs several)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="passes over the public set (default 3)")
+    ap.add_argument("--chunk", type=int, default=2,
+                    help="prompts per alternation: each chunk is measured by arena, then by "
+                         "vLLM (or the other way round), so that a shared machine's load "
+                         "changes hit both sides alike (default 4)")
     ap.add_argument("--output-tokens", type=int, default=None)
     ap.add_argument("--skip-breakdown", action="store_true")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON document")
@@ -195,15 +256,25 @@ def main() -> int:
         json.dump(doc, sys.stdout, indent=2)
         print()
         return 0
-    print(f"arena bench vs vLLM bench serve: {sub.id} on {challenge.id}, "
-          f"{agreement['prompts']} prompts x {agreement['output_tokens']} tokens, batch 1")
-    print(f"  {'round':<6} {'arena tok/s':>12} {'vLLM tok/s':>12} {'ratio':>8}")
-    for i, r in enumerate(agreement["rounds"], 1):
-        print(f"  {i:<6} {r['arena_tps']:>12.2f} {r['vllm_tps']:>12.2f} {r['ratio']:>8.4f}")
-    dev = agreement["median_ratio"] - 1
-    print(f"  median ratio {agreement['median_ratio']:.4f} ({dev:+.2%}; target within 2%: "
-          f"{'met' if abs(dev) <= 0.02 else 'NOT met'}); pooled {agreement['pooled_ratio']:.4f}"
-          f"; range {agreement['ratio_range'][0]:.4f}-{agreement['ratio_range'][1]:.4f}")
+    a = agreement
+    print(f"arena bench vs vLLM bench serve: {sub.id} on {challenge.id}, {a['prompts']} "
+          f"prompts x {a['output_tokens']} tokens, batch 1, alternating every {a['chunk']} "
+          f"prompt(s), {a['alternations']} alternations")
+    print(f"  {'round':<6} {'arena':>10} {'arena streamed':>15} {'vLLM bench serve':>17}  "
+          "(tokens/s)")
+    for i, r in enumerate(a["rounds"], 1):
+        print(f"  {i:<6} {r['arena']:>10.2f} {r['arena_streamed']:>15.2f} {r['vllm']:>17.2f}")
+    t = a["tps"]
+    print(f"  {'all':<6} {t['arena']:>10.2f} {t['arena_streamed']:>15.2f} {t['vllm']:>17.2f}")
+    for key, label in (("ratio_arena_vs_vllm", "arena / vLLM bench serve"),
+                       ("ratio_streamed_vs_vllm", "arena streamed / vLLM bench serve"),
+                       ("ratio_arena_vs_streamed", "arena / arena streamed (streaming's cost)")):
+        dev = a[key] - 1
+        target = (f"; target within 2%: {'met' if abs(dev) <= 0.02 else 'NOT met'}"
+                  if key != "ratio_arena_vs_streamed" else "")
+        print(f"  {label:<44} {a[key]:.4f} ({dev:+.2%}{target})")
+    lo, med, hi = a["per_alternation_arena_vs_vllm"]
+    print(f"  per alternation, arena / vLLM: median {med:.4f}, range {lo:.4f}-{hi:.4f}")
     print(f"  machine: {doc['cpus']} CPUs, load average {doc['load_average']} at the end")
     if breakdown:
         t = breakdown["timings"]

@@ -185,9 +185,8 @@ def test_a_hung_engine_is_an_error_and_is_killed(tiny_model, demo_challenge,
     started = []
 
     def serve(spec: ServeSpec) -> Server:
-        # Answers the two warm-up decodes and the warm-up scoring request, then hangs; and it
-        # ignores SIGTERM, so stopping it must escalate.
-        s = standin(spec.workdir, "--hang-after", "3", "--ignore-sigterm")
+        # Answers the two warm-up decodes and the warm-up scoring request, then hangs.
+        s = standin(spec.workdir, "--hang-after", "3")
         s.start()
         s.wait_ready(60)
         started.append(s)
