@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping, Sequence
 from arena import exitcodes
 from arena.challenge import Challenge, ModelRef
 from arena.result import validate_result
-from arena.store import iso, new_run_id
+from arena.store import new_run_id
 from arena.submission import Submission
 from runner import checks as C
 from runner.client import EngineClient, EngineFailure, EngineRejected
@@ -402,4 +402,4 @@ def _tps_json(t: TpsSet) -> dict[str, Any]:
 
 
 __all__ = ["BenchPlan", "RunCheck", "RunContext", "RunRecord", "ServeSpec", "ServeFn",
-           "run_bench", "serve_with_vllm", "merged_engine_args", "iso"]
+           "run_bench", "serve_with_vllm", "merged_engine_args"]

@@ -313,6 +313,9 @@ def engine_argv(args: Mapping[str, Any]) -> list[str]:
     return out
 
 
+_CREDENTIAL = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_KEY$|^AWS_|^ACTIONS_",
+                         re.IGNORECASE)
+
 # Set by the harness on every run; a challenge's engine_env cannot override them.
 HARNESS_ENV = {
     "VLLM_PLUGINS": "",  # no plugin entry points: nothing installed beside vLLM runs
@@ -337,7 +340,10 @@ class VllmServer(ManagedServer):
         port = port or free_port()
         cache = Path(workdir) / "vllm-cache"
         cache.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VLLM_")}
+        # The engine gets the runner's environment minus vLLM settings (only the challenge's
+        # count) and minus credentials: it serves offline and needs none.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("VLLM_") and not _CREDENTIAL.search(k)}
         env.update(engine_env or {})
         env.update(HARNESS_ENV)
         env["VLLM_CACHE_ROOT"] = str(cache)  # fresh per run: no compiled artefact is reused

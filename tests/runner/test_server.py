@@ -42,7 +42,11 @@ def test_engine_arguments_become_vllm_flags() -> None:
     ]
 
 
-def test_vllm_command_is_the_harness_s_own(tmp_path: Path) -> None:
+def test_vllm_command_is_the_harness_s_own(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_secret")
+    monkeypatch.setenv("VLLM_USE_PRECOMPILED", "1")
     server = VllmServer.build(tmp_path / "model", {"max_model_len": 1024}, workdir=tmp_path,
                               seed=1, engine_env={"VLLM_CPU_KVCACHE_SPACE": "1",
                                                   "VLLM_PLUGINS": "evil"}, port=12345)
@@ -58,6 +62,8 @@ def test_vllm_command_is_the_harness_s_own(tmp_path: Path) -> None:
     assert env["VLLM_PLUGINS"] == "" and env["HF_HUB_OFFLINE"] == "1"
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "1"
     assert env["VLLM_CACHE_ROOT"] == str(tmp_path / "vllm-cache")
+    assert not {"HF_TOKEN", "GITHUB_TOKEN", "VLLM_USE_PRECOMPILED"} & set(env)
+    assert env["PATH"] == os.environ["PATH"]
 
 
 def test_a_process_that_exits_during_start_up_is_an_error_with_its_log(tmp_path: Path) -> None:
