@@ -66,12 +66,18 @@ from runner.prompts import load_private_dir, load_prompt_file, warmup_prompts  #
 from runner.report import ProgressPrinter  # noqa: E402
 
 
+@functools.lru_cache(maxsize=None)
+def _vllm_tokenizer(path: str):  # type: ignore[no-untyped-def]
+    from vllm.tokenizers import get_tokenizer
+
+    return get_tokenizer(path)
+
+
 def vllm_bench_serve(base_url: str, model: str, tokenizer_dir: Path, prompts: list[list[int]],
                      output_tokens: int) -> dict:
     """vLLM's serving benchmark over exactly these token-ID prompts, batch 1."""
     from vllm.benchmarks.datasets import SampleRequest
     from vllm.benchmarks.serve import TaskType, benchmark
-    from vllm.tokenizers import get_tokenizer
 
     requests = [SampleRequest(prompt=list(p), prompt_len=len(p),
                               expected_output_len=output_tokens) for p in prompts]
@@ -80,7 +86,7 @@ def vllm_bench_serve(base_url: str, model: str, tokenizer_dir: Path, prompts: li
         result = asyncio.run(benchmark(
             task_type=TaskType.GENERATION, endpoint_type="vllm",
             api_url=base_url + "/v1/completions", base_url=base_url, model_id=model,
-            model_name=model, tokenizer=get_tokenizer(str(tokenizer_dir)),
+            model_name=model, tokenizer=_vllm_tokenizer(str(tokenizer_dir)),
             input_requests=requests, logprobs=None, request_rate=float("inf"), burstiness=1.0,
             disable_tqdm=True, num_warmups=0, profile=False,
             selected_percentile_metrics=["ttft", "tpot", "itl"], selected_percentiles=[99.0],
@@ -140,8 +146,10 @@ def part1_agreement(args, challenge, sub, progress) -> dict:
                     chunk = order[start:start + args.chunk]
                     prompts = [list(encoded.prompt_ids[i]) for i in chunk]
                     seconds = {}
+                    cpu = {}
                     # Rotate which side goes first, so that none always follows another.
                     for side in SIDES[c % 3:] + SIDES[:c % 3]:
+                        cpu0 = time.process_time()
                         if side == "arena":
                             sub_set = dataclasses.replace(
                                 encoded, prompt_ids=tuple(tuple(p) for p in prompts),
@@ -163,8 +171,10 @@ def part1_agreement(args, challenge, sub, progress) -> dict:
                                     f"and {res['total_output_tokens']} tokens, expected "
                                     f"{len(chunk)} and {want}:\n{res['_report']}")
                             seconds[side] = res["duration"]
+                        cpu[side] = time.process_time() - cpu0
                     chunks_done.append({"round": r, "tokens": len(chunk) * out_tokens,
-                                        **seconds})
+                                        "requests": len(chunk), **seconds,
+                                        **{f"{k}_client_cpu": v for k, v in cpu.items()}})
                 line = _round_tps([x for x in chunks_done if x["round"] == r])
                 progress(f"round {r + 1}/{args.rounds}: " + ", ".join(
                     f"{k} {v:.1f} tokens/s" for k, v in line.items()))
@@ -184,7 +194,13 @@ def part1_agreement(args, challenge, sub, progress) -> dict:
             "ratio_streamed_vs_vllm": total["arena_streamed"] / total["vllm"],
             "ratio_arena_vs_streamed": total["arena"] / total["arena_streamed"],
             "per_alternation_arena_vs_vllm": spread("arena", "vllm"),
-            "per_alternation_streamed_vs_vllm": spread("arena_streamed", "vllm")}
+            "per_alternation_streamed_vs_vllm": spread("arena_streamed", "vllm"),
+            # The benchmarking client's own CPU time per request (vLLM's includes its untimed
+            # set-up: event loop, session, the initial test request, metrics scrapes). On a
+            # machine with few cores, client CPU competes with the engine for the same cores.
+            "client_cpu_ms_per_request": {
+                side: 1000 * sum(x[f"{side}_client_cpu"] for x in chunks_done)
+                / sum(x["requests"] for x in chunks_done) for side in SIDES}}
 
 
 def _round_tps(chunks: list[dict]) -> dict[str, float]:
@@ -275,6 +291,8 @@ def main() -> int:
         print(f"  {label:<44} {a[key]:.4f} ({dev:+.2%}{target})")
     lo, med, hi = a["per_alternation_arena_vs_vllm"]
     print(f"  per alternation, arena / vLLM: median {med:.4f}, range {lo:.4f}-{hi:.4f}")
+    cpu = a["client_cpu_ms_per_request"]
+    print("  client CPU per request: " + ", ".join(f"{k} {v:.1f} ms" for k, v in cpu.items()))
     print(f"  machine: {doc['cpus']} CPUs, load average {doc['load_average']} at the end")
     if breakdown:
         t = breakdown["timings"]
