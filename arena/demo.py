@@ -211,7 +211,11 @@ def build_site(challenge: Any, store_root: Path, out: Path,
         out_line("   the leaderboard site builder (leaderboard.site) is not in this checkout "
                  "yet; no site was built.")
         return None
-    site.build_site(challenge, store_root, out)
+    try:
+        site.build_site(challenge, store_root, out)
+    except Exception as exc:  # the demo reports it and goes on to say where things are
+        out_line(f"   the site could not be built: {for_terminal(str(exc), 300)}")
+        return None
     out_line(f"   built {out / 'index.html'}")
     return out
 
