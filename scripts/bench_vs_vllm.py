@@ -41,8 +41,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import contextlib
+import dataclasses
+import functools
 import io
 import json
 import os
