@@ -316,12 +316,14 @@ def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
                 tstop = time.monotonic()
                 server.stop()
                 timings["stop_s"] = time.monotonic() - tstop
-                left = server.leftovers() if hasattr(server, "leftovers") else []
-                if left:
-                    fail("error", "engine", f"{len(left)} engine processes survived being "
-                                            f"killed (pids {left[:10]})")
-                else:
-                    progress(f"engine stopped ({timings['stop_s']:.1f} s); no process left")
+                if hasattr(server, "leftovers"):  # a server this run started and owns
+                    left = server.leftovers()
+                    if left:
+                        fail("error", "engine", f"{len(left)} engine processes survived being "
+                                                f"killed (pids {left[:10]})")
+                    else:
+                        progress(f"engine stopped ({timings['stop_s']:.1f} s); no process "
+                                 "left")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         if own_workdir:
