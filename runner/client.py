@@ -1,0 +1,237 @@
+"""Talking to the engine: token-ID completions, prompt logprobs, Prometheus metrics.
+
+Every request has a timeout (the challenge's per-request limit, shortened so that the run's own
+deadline is kept). A failure is classified for the verdict:
+- `EngineFailure` (verdict error): the engine crashed, hung, timed out or answered nonsense;
+- `EngineRejected` (verdict invalid): the engine refused a well-formed request the base
+  configuration serves (HTTP 4xx): the submission's configuration cannot serve the challenge.
+Messages never quote a prompt or an output.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from arena.text import for_terminal
+from runner.server import Server, ServerError
+
+
+class EngineFailure(ServerError):
+    """The engine failed while being measured (verdict error)."""
+
+
+class EngineRejected(Exception):
+    """The engine refused a request with a 4xx status (verdict invalid)."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+class RunDeadline(EngineFailure):
+    """The run as a whole went over its time limit."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    token_ids: list[int]
+    finish_reason: str | None
+    seconds: float
+    usage_completion_tokens: int | None
+
+
+class EngineClient:
+    """One HTTP session to one server, with the run's time limits."""
+
+    def __init__(self, server: Server, *, request_timeout: float,
+                 deadline: float | None = None, run_timeout: float | None = None):
+        self.server = server
+        self.request_timeout = request_timeout
+        self.deadline = deadline  # time.monotonic() value after which no request starts
+        self.run_timeout = run_timeout
+        self._session = requests.Session()
+        self.context = ""  # what the run is doing, for messages ("timed pass 2 (public)")
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def generate(self, prompt_ids: list[int] | tuple[int, ...], max_tokens: int, *,
+                 temperature: float = 0.0, ignore_eos: bool = True,
+                 seed: int | None = None) -> Generation:
+        """Decoding with token IDs returned. By default what the timed passes ask: greedy,
+        exactly `max_tokens` tokens (EOS ignored)."""
+        body: dict[str, Any] = {
+            "model": self.server.model,
+            "prompt": list(prompt_ids),
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "ignore_eos": ignore_eos,
+            "return_token_ids": True,
+            "add_special_tokens": False,
+            "stream": False,
+        }
+        if seed is not None:
+            body["seed"] = seed
+        t0 = time.perf_counter()
+        doc = self._post("/v1/completions", body)
+        seconds = time.perf_counter() - t0
+        choice = _first_choice(doc)
+        ids = choice.get("token_ids")
+        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+            raise EngineFailure(f"the engine's answer has no token_ids list ({self.context}); "
+                                "the harness asks for return_token_ids")
+        usage = doc.get("usage") if isinstance(doc.get("usage"), dict) else {}
+        completion_tokens = usage.get("completion_tokens")
+        return Generation(ids, choice.get("finish_reason"), seconds,
+                          completion_tokens if isinstance(completion_tokens, int) else None)
+
+    def prompt_logprobs(self, ids: list[int] | tuple[int, ...]) -> list[Any]:
+        """The engine's log-probability of every prompt token (teacher forcing): one entry per
+        position, the first None, each a mapping from token ID (as a string) to
+        {"logprob": ...} that includes the actual token."""
+        body = {
+            "model": self.server.model,
+            "prompt": list(ids),
+            "max_tokens": 1,
+            "temperature": 0,
+            "prompt_logprobs": 0,
+            "add_special_tokens": False,
+            "stream": False,
+        }
+        doc = self._post("/v1/completions", body)
+        lps = _first_choice(doc).get("prompt_logprobs")
+        if not isinstance(lps, list) or len(lps) != len(ids):
+            raise EngineFailure(f"the engine returned {len(lps) if isinstance(lps, list) else 'no'}"
+                                f" prompt logprobs for {len(ids)} prompt tokens ({self.context})")
+        return lps
+
+    def metrics(self) -> dict[str, float]:
+        """The engine's Prometheus counters and gauges, summed over labels, by metric name."""
+        text = self._get("/metrics").text
+        return parse_prometheus(text)
+
+    def version(self) -> str | None:
+        try:
+            v = self._get("/version").json().get("version")
+        except (EngineFailure, ValueError, AttributeError):
+            return None
+        return str(v)[:50] if v else None
+
+    # -- transport --------------------------------------------------------------------------
+
+    def _timeout(self) -> float:
+        if self.deadline is None:
+            return self.request_timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise RunDeadline(f"the run went over its time limit of {self.run_timeout:g} s "
+                              f"({self.context})")
+        return min(self.request_timeout, left)
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        timeout = self._timeout()
+        try:
+            r = self._session.post(self.server.base_url + path, json=body,
+                                   timeout=(min(10.0, timeout), timeout))
+        except requests.Timeout:
+            if self.deadline is not None and time.monotonic() >= self.deadline - 0.01:
+                raise RunDeadline(f"the run went over its time limit of {self.run_timeout:g} s "
+                                  f"({self.context})") from None
+            raise EngineFailure(f"a request got no answer within {timeout:g} s "
+                                f"({self.context}): the engine hung") from None
+        except requests.ConnectionError:
+            raise self._gone() from None
+        return self._json(r)
+
+    def _get(self, path: str) -> requests.Response:
+        timeout = self._timeout()
+        try:
+            r = self._session.get(self.server.base_url + path, timeout=(min(10.0, timeout),
+                                                                         timeout))
+        except requests.Timeout:
+            raise EngineFailure(f"GET {path} got no answer within {timeout:g} s "
+                                f"({self.context}): the engine hung") from None
+        except requests.ConnectionError:
+            raise self._gone() from None
+        if r.status_code != 200:
+            raise EngineFailure(f"GET {path} answered HTTP {r.status_code} ({self.context})")
+        return r
+
+    def _gone(self) -> EngineFailure:
+        # Give a dying process a moment to be reaped, so the message says how it ended.
+        for _ in range(20):
+            if not self.server.alive():
+                break
+            time.sleep(0.1)
+        reason = self.server.exit_reason()
+        if reason:
+            return EngineFailure(f"the engine {reason} ({self.context})")
+        if not self.server.alive():
+            return EngineFailure(f"the engine stopped answering: its process is gone "
+                                 f"({self.context})")
+        return EngineFailure(f"the connection to the engine failed ({self.context})")
+
+    def _json(self, r: requests.Response) -> dict[str, Any]:
+        if 400 <= r.status_code < 500:
+            raise EngineRejected(f"the engine refused a request with HTTP {r.status_code} "
+                                 f"({self.context}): {_error_message(r)}")
+        if r.status_code != 200:
+            raise EngineFailure(f"the engine answered HTTP {r.status_code} ({self.context}): "
+                                f"{_error_message(r)}")
+        try:
+            doc = r.json()
+        except ValueError:
+            raise EngineFailure(f"the engine's answer is not JSON ({self.context})") from None
+        if not isinstance(doc, dict):
+            raise EngineFailure(f"the engine's answer is not a JSON object ({self.context})")
+        return doc
+
+
+def _first_choice(doc: dict[str, Any]) -> dict[str, Any]:
+    choices = doc.get("choices")
+    if not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], dict):
+        raise EngineFailure("the engine's answer does not have exactly one choice")
+    return choices[0]
+
+
+def _error_message(r: requests.Response) -> str:
+    """The engine's own error message, short and terminal-safe, token-ID lists removed."""
+    try:
+        doc = r.json()
+        msg = doc.get("error", {}).get("message") if isinstance(doc.get("error"), dict) else \
+            doc.get("message") or doc.get("detail")
+    except (ValueError, AttributeError):
+        msg = None
+    text = str(msg) if msg else (r.text or r.reason or "")
+    text = re.sub(r"\[\s*-?\d+(?:\s*,\s*-?\d+){7,}[^\]]*\]?", "[token ids removed]", text)
+    return for_terminal(text, 300)
+
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
+
+
+def parse_prometheus(text: str) -> dict[str, float]:
+    """Prometheus text exposition -> {metric name: value summed over its label sets}."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if not m:
+            continue
+        try:
+            value = float(m.group(3))
+        except ValueError:
+            continue
+        if math.isnan(value):
+            continue
+        out[m.group(1)] = out.get(m.group(1), 0.0) + value
+    return out

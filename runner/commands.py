@@ -1,0 +1,256 @@
+"""`arena bench`, `arena references` and `arena tiny-model`: the runner on the command line.
+
+Exit codes of `arena bench`: 0 verified, 1 invalid (the submission file or the run), 2 usage
+(bad options, unreadable files, prompt sets that do not load), 3 the run ended in `error`
+(engine crash, hang or timeout; download failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from arena import exitcodes
+from arena.text import for_terminal
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RUNS_DIR = REPO_ROOT / ".arena" / "runs"
+DEFAULT_TINY_DIR = REPO_ROOT / ".arena" / "models"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    b = sub.add_parser(
+        "bench", help="measure one submission on this machine (TPS, PPL, checks)",
+        description="Serve a submission with its engine, measure decode tokens/s and "
+                    "perplexity, run the checks, and write one result JSON. Progress goes to "
+                    "stderr. Exit 0: verified; 1: invalid; 2: usage error; 3: the run failed "
+                    "(verdict error).")
+    b.add_argument("submission", type=Path, metavar="SUBMISSION.yaml")
+    b.add_argument("--challenge", type=Path, default=None,
+                   help="challenge file (default: challenge.yaml at the repository root)")
+    b.add_argument("--prompts", choices=("public", "private", "both"), default=None,
+                   help="which prompt sets to measure (default: both when a private set is "
+                        "configured, else public)")
+    b.add_argument("--private", type=Path, default=None, metavar="DIR",
+                   help="folder holding the private prompt set (default: the folder named by "
+                        "the challenge's private_env variable)")
+    b.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="where to write result.json (default: .arena/runs/<run-id>)")
+    b.add_argument("--json", action="store_true",
+                   help="print the result document (arena result schema) on stdout instead of "
+                        "the summary table")
+    b.add_argument("--commit", default=None, metavar="SHA",
+                   help="the commit of the submission file being measured (recorded)")
+    b.add_argument("--model-cache", type=Path, default=None, metavar="DIR",
+                   help="where Hub models are downloaded (default: the Hugging Face cache)")
+    b.set_defaults(func=cmd_bench)
+
+    r = sub.add_parser(
+        "references", help="organizers: write reference continuations and calibrate PPL",
+        description="Write reference continuations for a prompt set with a reference model "
+                    "(served like any submission), then measure the base model's perplexity "
+                    "on them: the challenge's ppl.reference for the public set, or the "
+                    "reference-ppl.json to keep beside a private set.")
+    r.add_argument("prompts", type=Path, metavar="PROMPTS.jsonl",
+                   help="prompt set (references are not needed when --model is given)")
+    r.add_argument("--out", type=Path, required=True, metavar="FILE",
+                   help="prompt set to write, with the references")
+    r.add_argument("--challenge", type=Path, default=None)
+    r.add_argument("--model", default=None, metavar="ID",
+                   help="reference model (Hub id, or ./name where the challenge allows local "
+                        "models). Without it, the existing references are kept and only the "
+                        "base model's perplexity is measured.")
+    r.add_argument("--revision", default=None, metavar="SHA",
+                   help="the reference model's full commit SHA (or local content digest)")
+    r.add_argument("--max-tokens", type=int, default=256,
+                   help="longest reference continuation, in tokens (default 256)")
+    r.add_argument("--temperature", type=float, default=1.0,
+                   help="sampling temperature of the reference model (default 1.0; 0 = greedy)")
+    r.add_argument("--calibration", type=Path, default=None, metavar="FILE",
+                   help="where to write the reference perplexity (default: reference-ppl.json "
+                        "beside --out)")
+    r.add_argument("--model-cache", type=Path, default=None, metavar="DIR")
+    r.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    r.set_defaults(func=cmd_references)
+
+    t = sub.add_parser(
+        "tiny-model", help="build the tiny Gemma-4 test model (seconds, no download)",
+        description="Build the deterministic tiny Gemma-4 text model that the demo challenge "
+                    "and the tests serve, and print its content digest (its revision).")
+    t.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="folder to build into (default: .arena/models/tiny-gemma4)")
+    t.add_argument("--print-digest", action="store_true",
+                   help="print only the digest (build in a temporary folder)")
+    t.add_argument("--digest", type=Path, default=None, metavar="DIR",
+                   help="print the content digest of an existing model folder and exit")
+    t.set_defaults(func=cmd_tiny_model)
+
+
+# -- arena bench ---------------------------------------------------------------------------------
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from arena.commands import load_challenge_or_exit, validate_paths
+    from arena.result import write_json_atomic
+    from arena.store import new_run_id
+    from runner.bench import BenchPlan, run_bench
+    from runner.prompts import PromptSetError
+    from runner.report import ProgressPrinter, summary_table
+
+    challenge = load_challenge_or_exit(args.challenge)
+    if not args.submission.is_file():
+        print(f"arena bench: {for_terminal(str(args.submission))}: no such file", file=sys.stderr)
+        return exitcodes.USAGE
+    [report] = validate_paths([args.submission], challenge)
+    if not report.valid or report.submission is None:
+        print(f"arena bench: {for_terminal(str(args.submission))} is not a valid submission:",
+              file=sys.stderr)
+        for p in report.problems:
+            print("  " + p.format(), file=sys.stderr)
+        return exitcodes.INVALID
+    if args.commit is not None and not _is_sha(args.commit):
+        print("arena bench: --commit must be a full 40-character commit SHA", file=sys.stderr)
+        return exitcodes.USAGE
+    try:
+        sets = load_sets(challenge, args.prompts, args.private)
+    except PromptSetError as exc:
+        print("arena bench: a prompt set cannot be used:", file=sys.stderr)
+        for line in exc.problems:
+            print("  " + for_terminal(line), file=sys.stderr)
+        return exitcodes.USAGE
+    except _Usage as exc:
+        print(f"arena bench: {exc}", file=sys.stderr)
+        return exitcodes.USAGE
+
+    run_id = new_run_id()
+    out_dir = args.out or DEFAULT_RUNS_DIR / run_id
+    progress = ProgressPrinter(sys.stderr)
+    stop_on_sigterm()
+    record = run_bench(BenchPlan(report.submission, challenge, sets, commit=args.commit,
+                                 model_cache=args.model_cache),
+                       progress=progress, run_id=run_id)
+    path = out_dir / "result.json"
+    write_json_atomic(path, record.result)
+    progress(f"result: {record.verdict} -> {path}")
+    if args.json:
+        json.dump(record.result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(summary_table(record.result, str(path)))
+    return record.exit_code
+
+
+def stop_on_sigterm() -> None:
+    """A cancelled job sends SIGTERM: turn it into KeyboardInterrupt, so the run unwinds and
+    stops the engine (which lives in its own process group) instead of orphaning it."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+class _Usage(Exception):
+    pass
+
+
+def private_dir(challenge, option: Path | None) -> Path | None:  # type: ignore[no-untyped-def]
+    """The private set's folder: the option, else the challenge's environment variable."""
+    if option is not None:
+        return option
+    env = os.environ.get(challenge.private_prompts_env)
+    return Path(env) if env else None
+
+
+def load_sets(challenge, which: str | None, private: Path | None):  # type: ignore[no-untyped-def]
+    """The prompt sets to measure, public first. Raises PromptSetError or _Usage."""
+    from runner.prompts import load_private_dir, load_prompt_file
+
+    folder = private_dir(challenge, private)
+    if which is None:
+        which = "both" if folder is not None else "public"
+    if which in ("private", "both") and folder is None:
+        raise _Usage(f"--prompts {which} needs the private prompt set: pass --private DIR or set "
+                     f"{challenge.private_prompts_env}.")
+    sets = []
+    if which in ("public", "both"):
+        sets.append(load_prompt_file(challenge.public_prompts, name="public"))
+    if which in ("private", "both"):
+        assert folder is not None
+        sets.append(load_private_dir(folder))
+    return sets
+
+
+def _is_sha(s: str) -> bool:
+    return len(s) == 40 and all(c in "0123456789abcdef" for c in s)
+
+
+# -- arena references ----------------------------------------------------------------------------
+
+def cmd_references(args: argparse.Namespace) -> int:
+    from arena.commands import load_challenge_or_exit
+    from runner.references import ReferencesError, run_references
+    from runner.report import ProgressPrinter
+
+    challenge = load_challenge_or_exit(args.challenge)
+    if (args.model is None) != (args.revision is None):
+        print("arena references: give --model and --revision together", file=sys.stderr)
+        return exitcodes.USAGE
+    if args.max_tokens < 1 or args.temperature < 0:
+        print("arena references: --max-tokens must be >= 1 and --temperature >= 0",
+              file=sys.stderr)
+        return exitcodes.USAGE
+    stop_on_sigterm()
+    try:
+        summary = run_references(
+            challenge, args.prompts, args.out, model_id=args.model, revision=args.revision,
+            max_tokens=args.max_tokens, temperature=args.temperature,
+            calibration=args.calibration, model_cache=args.model_cache,
+            progress=ProgressPrinter(sys.stderr))
+    except ReferencesError as exc:
+        print(f"arena references: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if args.json:
+        json.dump(summary, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(f"wrote {summary['prompts']} references to {for_terminal(str(args.out))}")
+        print(f"reference perplexity of {for_terminal(summary['base_model']['id'])}: "
+              f"{summary['ppl']:.4f} over {summary['tokens']} tokens "
+              f"(calibration: {for_terminal(summary['calibration'])})")
+        print(f"for the public set, set `ppl: reference: {summary['ppl']:.4f}` in the "
+              "challenge file; keep the calibration beside a private set.")
+    return exitcodes.OK
+
+
+# -- arena tiny-model ----------------------------------------------------------------------------
+
+def cmd_tiny_model(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from runner import tinymodel
+    from runner.models import ModelError, folder_digest
+
+    if args.digest is not None:
+        if not args.digest.is_dir():
+            print(f"arena tiny-model: {for_terminal(str(args.digest))} is not a folder",
+                  file=sys.stderr)
+            return exitcodes.USAGE
+        try:
+            print(folder_digest(args.digest))
+        except ModelError as exc:
+            print(f"arena tiny-model: {exc.message}", file=sys.stderr)
+            return exitcodes.INVALID
+        return exitcodes.OK
+    if args.print_digest:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(tinymodel.build(Path(tmp) / tinymodel.NAME).digest)
+        return exitcodes.OK
+    out = args.out or DEFAULT_TINY_DIR / tinymodel.NAME
+    model = tinymodel.build(out)
+    print(f"built {for_terminal(str(model.path))}")
+    print(f"revision (content digest): {model.digest}")
+    return exitcodes.OK

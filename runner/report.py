@@ -1,0 +1,107 @@
+"""How a run reads in a terminal: progress lines as it goes, a summary table at the end.
+
+Everything that came from a submission or an engine is made terminal-safe here (arena.text);
+nothing here prints a prompt or an output.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Mapping, TextIO
+
+from arena.text import for_terminal
+
+
+class ProgressPrinter:
+    """Prints `[  12.3s] message` lines to a stream (stderr by default), flushed at once."""
+
+    def __init__(self, stream: TextIO | None = None, prefix: str = ""):
+        self.stream = stream or sys.stderr
+        self.prefix = prefix
+        self.t0 = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        elapsed = time.monotonic() - self.t0
+        print(f"{self.prefix}[{elapsed:7.1f}s] {for_terminal(message)}", file=self.stream,
+              flush=True)
+
+
+def _fmt(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def summary_table(result: Mapping[str, Any], result_path: str | None = None) -> str:
+    """A readable summary of one result document."""
+    sub = result["submission"]
+    lines = [
+        f"arena bench: {for_terminal(sub['id'])} on {for_terminal(result['challenge']['id'])} "
+        f"({for_terminal(result['challenge']['hardware'])}), run {result['run_id']}",
+        f"verdict: {result['verdict'].upper()}",
+    ]
+    for r in result["reasons"]:
+        lines.append(f"  - {for_terminal(r['check'])}: {for_terminal(r['message'], 600)}")
+    tps = result["tps"]
+    ppl = result["ppl"]
+    sets = sorted(set(tps) | set(ppl["sets"]), key=lambda s: (s != "public", s))
+    if sets:
+        rows = [("set", "prompts", "tokens/s per pass", "median", "stdev", "95% CI",
+                 "PPL")]
+        for s in sets:
+            t = tps.get(s)
+            p = ppl["sets"].get(s)
+            rows.append((
+                s,
+                str(t["prompts"]) if t else "-",
+                " ".join(_fmt(x["tps"]) for x in t["passes"]) if t else "-",
+                _fmt(t["median"]) if t else "-",
+                _fmt(t["stdev"], 2) if t else "-",
+                f"[{_fmt(t['ci95'][0])}, {_fmt(t['ci95'][1])}]" if t else "-",
+                _fmt(p["value"], 4) if p else "-",
+            ))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines.append("")
+        for i, r in enumerate(rows):
+            lines.append("  " + "  ".join(c.ljust(w) if j == 0 or j == 2 else c.rjust(w)
+                                          for j, (c, w) in enumerate(zip(r, widths))).rstrip())
+            if i == 0:
+                lines.append("  " + "  ".join("-" * w for w in widths))
+        lines.append(f"  output: {next(iter(tps.values()))['output_tokens'] if tps else '-'} "
+                     f"tokens per request, batch 1, greedy; PPL reference "
+                     f"{_fmt(ppl['reference'], 4)}, cap {_fmt(ppl['cap'], 4)}")
+    if result["checks"]:
+        lines.append("")
+        lines.append("checks:")
+        for c in result["checks"]:
+            lines.append(f"  {c['status']:<4}  {for_terminal(c['name']):<16} "
+                         f"{for_terminal(c['message'], 300)}")
+    spec = result.get("speculative")
+    if spec:
+        rate = spec.get("acceptance_rate")
+        mal = spec.get("mean_accepted_length")
+        lines.append("")
+        lines.append(f"speculative decoding: {for_terminal(str(spec.get('method')))}, "
+                     f"{spec.get('num_speculative_tokens')} tokens per draft; acceptance "
+                     f"{'-' if rate is None else f'{rate:.1%}'}, mean accepted length "
+                     f"{_fmt(mal, 2)}")
+    t = result["timings"]
+    parts = [(k, t[k]) for k in ("prepare_s", "startup_s", "warmup_s", "timed_s", "ppl_s",
+                                 "stop_s", "total_s") if k in t]
+    lines.append("")
+    lines.append("timings: " + ", ".join(f"{k[:-2].replace('_', '-')} {v:.1f} s"
+                                         for k, v in parts))
+    fp = result["fingerprint"]
+    lines.append(f"measured on: {for_terminal(fp['accelerator'])}"
+                 + (f" (driver {for_terminal(fp['driver'])}, CUDA {for_terminal(fp['cuda'])})"
+                    if fp.get("driver") else "")
+                 + f", {for_terminal(fp.get('cpu') or '?')}; {for_terminal(fp['engine'])} "
+                 f"{for_terminal(fp['engine_version'])}; harness "
+                 f"{for_terminal(fp['harness_version'])}")
+    if result.get("log_tail"):
+        lines.append("")
+        lines.append("engine log (tail, scrubbed):")
+        lines += ["  | " + line for line in str(result["log_tail"]).splitlines()[-25:]]
+    if result_path:
+        lines.append("")
+        lines.append(f"result: {for_terminal(result_path)}")
+    return "\n".join(lines)

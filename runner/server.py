@@ -1,0 +1,404 @@
+"""The engine as a server the runner measures: starting it, watching it, stopping it for good.
+
+`Server` is the seam between measuring and serving. The measurement code only needs a base URL,
+the served model's name, whether the server is still alive, and the tail of its log. The normal
+implementation is `VllmServer`: vLLM's OpenAI-compatible server started by the runner on
+127.0.0.1 in its own process group, with a fresh cache, plugins disabled, prefix caching off,
+request logging off, the Hub offline, and only the validated engine arguments. `ManagedServer`
+is the process handling underneath it, usable with any command (tests start stand-in servers
+with it); `ExternalServer` is a server someone else started (a proxy in front of an engine, an
+engine in a container).
+
+Stopping kills the whole process group (SIGTERM, then SIGKILL), then every process that was ever
+seen descending from the server, and checks that none is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+import requests
+
+from arena.text import for_terminal
+
+SERVED_MODEL_NAME = "submission"
+LOG_TAIL_LINES = 60
+LOG_TAIL_CHARS = 8000
+
+
+class ServerError(Exception):
+    """The engine failed (did not start, crashed, hung). The run's verdict is `error`."""
+
+    def __init__(self, message: str, *, log_tail: str | None = None):
+        self.message = message
+        self.log_tail = log_tail
+        super().__init__(message)
+
+
+class Server(Protocol):
+    """An OpenAI-compatible engine server being measured."""
+
+    base_url: str  # http://host:port, no trailing slash
+    model: str  # the served model name to put in requests
+
+    def alive(self) -> bool:
+        """False once the server is known to be gone (its process exited)."""
+
+    def exit_reason(self) -> str | None:
+        """How the server's process ended ("exited with code 1"), or None if alive/unknown."""
+
+    def log_tail(self) -> str | None:
+        """The scrubbed tail of the server's log, or None when the runner has no log."""
+
+    def stop(self) -> None:
+        """Stop the server and everything it started. Safe to call twice."""
+
+
+class ExternalServer:
+    """A server the runner did not start: it is only measured, never stopped."""
+
+    def __init__(self, base_url: str, model: str = SERVED_MODEL_NAME):
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+
+    def alive(self) -> bool:
+        try:
+            return requests.get(self.base_url + "/health", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def exit_reason(self) -> str | None:
+        return None
+
+    def log_tail(self) -> str | None:
+        return None
+
+    def stop(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"ExternalServer({self.base_url!r})"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (the server binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ManagedServer:
+    """A server process the runner owns: its own session and process group, its log in a file."""
+
+    def __init__(self, argv: Sequence[str], *, port: int, log_path: Path,
+                 env: Mapping[str, str] | None = None, model: str = SERVED_MODEL_NAME,
+                 scrub_secrets: Sequence[str] = (), cwd: Path | None = None):
+        self.argv = list(argv)
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.model = model
+        self.log_path = Path(log_path)
+        self.env = dict(env) if env is not None else dict(os.environ)
+        self.scrub_secrets = list(scrub_secrets)
+        self.cwd = cwd
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._pgid: int | None = None
+        self._seen: dict[int, float] = {}  # pid -> create time of every process seen in the tree
+        self._stopped = False
+
+    # -- starting --------------------------------------------------------------------------
+
+    def start(self) -> "ManagedServer":
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        try:
+            self._proc = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=self.env, cwd=self.cwd, start_new_session=True, close_fds=True)
+        finally:
+            log.close()
+        self._pgid = self._proc.pid  # leader of its own new session and process group
+        self._remember_tree()
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def wait_ready(self, timeout: float, *, path: str = "/v1/models",
+                   on_wait: Callable[[float], None] | None = None, poll: float = 0.25) -> float:
+        """Block until GET `path` answers 200. Returns the seconds waited. Raises ServerError
+        (after stopping the server) when the process exits or `timeout` passes first."""
+        assert self._proc is not None, "start() first"
+        t0 = time.monotonic()
+        last_note = t0
+        session = requests.Session()
+        try:
+            while True:
+                code = self._proc.poll()
+                if code is not None:
+                    self.stop()
+                    raise ServerError(f"the engine {describe_exit(code)} during start-up",
+                                      log_tail=self.log_tail())
+                try:
+                    r = session.get(self.base_url + path, timeout=min(5.0, poll * 8))
+                    if r.status_code == 200:
+                        self._remember_tree()
+                        return time.monotonic() - t0
+                except requests.RequestException:
+                    pass
+                now = time.monotonic()
+                if now - t0 > timeout:
+                    self.stop()
+                    raise ServerError(f"the engine did not become ready within {timeout:g} s "
+                                      "(start-up timeout)", log_tail=self.log_tail())
+                if on_wait and now - last_note >= 15:
+                    on_wait(now - t0)
+                    last_note = now
+                self._remember_tree()
+                time.sleep(poll)
+        finally:
+            session.close()
+
+    # -- watching --------------------------------------------------------------------------
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def exit_reason(self) -> str | None:
+        if self._proc is None:
+            return None
+        code = self._proc.poll()
+        return None if code is None else describe_exit(code)
+
+    def log_tail(self) -> str | None:
+        return read_log_tail(self.log_path, secrets=self.scrub_secrets)
+
+    # -- stopping --------------------------------------------------------------------------
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Terminate the process group, then kill it, then every descendant ever seen."""
+        if self._proc is None or self._stopped:
+            return
+        self._remember_tree()
+        pgid = self._pgid
+        assert pgid is not None
+        _signal_group(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and self._group_alive():
+            try:
+                self._proc.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                pass
+        _signal_group(pgid, signal.SIGKILL)
+        for pid in self._living_seen():
+            _kill_pid(pid)
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        deadline = time.monotonic() + 10
+        while self.leftovers() and time.monotonic() < deadline:
+            for pid in self.leftovers():
+                _kill_pid(pid)
+            time.sleep(0.1)
+        self._stopped = True
+
+    def leftovers(self) -> list[int]:
+        """Processes of this server still running (not zombies): none after stop()."""
+        out = set(self._living_seen())
+        if self._pgid is not None:
+            out.update(_group_members(self._pgid))
+        return sorted(out)
+
+    def _group_alive(self) -> bool:
+        return bool(self._pgid is not None and _group_members(self._pgid))
+
+    def _remember_tree(self) -> None:
+        import psutil
+
+        if self._proc is None:
+            return
+        try:
+            root = psutil.Process(self._proc.pid)
+            procs = [root] + root.children(recursive=True)
+        except psutil.Error:
+            return
+        for p in procs:
+            try:
+                self._seen.setdefault(p.pid, p.create_time())
+            except psutil.Error:
+                pass
+
+    def _living_seen(self) -> list[int]:
+        import psutil
+
+        out = []
+        for pid, created in self._seen.items():
+            try:
+                p = psutil.Process(pid)
+                if p.create_time() == created and p.status() != psutil.STATUS_ZOMBIE:
+                    out.append(pid)
+            except psutil.Error:
+                pass
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(pid={self.pid}, {self.base_url})"
+
+
+def _group_members(pgid: int) -> list[int]:
+    import psutil
+
+    out = []
+    for pid in psutil.pids():
+        try:
+            if os.getpgid(pid) == pgid and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except (OSError, psutil.Error):
+            pass
+    return out
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill_pid(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name}"
+    return f"exited with code {code}"
+
+
+# -- vLLM ----------------------------------------------------------------------------------------
+
+def engine_argv(args: Mapping[str, Any]) -> list[str]:
+    """Validated engine arguments as vLLM command-line flags: booleans as --x / --no-x,
+    mappings and lists as JSON, everything else as its string form."""
+    out: list[str] = []
+    for key in sorted(args):
+        value = args[key]
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            out.append(flag if value else "--no-" + key.replace("_", "-"))
+        elif isinstance(value, (dict, list)):
+            out += [flag, json.dumps(value, sort_keys=True, separators=(",", ":"))]
+        elif value is None:
+            continue
+        else:
+            out += [flag, str(value)]
+    return out
+
+
+_CREDENTIAL = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_KEY$|^AWS_|^ACTIONS_",
+                         re.IGNORECASE)
+
+# Set by the harness on every run; a challenge's engine_env cannot override them.
+HARNESS_ENV = {
+    "VLLM_PLUGINS": "",  # no plugin entry points: nothing installed beside vLLM runs
+    "HF_HUB_OFFLINE": "1",  # the model was downloaded before; serving never fetches
+    "TRANSFORMERS_OFFLINE": "1",
+    "VLLM_NO_USAGE_STATS": "1",
+    "DO_NOT_TRACK": "1",
+    "PYTHONUNBUFFERED": "1",  # the log tail is current when the engine dies
+}
+
+
+class VllmServer(ManagedServer):
+    """vLLM's OpenAI-compatible server for one checkpoint, as the runner starts it."""
+
+    @classmethod
+    def build(cls, model_path: Path, engine_args: Mapping[str, Any], *, workdir: Path,
+              seed: int, engine_env: Mapping[str, str] | None = None,
+              port: int | None = None, python: str | None = None,
+              scrub_secrets: Sequence[str] = ()) -> "VllmServer":
+        """A server ready to start(). `engine_args` are the validated submission arguments
+        (with the challenge's defaults merged in and drafter paths made local)."""
+        port = port or free_port()
+        cache = Path(workdir) / "vllm-cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        # The engine gets the runner's environment minus vLLM settings (only the challenge's
+        # count) and minus credentials: it serves offline and needs none.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("VLLM_") and not _CREDENTIAL.search(k)}
+        env.update(engine_env or {})
+        env.update(HARNESS_ENV)
+        env["VLLM_CACHE_ROOT"] = str(cache)  # fresh per run: no compiled artefact is reused
+        argv = [
+            python or sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+            "--model", str(model_path),
+            "--served-model-name", SERVED_MODEL_NAME,
+            "--host", "127.0.0.1", "--port", str(port),
+            "--seed", str(seed),
+            "--no-enable-prefix-caching",
+            "--no-enable-log-requests",
+            "--disable-uvicorn-access-log",
+            # Decoding defaults come from vLLM, not from the checkpoint's generation_config.json;
+            # every request sets its own decoding parameters anyway.
+            "--generation-config", "vllm",
+            *engine_argv(engine_args),
+        ]
+        return cls(argv, port=port, log_path=Path(workdir) / "engine.log", env=env,
+                   scrub_secrets=scrub_secrets)
+
+
+# -- log tails -------------------------------------------------------------------------------
+
+_TOKEN_LIST = re.compile(r"\[\s*-?\d+(?:\s*,\s*-?\d+){7,}[^\]]*\]?")
+_NOISE = re.compile(r"Route: /|GET /health|GET /v1/models|DeprecationWarning|warnings\.warn")
+_PROMPTISH = re.compile(r"prompt", re.IGNORECASE)
+
+
+def scrub_log(text: str, secrets: Sequence[str] = ()) -> str:
+    """Make engine log lines safe to publish: no prompt text, no token-ID lists, no terminal
+    control characters. Lines that mention prompts are dropped whole; so is any line holding
+    a fragment of a private prompt or reference."""
+    fragments = [s[:40] for s in secrets if len(s.strip()) >= 12]
+    fragments += [s for s in secrets if 0 < len(s.strip()) < 12]
+    out = []
+    for line in text.splitlines():
+        if _NOISE.search(line):
+            continue
+        if _PROMPTISH.search(line) or any(f in line for f in fragments):
+            out.append("[line removed: it may contain prompt text]")
+            continue
+        out.append(for_terminal(_TOKEN_LIST.sub("[token ids removed]", line), 500))
+    return "\n".join(out)
+
+
+def read_log_tail(path: Path, *, secrets: Sequence[str] = (), lines: int = LOG_TAIL_LINES,
+                  chars: int = LOG_TAIL_CHARS) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 512 * 1024))
+            raw = f.read()
+    except OSError:
+        return None
+    text = scrub_log(raw.decode("utf-8", errors="replace"), secrets)
+    tail = "\n".join(text.splitlines()[-lines:])
+    return tail[-chars:] if tail else None

@@ -1,0 +1,107 @@
+"""Statistics of repeated measurements, done once, here: median, mean, sample standard deviation
+and the 95% confidence interval of the mean (Student's t).
+
+Every figure a result reports about repeated passes comes from `summarize`, so the runner, the
+benchmark scripts and anything that re-derives a figure from a result agree to the last digit.
+The t quantile is computed here (regularized incomplete beta function, bisection) rather than
+taken from a table, so it is right for any number of passes without a scientific-library
+dependency.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Iterable
+
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Repeated measurements of one quantity (tokens/s of each timed pass)."""
+
+    n: int
+    mean: float
+    median: float
+    stdev: float  # sample standard deviation (n - 1); 0 for a single value
+    ci95: tuple[float, float]  # 95% confidence interval of the mean; (mean, mean) when n == 1
+
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation (stdev / mean), 0 when the mean is 0."""
+        return self.stdev / self.mean if self.mean else 0.0
+
+
+def summarize(values: Iterable[float]) -> Summary:
+    xs = [float(v) for v in values]
+    if not xs:
+        raise ValueError("summarize() needs at least one value")
+    n = len(xs)
+    mean = statistics.fmean(xs)
+    median = statistics.median(xs)
+    if n == 1:
+        return Summary(1, mean, median, 0.0, (mean, mean))
+    sd = statistics.stdev(xs)
+    half = t_quantile(1 - (1 - CONFIDENCE) / 2, n - 1) * sd / math.sqrt(n)
+    return Summary(n, mean, median, sd, (mean - half, mean + half))
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The p-quantile of Student's t distribution with `df` degrees of freedom."""
+    if not 0 < p < 1:
+        raise ValueError("p must be between 0 and 1")
+    if df < 1:
+        raise ValueError("df must be at least 1")
+    if p == 0.5:
+        return 0.0
+    if p < 0.5:
+        return -t_quantile(1 - p, df)
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:
+        hi *= 2
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12 * max(1.0, hi):
+            break
+    return (lo + hi) / 2
+
+
+def t_cdf(t: float, df: int) -> float:
+    """P(T <= t) for Student's t with `df` degrees of freedom."""
+    x = df / (df + t * t)
+    tail = 0.5 * _betainc(df / 2, 0.5, x)
+    return 1 - tail if t >= 0 else tail
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta I_x(a, b) by its continued fraction (modified Lentz)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    ln_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                + a * math.log(x) + b * math.log1p(-x))
+    # The continued fraction converges fast for x < (a+1)/(a+b+2); use the symmetry otherwise.
+    if x > (a + 1) / (a + b + 2):
+        return 1 - _betainc(b, a, 1 - x)
+    tiny = 1e-300
+    c, d = 1.0, 1 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    f = d
+    for m in range(1, 500):
+        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1 + num * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + num / c
+            c = c if abs(c) > tiny else tiny
+            f *= c * d
+        if abs(c * d - 1) < 1e-15:
+            break
+    return math.exp(ln_front) * f / a

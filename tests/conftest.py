@@ -1,0 +1,106 @@
+"""Session-wide fixtures every test area may use: the tiny model and a shared vLLM server.
+
+Starting vLLM costs about a minute on a 2-core machine, so tests share one plain server of the
+tiny model per session instead of starting their own. Reuse them like this:
+
+    @pytest.mark.vllm
+    def test_something(tiny_server, tiny_encoder, demo_challenge):
+        client = EngineClient(tiny_server, request_timeout=60)
+        ids = tiny_encoder.prompt_ids(prompt)
+        client.generate(ids, 16)
+
+- `demo_challenge`: demo/challenge.yaml, loaded (a `Challenge`).
+- `tiny_model`: the tiny Gemma-4 model, built once into .arena/models/tiny-gemma4 (git-ignored;
+  the same place `arena demo` uses) and checked against the digest the demo challenge pins.
+- `tiny_encoder`: a `ChatEncoder` (the tiny model's tokenizer and chat template).
+- `tiny_server`: a `VllmServer` serving the tiny model plainly, with the demo challenge's
+  engine defaults and environment, as `arena bench` would start it (ready; stopped at the end of
+  the session). Do not stop or kill it; start your own to test failures.
+- `engine_processes(under)`: live processes whose VLLM_CACHE_ROOT lies under a folder, for
+  checking that nothing was left behind.
+
+Tests that start vLLM are marked `@pytest.mark.vllm`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from arena.challenge import Challenge, load_challenge
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_CHALLENGE = REPO / "demo" / "challenge.yaml"
+
+REGENERATE = ("The tiny-model builder no longer makes the model demo/challenge.yaml pins (a torch, "
+              "transformers or tokenizers upgrade changes its bytes). Run `arena tiny-model "
+              "--print-digest` and put the new digest in demo/challenge.yaml (base_model."
+              "revision) and in demo/submissions/*/*.yaml (model.revision).")
+
+
+@pytest.fixture(scope="session")
+def demo_challenge() -> Challenge:
+    return load_challenge(DEMO_CHALLENGE)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(demo_challenge: Challenge):  # -> runner.tinymodel.TinyModel
+    from runner import tinymodel
+    from runner.models import local_model_path
+
+    path = local_model_path(demo_challenge.base_model.id, demo_challenge)
+    model = tinymodel.ensure(path, demo_challenge.base_model.revision)
+    if model.digest != demo_challenge.base_model.revision:
+        pytest.fail(f"{REGENERATE} (built {model.digest}, pinned "
+                    f"{demo_challenge.base_model.revision})")
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tiny_model):  # -> runner.encoding.ChatEncoder
+    from runner.encoding import ChatEncoder
+
+    return ChatEncoder(tiny_model.path)
+
+
+@pytest.fixture(scope="session")
+def tiny_server(tiny_model, demo_challenge: Challenge,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    from runner.server import VllmServer
+
+    work = tmp_path_factory.mktemp("tiny-server")
+    server = VllmServer.build(tiny_model.path, dict(demo_challenge.engine_defaults),
+                              workdir=work, seed=demo_challenge.seed,
+                              engine_env=demo_challenge.engine_env)
+    server.start()
+    try:
+        server.wait_ready(demo_challenge.startup_timeout_s)
+    except Exception as exc:
+        pytest.fail(f"the shared tiny vLLM server did not start: {exc}\n"
+                    f"{getattr(exc, 'log_tail', '')}")
+    yield server
+    server.stop()
+    assert server.leftovers() == [], "the shared vLLM server left processes behind"
+    assert engine_processes(work) == []
+
+
+def engine_processes(under: Path) -> list:
+    """Live (non-zombie) processes whose VLLM_CACHE_ROOT is under `under`: every process an
+    engine started by the runner inherits that variable, whatever session it moved to."""
+    import psutil
+
+    under_s = str(Path(under).resolve())
+    out = []
+    for p in psutil.process_iter():
+        try:
+            if p.pid == os.getpid() or p.status() == psutil.STATUS_ZOMBIE:
+                continue
+            root = p.environ().get("VLLM_CACHE_ROOT", "")
+        except (psutil.Error, OSError):
+            continue
+        if root and str(Path(root).resolve()).startswith(under_s):
+            out.append(p)
+    return out

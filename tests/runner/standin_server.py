@@ -1,0 +1,85 @@
+"""A stand-in for an OpenAI-compatible engine, run as its own process by fault tests.
+
+It answers like vLLM where the runner looks (health, models, version, metrics, token-ID
+completions, prompt logprobs) and misbehaves on request:
+
+    --hang-after N      the (N+1)-th completion never gets an answer (the engine hangs)
+    --ignore-sigterm    SIGTERM is ignored: stopping must escalate to SIGKILL
+    --escapee FILE      start a child in its own session (outside the process group) that
+                        writes its pid to FILE; stopping must still find and kill it
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+state = {"completions": 0}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--hang-after", type=int, default=None)
+    ap.add_argument("--ignore-sigterm", action="store_true")
+    ap.add_argument("--escapee", default=None)
+    args = ap.parse_args()
+    if args.ignore_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if args.escapee:
+        subprocess.Popen([sys.executable, "-c",
+                          "import os, signal, sys, time; signal.signal(signal.SIGTERM, "
+                          "signal.SIG_IGN); open(sys.argv[1], 'w').write(str(os.getpid())); "
+                          "time.sleep(3600)", args.escapee], start_new_session=True)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, fmt: str, *a: object) -> None:
+            sys.stdout.write("standin: " + (fmt % a) + "\n")
+            sys.stdout.flush()
+
+        def _send(self, code: int, doc: object, ctype: str = "application/json") -> None:
+            body = doc.encode() if isinstance(doc, str) else json.dumps(doc).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if self.path in ("/health",):
+                self._send(200, "")
+            elif self.path == "/v1/models":
+                self._send(200, {"object": "list", "data": [{"id": "submission"}]})
+            elif self.path == "/version":
+                self._send(200, {"version": "0.32.0"})
+            elif self.path == "/metrics":
+                self._send(200, "# no metrics\n", "text/plain")
+            else:
+                self._send(404, {"error": {"message": "not found"}})
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            state["completions"] += 1
+            if args.hang_after is not None and state["completions"] > args.hang_after:
+                sys.stdout.write("standin: hanging now\n")
+                sys.stdout.flush()
+                time.sleep(3600)
+            prompt = body["prompt"]
+            choice = {"index": 0, "text": "", "finish_reason": "length",
+                      "token_ids": [7] * int(body["max_tokens"]), "prompt_logprobs": None}
+            if body.get("prompt_logprobs") is not None:
+                choice["prompt_logprobs"] = [None] + [{str(t): {"logprob": -2.0}}
+                                                      for t in prompt[1:]]
+            self._send(200, {"choices": [choice],
+                             "usage": {"completion_tokens": int(body["max_tokens"])}})
+
+    ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()

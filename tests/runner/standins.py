@@ -1,0 +1,92 @@
+"""Stand-ins at the engine boundary, for tests that need an engine to misbehave.
+
+- `RewritingProxy`: a real HTTP proxy in front of a real engine (the shared vLLM server) that
+  can rewrite each completion answer and records what passed through. Cheats that a
+  participant could build (short outputs, different decoding when logprobs are asked, cached
+  answers) are written as rewrite functions on top of it.
+- `standin_server.py` (run as a process through `runner.server.ManagedServer`): an engine that
+  hangs, ignores SIGTERM, or leaves an escaped child behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+
+from runner.server import ManagedServer, free_port
+
+STANDIN = Path(__file__).resolve().parent / "standin_server.py"
+
+# (path, request body, answer document) -> answer document
+Rewrite = Callable[[str, dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
+class RewritingProxy:
+    """Forwards every request to `upstream`; completion answers go through `rewrite`.
+    `exchanges` records (request body, answer as sent) for every POST."""
+
+    def __init__(self, upstream: str, rewrite: Rewrite | None = None):
+        self.upstream = upstream.rstrip("/")
+        self.rewrite = rewrite
+        self.exchanges: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a: object) -> None:
+                pass
+
+            def _reply(self, code: int, body: bytes, ctype: str) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                r = requests.get(proxy.upstream + self.path, timeout=60)
+                self._reply(r.status_code, r.content,
+                            r.headers.get("Content-Type", "application/json"))
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.loads(raw)
+                r = requests.post(proxy.upstream + self.path, json=body, timeout=300)
+                if r.status_code != 200:
+                    self._reply(r.status_code, r.content, "application/json")
+                    return
+                doc = r.json()
+                if proxy.rewrite is not None:
+                    doc = proxy.rewrite(self.path, body, doc)
+                with proxy._lock:
+                    proxy.exchanges.append((body, doc))
+                self._reply(200, json.dumps(doc).encode(), "application/json")
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def __enter__(self) -> "RewritingProxy":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=10)
+
+
+def standin(tmp: Path, *args: str) -> ManagedServer:
+    """A stand-in engine process (not started), with its log in `tmp`."""
+    port = free_port()
+    return ManagedServer([sys.executable, str(STANDIN), "--port", str(port), *args],
+                         port=port, log_path=tmp / "standin.log")

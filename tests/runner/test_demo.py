@@ -1,0 +1,70 @@
+"""`arena demo`, the README's first command, end to end: two real `arena bench` runs on vLLM
+(CPU build), results stored and ranked, private prompts kept private."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from arena.result import validate_result
+from arena.store import ResultsStore
+from runner.prompts import load_private_dir
+from tests.conftest import REPO
+
+
+@pytest.mark.vllm
+@pytest.mark.timeout(900)
+def test_demo_benches_the_samples_and_ranks_them(tiny_model, demo_challenge,
+                                                 tmp_path: Path) -> None:
+    work = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, "-m", "arena", "demo", "--dir", str(work)],
+                          capture_output=True, text=True, cwd=REPO, timeout=880)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+
+    # Each sample went through the real `arena bench` command, plain (the baseline) first.
+    assert out.index("arena bench demo/submissions/arena-maintainers/plain.yaml") < \
+        out.index("arena bench demo/submissions/arena-maintainers/ngram-k4.yaml")
+    assert proc.stderr.count("start-up: engine ready") == 2
+    assert proc.stderr.count("timed pass 3/3 (private)") == 2
+
+    store = ResultsStore(work / "store")
+    results = {r.doc["submission"]["id"]: validate_result(r.doc) for r in store.results()}
+    assert set(results) == {"arena-maintainers/plain", "arena-maintainers/ngram-k4"}
+    private = load_private_dir(work / "private")
+    n_public = 24
+    for sid, doc in results.items():
+        assert doc["verdict"] == "verified", (sid, doc["reasons"])
+        assert set(doc["tps"]) == {"public", "private"}
+        assert doc["fingerprint"]["prompt_sets"]["private"] == private.sha256
+        assert doc["tps"]["private"]["prompts"] == len(private)
+        length = next(c for c in doc["checks"] if c["name"] == "output_length")["figures"]
+        timed = demo_challenge.repeats * (n_public + len(private))
+        assert length["requests"] == demo_challenge.warmup_requests + timed
+        assert length["shortest"] == length["longest"] == demo_challenge.output_tokens
+        for s in ("public", "private"):
+            for p in doc["tps"][s]["passes"]:
+                assert p["tokens"] == doc["tps"][s]["prompts"] * demo_challenge.output_tokens
+        stored = json.loads((work / "runs" / sid.split("/")[1] / "result.json").read_text())
+        assert stored == doc
+    spec = results["arena-maintainers/ngram-k4"]["speculative"]
+    assert spec["method"] == "ngram" and spec["num_speculative_tokens"] == 4
+    assert spec["drafts"] > 0 and spec["draft_tokens"] >= spec["drafts"]
+    assert 0 <= spec["acceptance_rate"] <= 1 and spec["mean_accepted_length"] >= 1
+    assert results["arena-maintainers/plain"]["speculative"] is None
+
+    # The ranking printed is the leaderboard's, over what was stored.
+    ranking = out[out.index("== 5/6 ranking"):out.index("== 6/6 site")]
+    assert "arena-maintainers/plain" in ranking and "arena-maintainers/ngram-k4" in ranking
+    assert "where things are:" in out and str(work / "store") in out
+
+    # The private prompts never left: not in the output, not in a result.
+    published = proc.stdout + proc.stderr + "".join(
+        p.read_text() for p in work.glob("**/*.json"))
+    for p in private.prompts:
+        assert p.messages[0][1] not in published
+        assert (p.reference or "") not in published

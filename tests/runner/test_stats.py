@@ -1,0 +1,53 @@
+"""Statistics of repeated passes: the figures a result reports about its TPS."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runner.stats import summarize, t_cdf, t_quantile
+
+# Two-sided 95% critical values of Student's t, from published tables.
+T_TABLE = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 9: 2.262, 10: 2.228, 19: 2.093,
+           30: 2.042, 60: 2.000, 120: 1.980}
+
+
+@pytest.mark.parametrize("df,expected", sorted(T_TABLE.items()))
+def test_t_quantile_matches_published_tables(df: int, expected: float) -> None:
+    assert t_quantile(0.975, df) == pytest.approx(expected, abs=5e-4)
+
+
+def test_t_distribution_is_symmetric_and_tends_to_the_normal() -> None:
+    assert t_quantile(0.025, 7) == pytest.approx(-t_quantile(0.975, 7))
+    assert t_cdf(0.0, 3) == pytest.approx(0.5)
+    assert t_quantile(0.975, 100000) == pytest.approx(statistics.NormalDist().inv_cdf(0.975),
+                                                      abs=1e-4)
+
+
+def test_summary_of_three_passes() -> None:
+    s = summarize([100.0, 102.0, 104.0])
+    assert (s.n, s.mean, s.median, s.stdev) == (3, 102.0, 102.0, 2.0)
+    half = 4.302653 * 2.0 / math.sqrt(3)
+    assert s.ci95 == pytest.approx((102.0 - half, 102.0 + half), abs=1e-4)
+
+
+def test_one_pass_has_no_spread() -> None:
+    s = summarize([250.0])
+    assert s.stdev == 0.0 and s.ci95 == (250.0, 250.0) and s.median == 250.0
+
+
+def test_summarize_refuses_nothing() -> None:
+    with pytest.raises(ValueError):
+        summarize([])
+
+
+@given(st.lists(st.floats(min_value=1, max_value=1e4), min_size=2, max_size=20))
+def test_interval_contains_the_mean_and_widens_with_spread(xs: list[float]) -> None:
+    s = summarize(xs)
+    assert s.ci95[0] <= s.mean + 1e-9 and s.mean - 1e-9 <= s.ci95[1]
+    assert s.ci95[1] - s.ci95[0] == pytest.approx(
+        2 * t_quantile(0.975, len(xs) - 1) * s.stdev / math.sqrt(len(xs)), rel=1e-9, abs=1e-9)
