@@ -14,6 +14,7 @@ from arena import __version__, exitcodes
 # so that `arena validate` and `arena site` start fast.
 COMMAND_MODULES = (
     "arena.commands",
+    "leaderboard.cli",
 )
 
 
