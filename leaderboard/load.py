@@ -138,7 +138,8 @@ def load_submission_files(challenge: Challenge, warn: Warn, *,
         key = _submission_key(fp, ch_sha, rel, raw) if cache else ""
         keys.append(key)
         hit = cache.submissions.get(key) if cache else None
-        if hit is not None:
+        if hit is not None and (hit["parent"] is None or hit["parent"] in ids_only):
+            # Valid before, and its parent still exists; loops are checked below.
             outcome[i] = _from_cache(hit)
             cache.hits += 1
         else:

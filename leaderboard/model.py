@@ -254,7 +254,7 @@ def _lineage(s: SubmissionView, subs: Mapping[str, SubmissionView]) -> None:
         return
     parent = subs.get(pid)
     if parent is None:
-        s.parent_note = f"its parent {pid} is not in the repository"
+        s.parent_note = f"its parent {pid} has no valid submission file"
         s.change_note = "parent not found"
         s.diff_note = "parent not found"
         return

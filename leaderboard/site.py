@@ -205,6 +205,11 @@ def _facts_dl(mapping: Mapping[str, Any]) -> Markup:
         for k, v in mapping.items() if v is not None))
 
 
+def _pretty_json(value: Any) -> str:
+    """JSON for people: indented, sorted, non-ASCII kept; escaped by the template."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
 def _passes(passes: Sequence[Mapping[str, Any]]) -> str:
     return ", ".join(_tps(p["tps"]) for p in passes)
 
@@ -230,7 +235,8 @@ def environment() -> jinja2.Environment:
     env.filters.update(tps=_tps, ppl=_ppl, pct=_pct, pct1=_pct1, date=_date, datetime=_datetime,
                        utc=_utc, seconds=_seconds, figure=_figure,
                        fingerprint_dl=_fingerprint_dl, timings_dl=_timings_dl,
-                       figures_ul=_figures_ul, facts_dl=_facts_dl, passes=_passes)
+                       figures_ul=_figures_ul, facts_dl=_facts_dl, passes=_passes,
+                       pretty_json=_pretty_json)
     return env
 
 

@@ -59,3 +59,61 @@ def verdict(store: ResultsStore) -> Callable[..., dict[str, Any]]:
                                     run_id=run_id, at=at(day, hour))
 
     return make
+
+
+# A payload that does something visible if any part of it runs: it sets window.__pwned, opens a
+# dialog, or navigates away. Every untrusted field of the hostile challenge carries it.
+HOSTILE = ('<script>window.__pwned="script";alert("script")</script>'
+           '<img src="x" onerror="window.__pwned=\'img\';alert(\'img\')">'
+           '<a href="javascript:window.__pwned=\'link\'" id="evil-link">click</a>'
+           '<svg onload="window.__pwned=\'svg\'"></svg>'
+           '"><iframe src="javascript:window.top.__pwned=\'iframe\'"></iframe>'
+           "' onmouseover='window.__pwned=1' x='"
+           '</textarea></pre></code><meta http-equiv="refresh" content="0;url=https://evil.invalid/">')
+BIDI = "price \u202etxt.exe\u202c \x1b[31mred\x1b[0m"
+
+
+def make_hostile_challenge(root: Path) -> tuple[Path, Path]:
+    """A challenge whose every untrusted field is hostile: descriptions, YAML comments, run
+    reasons, check messages and figures, fingerprints, log tails, configurations of runs
+    whose file is gone, maintainers' reasons, a javascript: workflow-run URL.
+    Returns (challenge file, store root)."""
+    path = sample.challenge_folder(root)
+    store = ResultsStore(root / "store")
+    w = lambda login, name, **kw: sample.write_submission(root, login, name, **kw)  # noqa: E731
+    w("arena-maintainers", "bf16-baseline", description="The reference point.",
+      tags=["baseline"], args={"dtype": "bfloat16"})
+    w("mallory", "xss-desc", description="Faster. " + HOSTILE, parent="arena-maintainers/"
+      "bf16-baseline", tags=["quantization"], comment=HOSTILE,
+      args={"quantization": "fp8", "dtype": "bfloat16"})
+    w("mallory", "xss-invalid", description=HOSTILE, parent="mallory/xss-desc")
+    w("mallory", "xss-verdict", description="looks fine", parent="mallory/xss-desc")
+    w("mallory", "waiting", description=HOSTILE, parent="mallory/xss-invalid")
+    store.append_result(sample.make_result("arena-maintainers/bf16-baseline",
+                                           started_at=at(1), private=(100.0, 101.0, 102.0)))
+    store.append_result(sample.make_result(
+        "mallory/xss-desc", started_at=at(2), private=(150.0, 151.0, 152.0),
+        accelerator=HOSTILE[:200], speculative={"method": HOSTILE[:200], "acceptance_rate": 0.5},
+        checks=[{"name": "greedy-fidelity", "status": "pass", "message": HOSTILE,
+                 "figures": {HOSTILE[:100]: HOSTILE[:400], "list": [HOSTILE[:100], 1, None]}}],
+        provenance={"pr": 7, "head_sha": "b" * 40, "run_url": "javascript:window.__pwned='run'",
+                    "requested_by": "mallory"}))
+    store.append_result(sample.make_result(
+        "mallory/xss-invalid", started_at=at(3), verdict="invalid",
+        reasons=[("greedy-fidelity", HOSTILE), ("public-private-gap", BIDI)],
+        checks=[{"name": "greedy-fidelity", "status": "fail", "message": HOSTILE + BIDI,
+                 "figures": {"first_divergence": BIDI}}]))
+    store.append_result(sample.make_result(
+        "mallory/xss-invalid", started_at=at(4), verdict="error", private=None, public=None,
+        ppl=None, reasons=[("engine", "crashed: " + HOSTILE)], log_tail=HOSTILE * 3 + BIDI))
+    verdict_run = sample.make_result("mallory/xss-verdict", started_at=at(5),
+                                     private=(400.0, 401.0, 402.0))
+    store.append_result(verdict_run)
+    store.append_verdict(submission="mallory/xss-verdict", run_id=verdict_run["run_id"],
+                         action="invalidate", reason=HOSTILE, by="arena-maintainers",
+                         at=at(6))
+    store.append_result(sample.make_result(
+        "eve/file-gone", started_at=at(7), private=(120.0, 121.0, 122.0),
+        cfg={"model": {"id": HOSTILE, "revision": "x"}, "engine": {
+            "name": "vllm", "version": "0.32.0", "args": {HOSTILE[:60]: HOSTILE}}}))
+    return path, root / "store"
