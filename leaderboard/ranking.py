@@ -12,7 +12,8 @@ Rules:
   fitted, and the public/private gap check could not run), so within a submission a
   private-scored run always beats a public-only one, and public-only entries rank below every
   private-scored entry.
-- Per submission, its best verified run counts (highest scored TPS; at equal TPS the earlier).
+- Per submission, its best verified run counts (highest scored TPS; at equal TPS the earlier;
+  at equal times the lower run id, so the input's order never matters).
 - Entries whose TPS differ by less than the tie threshold, or whose 95% confidence intervals
   overlap, share a rank. Ties are measured against the first entry of each group, so they cannot
   chain down the table. Within a tie the earlier submission is listed first: the one whose
@@ -191,13 +192,17 @@ def _score_key(result: Mapping[str, Any]) -> tuple[int, float] | None:
     return SET_PRIORITY[_set(result)], tps  # type: ignore[index]
 
 
-def _beats(a: tuple[int, float], a_when: dt.datetime,
-           b: tuple[int, float], b_when: dt.datetime) -> bool:
+def _beats(a: tuple[int, float], a_when: dt.datetime, a_id: str,
+           b: tuple[int, float], b_when: dt.datetime, b_id: str) -> bool:
+    """Better set, then higher TPS, then earlier; the id settles exact ties, so that the
+    outcome never depends on the order the files were read in."""
     if a[0] != b[0]:
         return a[0] < b[0]
     if a[1] != b[1]:
         return a[1] > b[1]
-    return a_when < b_when
+    if a_when != b_when:
+        return a_when < b_when
+    return a_id < b_id
 
 
 def _ci(result: Mapping[str, Any], tps_set: str) -> tuple[float, float]:
@@ -261,7 +266,7 @@ def rank(
         score, when = _score_key(r), instant(r["started_at"])
         assert score is not None
         cur = best.get(sid)
-        if cur is None or _beats(score, when, cur[1], cur[2]):
+        if cur is None or _beats(score, when, r["run_id"], cur[1], cur[2], cur[0]["run_id"]):
             best[sid] = (r, score, when)
 
     candidates = []
@@ -284,8 +289,9 @@ def rank(
         per_author: dict[str, dict[str, Any]] = {}
         for c in candidates:
             cur = per_author.get(c["author"])
-            if cur is None or _beats((c["_priority"], c["tps"]), c["_first"],
-                                     (cur["_priority"], cur["tps"]), cur["_first"]):
+            if cur is None or _beats((c["_priority"], c["tps"]), c["_first"], c["submission_id"],
+                                     (cur["_priority"], cur["tps"]), cur["_first"],
+                                     cur["submission_id"]):
                 per_author[c["author"]] = c
         candidates = list(per_author.values())
 
