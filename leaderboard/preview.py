@@ -14,7 +14,6 @@ import functools
 import http.server
 import os
 import shutil
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,25 +81,33 @@ class Watch:
 
 @contextlib.contextmanager
 def browser() -> Iterator[Any]:
-    """A headless Chromium with a fresh profile, closed (and its profile removed) on exit."""
+    """A headless Chromium (Playwright gives each launch a fresh, temporary profile), closed on
+    exit. Callers open contexts on it: one per viewport, colour scheme or JavaScript setting."""
     from playwright.sync_api import sync_playwright
 
     exe = chromium_path()
     if exe is None:
         raise RuntimeError("Chromium is not installed: run scripts/setup-test-tools.sh "
                            "(Debian's chromium package) or set ARENA_CHROMIUM.")
-    profile = tempfile.mkdtemp(prefix="arena-chromium-")
-    try:
-        with sync_playwright() as p:
-            ctx = p.chromium.launch_persistent_context(
-                profile, executable_path=exe, headless=True, args=CHROMIUM_FLAGS,
-                viewport={"width": 1440, "height": 900}, service_workers="block")
-            try:
-                yield ctx
-            finally:
-                ctx.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def open_page(b: Any, url: str, *, width: int = 1440, scheme: str = "light",
+              javascript: bool = True) -> tuple[Any, Any, Watch]:
+    """A new context and page at `url`, watched from before the first request.
+    Returns (context, page, watch); close the context when done."""
+    ctx = b.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme,
+                        java_script_enabled=javascript, service_workers="block")
+    page = ctx.new_page()
+    watch = Watch()
+    watch.attach(page)
+    page.goto(url, wait_until="load")
+    return ctx, page, watch
 
 
 SHOTS = (
@@ -111,7 +118,7 @@ SHOTS = (
 WIDTHS = (375, 1440)
 
 
-def screenshots(ctx: Any, base: str, out: Path, submission_page: str,
+def screenshots(b: Any, base: str, out: Path, submission_page: str,
                 widths: tuple[int, ...] = WIDTHS, scheme: str = "light",
                 ) -> list[tuple[Path, Watch]]:
     """Full-page screenshots of home, tree and one submission page at each width, in the
@@ -120,14 +127,10 @@ def screenshots(ctx: Any, base: str, out: Path, submission_page: str,
     made = []
     for width in widths:
         for name, path in SHOTS:
-            page = ctx.new_page()
-            page.emulate_media(color_scheme=scheme)
-            page.set_viewport_size({"width": width, "height": 900})
-            watch = Watch()
-            watch.attach(page)
-            page.goto(base + (path or submission_page), wait_until="load")
+            ctx, page, watch = open_page(b, base + (path or submission_page), width=width,
+                                         scheme=scheme)
             target = out / f"{name}-{width}.png"
             page.screenshot(path=str(target), full_page=True)
-            page.close()
+            ctx.close()
             made.append((target, watch))
     return made

@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
             sub = board["entries"][0]["submission"] if board["entries"] else (
                 subs[0]["id"] if subs else None)
         bad = 0
-        with preview.serve_folder(site) as base, preview.browser() as ctx:
+        with preview.serve_folder(site) as base, preview.browser() as b:
             for scheme in (["light", "dark"] if args.dark else ["light"]):
                 out = args.out if scheme == "light" else args.out / "dark"
-                shots = preview.screenshots(ctx, base, out,
+                shots = preview.screenshots(b, base, out,
                                             page_path(sub) if sub else "index.html",
                                             scheme=scheme)
                 for path, watch in shots:
