@@ -193,7 +193,7 @@ def _challenge(model: SiteModel) -> dict[str, Any]:
             "ppl_reference": ch.ppl_reference, "ppl_cap": ch.ppl_cap, "tie_tps": ch.tie_tps}
 
 
-def _stamp(now: dt.datetime) -> str:
+def stamp(now: dt.datetime) -> str:
     return now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -216,7 +216,7 @@ def leaderboard_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, A
     subs = model.submissions
     return {
         "format": LEADERBOARD_FORMAT,
-        "generated_at": _stamp(model.generated_at),
+        "generated_at": stamp(model.generated_at),
         "challenge": _challenge(model),
         "entries": [_entry(e, subs[e.submission_id], page, paths) for e in model.entries],
         "by_author": [_entry(e, subs[e.submission_id], page, paths)
@@ -249,7 +249,7 @@ def submissions_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, A
             "file": s.file.path if s.file else None, "pr": s.pr,
             "runs": [r.run_id for r in s.runs], "page": page(s.id),
         })
-    return {"format": SUBMISSIONS_FORMAT, "generated_at": _stamp(model.generated_at),
+    return {"format": SUBMISSIONS_FORMAT, "generated_at": stamp(model.generated_at),
             "challenge": _challenge(model), "submissions": out}
 
 
@@ -276,7 +276,7 @@ def _run(r: RunView, page: Callable[[str], str]) -> dict[str, Any]:
 
 
 def runs_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, Any]:
-    return {"format": RUNS_FORMAT, "generated_at": _stamp(model.generated_at),
+    return {"format": RUNS_FORMAT, "generated_at": stamp(model.generated_at),
             "challenge": _challenge(model), "runs": [_run(r, page) for r in model.runs]}
 
 

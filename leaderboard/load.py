@@ -7,9 +7,10 @@ Validation is what costs (a millisecond or so per file, in the shared validators
   that lists every submission without parents (the existence check is then exact), and a file
   whose parent chain would loop is validated again against the real index, for its exact
   problem. The outcome is the same as validating each file against `SubmissionIndex.scan`.
-- A `ValidationCache` remembers which file contents validated, keyed by the SHA-256 of the
-  bytes (and of the path and challenge file, for submissions) and of the validators' own source
-  and schema, so a rebuild validates only what changed. Invalid outcomes are never cached.
+- A `ValidationCache` remembers what valid file contents hold (the parsed result, the
+  submission), keyed by the SHA-256 of the bytes (and of the path and challenge file, for
+  submissions) and of the validators' own source and schema, so a rebuild validates and
+  parses only what changed. Invalid outcomes are never cached.
 - Cache misses are validated in worker processes when there are many (fork, Linux only).
 
 Without a cache, results are read through `ResultsStore.results()` itself.
@@ -17,8 +18,13 @@ Without a cache, results are read through `ResultsStore.results()` itself.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import marshal
+import os
+import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
@@ -26,13 +32,13 @@ from typing import Any, Callable
 from arena import result as result_module
 from arena import submission as submission_module
 from arena.challenge import Challenge, ModelRef
-from arena.result import result_errors, write_json_atomic
+from arena.result import result_errors
 from arena.store import ResultsStore
 from arena.submission import Submission, SubmissionIndex, validate_file
 from leaderboard.model import SubmissionFile
 from leaderboard.parallel import WORK, pool_map, worker_count
 
-CACHE_FORMAT = "arena.site-cache/1"
+CACHE_FORMAT = "arena.site-cache/2"
 
 Warn = Callable[[str], None]
 
@@ -45,34 +51,54 @@ def _validator_fingerprint() -> str:
                  "text.py", "result.py"):
         h.update((arena_dir / name).read_bytes())
     h.update(json.dumps(result_module.RESULT_SCHEMA, sort_keys=True).encode())
+    h.update(f"{sys.version_info[:2]} marshal {marshal.version}".encode())
     return h.hexdigest()
 
 
 class ValidationCache:
-    """Which file contents are known to be valid, persisted as one JSON file."""
+    """What is known about file contents seen before: the parsed document of each result that
+    validated, and the submission each valid submission file holds. Kept in one file in
+    `marshal` format, which holds plain data only (loading it cannot run code, unlike pickle)
+    and loads several times faster than parsing the JSON again. Entries not used by a build
+    are dropped when it saves."""
 
     def __init__(self, path: Path | None):
         self.path = path
         self.fingerprint = _validator_fingerprint()
-        self.results: dict[str, bool] = {}
+        self.results: dict[str, dict[str, Any]] = {}
         self.submissions: dict[str, dict[str, Any]] = {}
         self.hits = 0
         self.misses = 0
+        self._used: set[str] = set()
         if path is not None and path.is_file():
             try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                doc = marshal.loads(path.read_bytes())
+            except (OSError, EOFError, ValueError, TypeError):  # truncated or foreign: afresh
                 doc = {}
-            if doc.get("format") == CACHE_FORMAT and doc.get("fingerprint") == self.fingerprint:
-                self.results = dict(doc.get("results") or {})
-                self.submissions = dict(doc.get("submissions") or {})
+            if (isinstance(doc, dict) and doc.get("format") == CACHE_FORMAT
+                    and doc.get("fingerprint") == self.fingerprint):
+                self.results = doc.get("results") or {}
+                self.submissions = doc.get("submissions") or {}
+
+    def use(self, key: str) -> None:
+        self._used.add(key)
 
     def save(self) -> None:
         if self.path is None:
             return
-        write_json_atomic(self.path, {"format": CACHE_FORMAT, "fingerprint": self.fingerprint,
-                                      "results": self.results,
-                                      "submissions": self.submissions})
+        doc = {"format": CACHE_FORMAT, "fingerprint": self.fingerprint,
+               "results": {k: v for k, v in self.results.items() if k in self._used},
+               "submissions": {k: v for k, v in self.submissions.items() if k in self._used}}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(marshal.dumps(doc))
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
 
 # --- submission files -------------------------------------------------------------------------
@@ -115,11 +141,12 @@ def load_submission_files(challenge: Challenge, warn: Warn, *,
         return {}
     items: list[tuple[str, bytes]] = []
     ids: list[str] = []
+    try:
+        prefix = root.resolve().relative_to(challenge.root.resolve()).as_posix() + "/"
+    except ValueError:  # a submissions folder outside the challenge's: named as it is
+        prefix = root.name + "/"
     for f in sorted(root.glob("*/*.yaml")):
-        try:
-            rel = f.resolve().relative_to(challenge.root.resolve()).as_posix()
-        except ValueError:
-            rel = f.relative_to(root.parent).as_posix()
+        rel = f"{prefix}{f.parent.name}/{f.name}"
         if f.is_symlink() or not f.is_file():
             warn(f"{rel}: skipped: not a regular file")
             continue
@@ -137,6 +164,8 @@ def load_submission_files(challenge: Challenge, warn: Warn, *,
     for i, (rel, raw) in enumerate(items):
         key = _submission_key(fp, ch_sha, rel, raw) if cache else ""
         keys.append(key)
+        if cache:
+            cache.use(key)
         hit = cache.submissions.get(key) if cache else None
         if hit is not None and (hit["parent"] is None or hit["parent"] in ids_only):
             # Valid before, and its parent still exists; loops are checked below.
@@ -160,10 +189,11 @@ def load_submission_files(challenge: Challenge, warn: Warn, *,
         sub = outcome[i]
         parents[sid] = sub.parent if sub is not None else _scan_parent(items[i][1], challenge)
     index = SubmissionIndex(parents)
+    looped = on_cycles(parents)
     out: dict[str, SubmissionFile] = {}
     for i, (rel, raw) in enumerate(items):
         sub = outcome[i]
-        if sub is not None and sub.parent and index.ancestry_reaches(sub.parent, sub.id):
+        if sub is not None and sub.id in looped:
             report = validate_file(raw, path_in_repo=rel, challenge=challenge, index=index)
             sub = report.submission if report.valid else None
             if sub is None:
@@ -173,6 +203,26 @@ def load_submission_files(challenge: Challenge, warn: Warn, *,
             warn(f"{rel}: skipped, not a valid submission ({problems.get(i, 'invalid')})")
             continue
         out[sub.id] = SubmissionFile(sub, raw.decode("utf-8", "replace"), rel)
+    return out
+
+
+def on_cycles(parents: dict[str, str | None]) -> set[str]:
+    """The ids whose chain of parents comes back to them: exactly those for which
+    `SubmissionIndex(parents).ancestry_reaches(parent, id)` holds, found in one pass instead
+    of one walk up the lineage per file."""
+    state: dict[str, int] = {}  # 1: on the path being walked, 2: done
+    out: set[str] = set()
+    for start in parents:
+        path: list[str] = []
+        cur: str | None = start
+        while cur is not None and cur in parents and state.get(cur) is None:
+            state[cur] = 1
+            path.append(cur)
+            cur = parents[cur]
+        if cur is not None and state.get(cur) == 1:
+            out.update(path[path.index(cur):])
+        for node in path:
+            state[node] = 2
     return out
 
 
@@ -225,19 +275,18 @@ def load_store(store: ResultsStore, *, cache: ValidationCache | None = None,
         raws.append(raw)
         key = hashlib.sha256(cache.fingerprint.encode() + raw).hexdigest()
         keys.append(key)
-        if cache.results.get(key):
-            try:
-                docs[i] = json.loads(raw)
-                cache.hits += 1
-                continue
-            except ValueError:
-                pass
-        todo.append(i)
+        cache.use(key)
+        known = cache.results.get(key)
+        if known is not None:
+            docs[i] = known
+            cache.hits += 1
+        else:
+            todo.append(i)
     cache.misses += len(todo)
     for i, doc in pool_map(_read_result, todo, worker_count(len(todo), jobs), raws=raws):
         docs[i] = doc
         if doc is not None:
-            cache.results[keys[i]] = True
+            cache.results[keys[i]] = doc
     results = [(_relative(p, store.root), d) for p, d in zip(paths, docs) if d is not None]
     return results, store.verdicts()
 

@@ -312,7 +312,7 @@ def _tree(subs: dict[str, SubmissionView]) -> list[SubmissionView]:
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):  # configurations are plain JSON/YAML data
         for k in value:  # an empty mapping has no settings to compare
             _flatten(value[k], f"{prefix}.{k}" if prefix else str(k), out)
     else:

@@ -6,10 +6,11 @@ this process.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 PARALLEL_MIN = 400  # below this many items, worker processes cost more than they save
 
@@ -38,4 +39,30 @@ def pool_map(fn: Callable[[Any], Any], work: Sequence[Any], jobs: int, **state: 
         with ctx.Pool(jobs) as pool:
             return pool.map(fn, work, chunksize=max(1, len(work) // (jobs * 4)))
     finally:
+        WORK.clear()
+
+
+@contextlib.contextmanager
+def started(fn: Callable[[Any], Any], work: Sequence[Any], jobs: int,
+            **state: Any) -> Iterator[Callable[[], list]]:
+    """Start `fn` over `work` in `jobs` forked processes and give back a function that waits
+    for the results, so that this process can do other work meanwhile. Serial (run when the
+    results are asked for) when jobs == 1. Workers still running on exit are terminated."""
+    WORK.clear()
+    WORK.update(state)
+    pool = None
+    try:
+        if jobs <= 1:
+            yield lambda: [fn(i) for i in work]
+            return
+        pool = multiprocessing.get_context("fork").Pool(jobs)
+        pending = pool.map_async(fn, work, chunksize=max(1, len(work) // (jobs * 4)))
+        yield pending.get
+        pool.close()
+        pool.join()
+        pool = None
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
         WORK.clear()

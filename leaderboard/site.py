@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from arena.challenge import Challenge
 from arena.store import ResultsStore
@@ -33,7 +33,7 @@ from arena.text import for_html, has_unsafe_characters
 from leaderboard import api, charts
 from leaderboard.load import ValidationCache, load_store, load_submission_files
 from leaderboard.model import STATUS_TEXT, STATUSES, SiteModel, build_model
-from leaderboard.parallel import WORK, pool_map, worker_count
+from leaderboard.parallel import WORK, started, worker_count
 from leaderboard.ranking import instant
 
 PACKAGE = Path(__file__).resolve().parent
@@ -170,7 +170,10 @@ def _figure(v: Any) -> str:
 # rather than in templates: one escape per value, by construction, and a tenth of the time.
 
 def _clean(value: Any) -> str:
-    return for_html(value if type(value) is str else str(value))
+    text = value if type(value) is str else str(value)
+    if has_unsafe_characters(text):
+        return for_html(text)
+    return str(escape(text))  # markupsafe's C escape: the same five characters as for_html
 
 
 def _fingerprint_dl(fp: Mapping[str, Any]) -> Markup:
@@ -417,72 +420,74 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
     def href_from(root: str) -> Callable[[str], str]:
         return lambda sid: root + page_path(sid)
 
-    # The ranking: page 1 is the home page, with the charts.
-    ranking_pages = paginate(model.entries, page_size, "index")
-    first_entries = ranking_pages[0][1]
-    shown = list(first_entries) + [e for e in model.front if e not in first_entries]
-    home_front = charts.tps_vs_ppl(shown, model.front, ppl_cap=ch.ppl_cap,
-                                   ppl_reference=ch.ppl_reference, href=href_from(""),
-                                   total=len(model.entries))
-    lead_set = model.entries[0].tps_set if model.entries else "private"
-    verified = [r for r in model.runs if r.here and r.status == "verified"
-                and r.tps_set == lead_set and model.submissions[r.submission_id].state.state
-                == "active"]
-    time_chart = charts.best_over_time(verified, model.records, href=href_from(""),
-                                       now=model.generated_at)
-    for pager, chunk in ranking_pages:
-        render("ranking.html.j2", pager_file(pager), section="ranking", pager=pager,
-               entries=chunk, chart_front=home_front, chart_time=time_chart)
-    for pager, chunk in paginate(model.author_entries, page_size, "authors"):
-        render("authors.html.j2", pager_file(pager, "authors"), section="authors",
-               pager=pager, entries=chunk)
-    render("tree.html.j2", "tree.html", section="tree", tree=model.tree)
-    for pager, chunk in paginate(model.runs, runs_page_size, "runs"):
-        render("runs.html.j2", pager_file(pager, "runs"), section="runs", pager=pager,
-               runs=chunk)
-    full_front = charts.tps_vs_ppl(model.entries, model.front, ppl_cap=ch.ppl_cap,
-                                   ppl_reference=ch.ppl_reference, href=href_from(""),
-                                   chart_id="tps-ppl-all", cell=1.0)
-    render("charts.html.j2", "charts.html", section="charts", chart_front=full_front,
-           chart_time=time_chart)
-    render("notfound.html.j2", "404.html", section=None)
-
-    # One page per submission: most of the work, so spread over worker processes.
+    # One page per submission: most of the work. Forked workers render them while this
+    # process writes everything else.
     subs = list(model.submissions.values())
     for login in sorted({s.author for s in subs}):
         (out / "submissions" / login).mkdir(parents=True, exist_ok=True)
     n = worker_count(len(subs), jobs)
-    done = pool_map(_render_submissions, list(range(n)), n, env=env, subs=subs, out=out,
-                     step=n)
+    env.get_template("submission.html.j2")  # compiled once, before the workers fork
+    with started(_render_submissions, list(range(n)), n, env=env, subs=subs, out=out,
+                 step=n) as finish:
+        # The ranking: page 1 is the home page, with the charts.
+        ranking_pages = paginate(model.entries, page_size, "index")
+        first_entries = ranking_pages[0][1]
+        shown = list(first_entries) + [e for e in model.front if e not in first_entries]
+        home_front = charts.tps_vs_ppl(shown, model.front, ppl_cap=ch.ppl_cap,
+                                       ppl_reference=ch.ppl_reference, href=href_from(""),
+                                       total=len(model.entries))
+        lead_set = model.entries[0].tps_set if model.entries else "private"
+        verified = [r for r in model.runs if r.here and r.status == "verified"
+                    and r.tps_set == lead_set
+                    and model.submissions[r.submission_id].state.state == "active"]
+        time_chart = charts.best_over_time(verified, model.records, href=href_from(""),
+                                           now=model.generated_at)
+        for pager, chunk in ranking_pages:
+            render("ranking.html.j2", pager_file(pager), section="ranking", pager=pager,
+                   entries=chunk, chart_front=home_front, chart_time=time_chart)
+        for pager, chunk in paginate(model.author_entries, page_size, "authors"):
+            render("authors.html.j2", pager_file(pager, "authors"), section="authors",
+                   pager=pager, entries=chunk)
+        render("tree.html.j2", "tree.html", section="tree", tree=model.tree)
+        for pager, chunk in paginate(model.runs, runs_page_size, "runs"):
+            render("runs.html.j2", pager_file(pager, "runs"), section="runs", pager=pager,
+                   runs=chunk)
+        full_front = charts.tps_vs_ppl(model.entries, model.front, ppl_cap=ch.ppl_cap,
+                                       ppl_reference=ch.ppl_reference, href=href_from(""),
+                                       chart_id="tps-ppl-all", cell=1.0)
+        render("charts.html.j2", "charts.html", section="charts", chart_front=full_front,
+               chart_time=time_chart)
+        render("notfound.html.j2", "404.html", section=None)
+
+        (out / "api" / "schema").mkdir(parents=True)
+        docs = [
+            ("leaderboard", api.LEADERBOARD_FORMAT, "entries", "The ranking, best first; the "
+             "per-author view, the Pareto front and the records.", api.leaderboard_doc),
+            ("submissions", api.SUBMISSIONS_FORMAT, "submissions", "Every submission: status, "
+             "lineage, configuration and the ids of its runs.", api.submissions_doc),
+            ("runs", api.RUNS_FORMAT, "runs", "Every run, newest first, with its effective "
+             "status, reasons, TPS, PPL and checks.", api.runs_doc),
+        ]
+        for name, fmt, key, holds, make in docs:
+            _json(out / "api" / f"{name}.json", make(model, page_path))
+            _json(out / "api" / "schema" / f"{name}.json", api.SCHEMAS[name], indent=2)
+            n_files += 2
+        render("api.html.j2", "api/index.html", section="api", docs=[
+            dict(name=name, format=fmt, key=key, holds=holds,
+                 fields=api.field_rows(api.SCHEMAS[name], key))
+            for name, fmt, key, holds, _ in docs])
+
+        recs = list(reversed(model.records[-50:]))
+        updated = _utc(recs[0].started_at) if recs else model.generated_at.astimezone(
+            dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        render("feed.xml.j2", "feed.xml", recs=recs, updated=updated, lead_set=lead_set,
+               feed_id=f"urn:arena:{ch.id}")
+        done = finish()
     pages += sum(done)
     n_files += sum(done)
-
-    (out / "api" / "schema").mkdir(parents=True)
-    docs = [
-        ("leaderboard", api.LEADERBOARD_FORMAT, "entries", "The ranking, best first; the "
-         "per-author view, the Pareto front and the records.", api.leaderboard_doc),
-        ("submissions", api.SUBMISSIONS_FORMAT, "submissions", "Every submission: status, "
-         "lineage, configuration and the ids of its runs.", api.submissions_doc),
-        ("runs", api.RUNS_FORMAT, "runs", "Every run, newest first, with its effective status, "
-         "reasons, TPS, PPL and checks.", api.runs_doc),
-    ]
-    for name, fmt, key, holds, make in docs:
-        _json(out / "api" / f"{name}.json", make(model, page_path))
-        _json(out / "api" / "schema" / f"{name}.json", api.SCHEMAS[name], indent=2)
-        n_files += 2
-    render("api.html.j2", "api/index.html", section="api", docs=[
-        dict(name=name, format=fmt, key=key, holds=holds,
-             fields=api.field_rows(api.SCHEMAS[name], key))
-        for name, fmt, key, holds, _ in docs])
-
-    recs = list(reversed(model.records[-50:]))
-    updated = _utc(recs[0].started_at) if recs else model.generated_at.astimezone(
-        dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    render("feed.xml.j2", "feed.xml", recs=recs, updated=updated, lead_set=lead_set,
-           feed_id=f"urn:arena:{ch.id}")
     _write(out / "llms.txt", _llms_txt(model))
     _json(out / SITE_MARKER, {"format": "arena.site/1", "challenge": ch.id,
-                              "generated_at": api._stamp(model.generated_at)})
+                              "generated_at": api.stamp(model.generated_at)})
     n_files += 2
     return pages, n_files
 

@@ -69,7 +69,8 @@ HOSTILE = ('<script>window.__pwned="script";alert("script")</script>'
            '<svg onload="window.__pwned=\'svg\'"></svg>'
            '"><iframe src="javascript:window.top.__pwned=\'iframe\'"></iframe>'
            "' onmouseover='window.__pwned=1' x='"
-           '</textarea></pre></code><meta http-equiv="refresh" content="0;url=https://evil.invalid/">')
+           '</textarea></pre></code>'
+           '<meta http-equiv="refresh" content="0;url=https://evil.invalid/">')
 BIDI = "price \u202etxt.exe\u202c \x1b[31mred\x1b[0m"
 
 

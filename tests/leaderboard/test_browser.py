@@ -31,7 +31,8 @@ INJECTED = """() => ({
   pwned: window.__pwned === undefined ? null : String(window.__pwned),
   topPwned: window.top.__pwned === undefined ? null : String(window.top.__pwned),
   handlers: Array.from(document.querySelectorAll('*')).flatMap(e =>
-      Array.from(e.attributes).filter(a => a.name.startsWith('on')).map(a => e.tagName + ' ' + a.name)),
+      Array.from(e.attributes).filter(a => a.name.startsWith('on'))
+        .map(a => e.tagName + ' ' + a.name)),
   jsLinks: Array.from(document.querySelectorAll('[href],[src],[action]')).map(e =>
       e.getAttribute('href') || e.getAttribute('src') || e.getAttribute('action'))
       .filter(v => /^\\s*(javascript|data|vbscript):/i.test(v)),

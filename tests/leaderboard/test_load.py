@@ -4,6 +4,7 @@ worker processes."""
 from __future__ import annotations
 
 import json
+import marshal
 from pathlib import Path
 
 import pytest
@@ -114,11 +115,12 @@ def test_a_cache_from_other_validator_code_is_ignored(tricky, tmp_path):
     c = load.ValidationCache(cache_file)
     load.load_submission_files(tricky, lambda m: None, cache=c)
     c.save()
-    doc = json.loads(cache_file.read_text())
+    assert load.ValidationCache(cache_file).submissions != {}
+    doc = marshal.loads(cache_file.read_bytes())
     doc["fingerprint"] = "0" * 64
-    cache_file.write_text(json.dumps(doc))
+    cache_file.write_bytes(marshal.dumps(doc))
     assert load.ValidationCache(cache_file).submissions == {}
-    cache_file.write_text("{not json")
+    cache_file.write_bytes(marshal.dumps(doc)[:50])
     assert load.ValidationCache(cache_file).results == {}
 
 
@@ -163,3 +165,14 @@ def test_an_empty_or_missing_store_reads_as_nothing(tmp_path):
     assert load.load_store(ResultsStore(tmp_path / "none")) == ([], [])
     c = load.ValidationCache(None)
     assert load.load_store(ResultsStore(tmp_path / "none"), cache=c) == ([], [])
+
+
+def test_loop_detection_agrees_with_the_index_walk():
+    import random
+    rnd = random.Random(5)
+    for _ in range(300):
+        ids = [f"a/n{i}" for i in range(rnd.randint(1, 12))]
+        parents = {sid: rnd.choice(ids + [None, "gone/x"]) for sid in ids}
+        index = SubmissionIndex(parents)
+        want = {sid for sid, p in parents.items() if p and index.ancestry_reaches(p, sid)}
+        assert load.on_cycles(parents) == want, parents
