@@ -7,6 +7,7 @@ this process.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import sys
@@ -55,8 +56,11 @@ def started(fn: Callable[[Any], Any], work: Sequence[Any], jobs: int,
         if jobs <= 1:
             yield lambda: [fn(i) for i in work]
             return
+        # Objects made so far are shared with the workers and never freed by them: keep the
+        # collector off them, so it neither spends time on them nor copies their pages.
+        gc.freeze()
         pool = multiprocessing.get_context("fork").Pool(jobs)
-        pending = pool.map_async(fn, work, chunksize=max(1, len(work) // (jobs * 4)))
+        pending = pool.map_async(fn, work, chunksize=1)
         yield pending.get
         pool.close()
         pool.join()
@@ -65,4 +69,5 @@ def started(fn: Callable[[Any], Any], work: Sequence[Any], jobs: int,
         if pool is not None:
             pool.terminate()
             pool.join()
+        gc.unfreeze()
         WORK.clear()

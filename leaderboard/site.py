@@ -13,6 +13,7 @@ A folder that was not made by this builder is never replaced.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -393,7 +394,10 @@ def _json(path: Path, doc: Any, *, indent: int | None = None) -> None:
 def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = PAGE_SIZE,
                 runs_page_size: int = RUNS_PAGE_SIZE, csp: bool = True,
                 jobs: int | None = None) -> tuple[int, int]:
-    """Write every page of `model` into the empty folder `out`. Returns (pages, files)."""
+    """Write every page of `model` into the empty folder `out`. Returns (pages, files).
+
+    The work is a list of independent tasks (a page, a chunk of submission pages, a JSON
+    document), shared out to forked workers when there is enough of it."""
     env = environment()
     ch = model.challenge
     env.globals.update(
@@ -401,106 +405,111 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
         ppl_cap=ch.ppl_cap, status_text=STATUS_TEXT, statuses=STATUSES, page=page_path,
         generated_at=model.generated_at.astimezone(dt.timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC"))
-    pages = 0
-    n_files = 0
 
-    def render(name: str, path: str, **ctx: Any) -> None:
-        nonlocal pages, n_files
-        depth = path.count("/")
-        text = env.get_template(name).render(root="../" * depth, **ctx)
-        _write(out / path, text)
-        pages += path.endswith(".html")
-        n_files += 1
+    def page_task(name: str, path: str, **ctx: Any) -> Callable[[], tuple[int, int]]:
+        def run() -> tuple[int, int]:
+            text = env.get_template(name).render(root="../" * path.count("/"), **ctx)
+            _write(out / path, text)
+            return (1 if path.endswith(".html") else 0), 1
+        return run
+
+    def json_task(path: str, make: Callable[[], Any], indent: int | None = None,
+                  ) -> Callable[[], tuple[int, int]]:
+        def run() -> tuple[int, int]:
+            _json(out / path, make(), indent=indent)
+            return 0, 1
+        return run
+
+    def submissions_task(chunk: Sequence[Any]) -> Callable[[], tuple[int, int]]:
+        def run() -> tuple[int, int]:
+            tpl = env.get_template("submission.html.j2")
+            for s in chunk:
+                _write(out / page_path(s.id), tpl.render(root="../../", section=None, s=s))
+            return len(chunk), len(chunk)
+        return run
 
     (out / "assets").mkdir()
     for asset in ("site.css", "site.js", "favicon.svg"):
         shutil.copyfile(PACKAGE / "static" / asset, out / "assets" / asset)
-        n_files += 1
-
-    def href_from(root: str) -> Callable[[str], str]:
-        return lambda sid: root + page_path(sid)
-
-    # One page per submission: most of the work. Forked workers render them while this
-    # process writes everything else.
+    (out / "api" / "schema").mkdir(parents=True)
     subs = list(model.submissions.values())
     for login in sorted({s.author for s in subs}):
         (out / "submissions" / login).mkdir(parents=True, exist_ok=True)
-    n = worker_count(len(subs), jobs)
-    env.get_template("submission.html.j2")  # compiled once, before the workers fork
-    with started(_render_submissions, list(range(n)), n, env=env, subs=subs, out=out,
-                 step=n) as finish:
-        # The ranking: page 1 is the home page, with the charts.
-        ranking_pages = paginate(model.entries, page_size, "index")
-        first_entries = ranking_pages[0][1]
-        shown = list(first_entries) + [e for e in model.front if e not in first_entries]
-        home_front = charts.tps_vs_ppl(shown, model.front, ppl_cap=ch.ppl_cap,
-                                       ppl_reference=ch.ppl_reference, href=href_from(""),
-                                       total=len(model.entries))
-        lead_set = model.entries[0].tps_set if model.entries else "private"
-        verified = [r for r in model.runs if r.here and r.status == "verified"
-                    and r.tps_set == lead_set
-                    and model.submissions[r.submission_id].state.state == "active"]
-        time_chart = charts.best_over_time(verified, model.records, href=href_from(""),
-                                           now=model.generated_at)
-        for pager, chunk in ranking_pages:
-            render("ranking.html.j2", pager_file(pager), section="ranking", pager=pager,
-                   entries=chunk, chart_front=home_front, chart_time=time_chart)
-        for pager, chunk in paginate(model.author_entries, page_size, "authors"):
-            render("authors.html.j2", pager_file(pager, "authors"), section="authors",
-                   pager=pager, entries=chunk)
-        render("tree.html.j2", "tree.html", section="tree", tree=model.tree)
-        for pager, chunk in paginate(model.runs, runs_page_size, "runs"):
-            render("runs.html.j2", pager_file(pager, "runs"), section="runs", pager=pager,
-                   runs=chunk)
-        full_front = charts.tps_vs_ppl(model.entries, model.front, ppl_cap=ch.ppl_cap,
-                                       ppl_reference=ch.ppl_reference, href=href_from(""),
-                                       chart_id="tps-ppl-all", cell=1.0)
-        render("charts.html.j2", "charts.html", section="charts", chart_front=full_front,
-               chart_time=time_chart)
-        render("notfound.html.j2", "404.html", section=None)
 
-        (out / "api" / "schema").mkdir(parents=True)
-        docs = [
-            ("leaderboard", api.LEADERBOARD_FORMAT, "entries", "The ranking, best first; the "
-             "per-author view, the Pareto front and the records.", api.leaderboard_doc),
-            ("submissions", api.SUBMISSIONS_FORMAT, "submissions", "Every submission: status, "
-             "lineage, configuration and the ids of its runs.", api.submissions_doc),
-            ("runs", api.RUNS_FORMAT, "runs", "Every run, newest first, with its effective "
-             "status, reasons, TPS, PPL and checks.", api.runs_doc),
-        ]
-        for name, fmt, key, holds, make in docs:
-            _json(out / "api" / f"{name}.json", make(model, page_path))
-            _json(out / "api" / "schema" / f"{name}.json", api.SCHEMAS[name], indent=2)
-            n_files += 2
-        render("api.html.j2", "api/index.html", section="api", docs=[
-            dict(name=name, format=fmt, key=key, holds=holds,
-                 fields=api.field_rows(api.SCHEMAS[name], key))
-            for name, fmt, key, holds, _ in docs])
+    def href(sid: str) -> str:
+        return page_path(sid)
 
-        recs = list(reversed(model.records[-50:]))
-        updated = _utc(recs[0].started_at) if recs else model.generated_at.astimezone(
-            dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        render("feed.xml.j2", "feed.xml", recs=recs, updated=updated, lead_set=lead_set,
-               feed_id=f"urn:arena:{ch.id}")
+    # The ranking: page 1 is the home page, with the charts.
+    ranking_pages = paginate(model.entries, page_size, "index")
+    first_entries = ranking_pages[0][1]
+    shown = list(first_entries) + [e for e in model.front if e not in first_entries]
+    home_front = charts.tps_vs_ppl(shown, model.front, ppl_cap=ch.ppl_cap,
+                                   ppl_reference=ch.ppl_reference, href=href,
+                                   total=len(model.entries))
+    lead_set = model.entries[0].tps_set if model.entries else "private"
+    verified = [r for r in model.runs if r.here and r.status == "verified"
+                and r.tps_set == lead_set
+                and model.submissions[r.submission_id].state.state == "active"]
+    time_chart = charts.best_over_time(verified, model.records, href=href,
+                                       now=model.generated_at)
+    full_front = charts.tps_vs_ppl(model.entries, model.front, ppl_cap=ch.ppl_cap,
+                                   ppl_reference=ch.ppl_reference, href=href,
+                                   chart_id="tps-ppl-all", cell=1.0)
+
+    tasks: list[Callable[[], tuple[int, int]]] = []
+    # Submission pages first (the bulk), in chunks small enough to share out evenly.
+    step = max(1, min(250, len(subs) // 16 or 1))
+    tasks += [submissions_task(subs[i:i + step]) for i in range(0, len(subs), step)]
+    tasks += [page_task("ranking.html.j2", pager_file(p), section="ranking", pager=p,
+                        entries=chunk, chart_front=home_front, chart_time=time_chart)
+              for p, chunk in ranking_pages]
+    tasks += [page_task("authors.html.j2", pager_file(p, "authors"), section="authors",
+                        pager=p, entries=chunk)
+              for p, chunk in paginate(model.author_entries, page_size, "authors")]
+    tasks.append(page_task("tree.html.j2", "tree.html", section="tree", tree=model.tree))
+    tasks += [page_task("runs.html.j2", pager_file(p, "runs"), section="runs", pager=p,
+                        runs=chunk)
+              for p, chunk in paginate(model.runs, runs_page_size, "runs")]
+    tasks.append(page_task("charts.html.j2", "charts.html", section="charts",
+                           chart_front=full_front, chart_time=time_chart))
+    tasks.append(page_task("notfound.html.j2", "404.html", section=None))
+    docs = [
+        ("leaderboard", api.LEADERBOARD_FORMAT, "entries", "The ranking, best first; the "
+         "per-author view, the Pareto front and the records.", api.leaderboard_doc),
+        ("submissions", api.SUBMISSIONS_FORMAT, "submissions", "Every submission: status, "
+         "lineage, configuration and the ids of its runs.", api.submissions_doc),
+        ("runs", api.RUNS_FORMAT, "runs", "Every run, newest first, with its effective "
+         "status, reasons, TPS, PPL and checks.", api.runs_doc),
+    ]
+    for name, _, _, _, make in docs:
+        tasks.append(json_task(f"api/{name}.json", functools.partial(make, model, page_path)))
+        tasks.append(json_task(f"api/schema/{name}.json",
+                               functools.partial(lambda n: api.SCHEMAS[n], name), indent=2))
+    tasks.append(page_task("api.html.j2", "api/index.html", section="api", docs=[
+        dict(name=name, format=fmt, key=key, holds=holds,
+             fields=api.field_rows(api.SCHEMAS[name], key))
+        for name, fmt, key, holds, _ in docs]))
+    recs = list(reversed(model.records[-50:]))
+    updated = _utc(recs[0].started_at) if recs else api.stamp(model.generated_at)
+    tasks.append(page_task("feed.xml.j2", "feed.xml", recs=recs, updated=updated,
+                           lead_set=lead_set, feed_id=f"urn:arena:{ch.id}"))
+
+    for name in ("submission.html.j2", "ranking.html.j2", "runs.html.j2"):
+        env.get_template(name)  # compiled once, before any worker forks
+    n = worker_count(len(subs) + len(model.runs) // 20, jobs)
+    with started(_run_task, range(len(tasks)), n, tasks=tasks) as finish:
         done = finish()
-    pages += sum(done)
-    n_files += sum(done)
+    pages = sum(p for p, _ in done)
+    n_files = sum(f for _, f in done) + 3  # + the assets
     _write(out / "llms.txt", _llms_txt(model))
     _json(out / SITE_MARKER, {"format": "arena.site/1", "challenge": ch.id,
                               "generated_at": api.stamp(model.generated_at)})
-    n_files += 2
-    return pages, n_files
+    return pages, n_files + 2
 
 
-def _render_submissions(worker: int) -> int:
-    """Render every `step`-th submission page, from `worker` on (runs in a worker process)."""
-    w = WORK
-    tpl = w["env"].get_template("submission.html.j2")
-    count = 0
-    for s in w["subs"][worker::w["step"]]:
-        _write(w["out"] / page_path(s.id), tpl.render(root="../../", section=None, s=s))
-        count += 1
-    return count
+def _run_task(i: int) -> tuple[int, int]:
+    """Run one rendering task (in a worker process, or here when there are none)."""
+    return WORK["tasks"][i]()
 
 
 def pager_file(pager: Pager, stem: str = "index") -> str:
