@@ -72,17 +72,18 @@ _ENTRY = _obj(
      "private_tps", "public_tps", "ppl", "run_id", "started_at", "first_run_at", "page"],
     {"rank": {"type": "integer", "minimum": 1,
               "description": "Shared by entries within the noise of the first of their group."},
-     "tied": {"type": "boolean"},
+     "tied": {"type": "boolean", "description": "Shares its rank with another entry."},
      "submission": _ID,
-     "author": {"type": "string"},
-     "name": {"type": "string"},
+     "author": {"type": "string", "description": "GitHub login."},
+     "name": {"type": "string", "description": "The submission's name."},
      "tps": {"type": "number", "description": "The score: median TPS of the scored set."},
      "tps_set": {"enum": ["private", "public"],
                  "description": "The set the score comes from: private when it was measured."},
      "stdev": {"type": "number", "description": "Standard deviation of the passes."},
      "ci95": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
               "description": "95% confidence interval of the mean TPS."},
-     "private_tps": _NUM_OR_NULL, "public_tps": _NUM_OR_NULL,
+     "private_tps": {**_NUM_OR_NULL, "description": "Median TPS on the private prompts."},
+     "public_tps": {**_NUM_OR_NULL, "description": "Median TPS on the public prompts."},
      "ppl": {**_NUM_OR_NULL, "description": "Perplexity on the scored set."},
      "change_vs_parent": {**_NUM_OR_NULL,
                           "description": "TPS / parent's best verified TPS - 1; null when "
@@ -93,7 +94,7 @@ _ENTRY = _obj(
      "started_at": _TIME,
      "first_run_at": {**_TIME, "description": "When its configuration first ran here: the "
                                                "tie-break (earlier first)."},
-     "pr": {"type": ["integer", "null"]},
+     "pr": {"type": ["integer", "null"], "description": "Pull request of the ranked run."},
      "page": {"type": "string", "description": "The submission's page."},
      "result_path": {"type": "string", "description": "The run's file in the results store."}})
 

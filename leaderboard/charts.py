@@ -171,19 +171,35 @@ def tps_vs_ppl(entries: Sequence[Entry], front: Sequence[Entry], *, ppl_cap: flo
         parts.append(_point(href(e.submission_id), x, y, "pt",
                             f"#{e.rank} {e.submission_id}: {e.tps:.1f} tok/s, "
                             f"perplexity {e.ppl:.4f}"))
-    labelled: list[float] = []
+    # Name the front's points where a label fits: beside the point, on whichever side
+    # overlaps neither another label nor a front point.
+    boxes: list[tuple[float, float, float, float]] = []
+    dots = [(f.x(e.ppl), f.y(e.tps)) for e in front_pts]  # type: ignore[arg-type]
     for e in front_pts:
         x, y = f.x(e.ppl), f.y(e.tps)  # type: ignore[arg-type]
         drawn += 1
         parts.append(_point(href(e.submission_id), x, y, "pt front",
                             f"#{e.rank} {e.submission_id} (on the front): {e.tps:.1f} tok/s, "
                             f"perplexity {e.ppl:.4f}"))
-        if len(labelled) < 6 and all(abs(y - ly) > FONT for ly in labelled):
-            labelled.append(y)
-            anchor = "end" if x > W * 0.6 else "start"
-            dx = -9 if anchor == "end" else 9
-            parts.append(f'<text class="pt-label" x="{x + dx:.1f}" y="{y + 5:.1f}" '
+        if len(boxes) >= 8:
+            continue
+        width = 8.2 * len(e.name) + 4
+        for anchor in (("end", "start") if x > W * 0.6 else ("start", "end")):
+            x0 = x - 9 - width if anchor == "end" else x + 9
+            box = (x0, y - 11, x0 + width, y + 6)
+            if box[0] < PAD_L or box[2] > W - PAD_R:
+                continue
+            if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                   for b in boxes):
+                continue
+            if any(box[0] - 4 < dx < box[2] + 4 and box[1] - 4 < dy < box[3] + 4
+                   for dx, dy in dots):
+                continue
+            boxes.append(box)
+            tx = x - 9 if anchor == "end" else x + 9
+            parts.append(f'<text class="pt-label" x="{tx:.1f}" y="{y + 5:.1f}" '
                          f'text-anchor="{anchor}">{escape(e.name)}</text>')
+            break
     parts.append("</svg>")
     return Chart(Markup("".join(parts)), drawn, max(n_total, len(pts)))
 

@@ -489,7 +489,9 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
         dict(name=name, format=fmt, key=key, holds=holds,
              fields=api.field_rows(api.SCHEMAS[name], key))
         for name, fmt, key, holds, _ in docs]))
-    recs = list(reversed(model.records[-50:]))
+    # The feed announces a new leader; a submission re-run a little faster is not news.
+    recs = [r for r in reversed(model.records)
+            if r.previous_submission_id != r.submission_id][:50]
     updated = _utc(recs[0].started_at) if recs else api.stamp(model.generated_at)
     tasks.append(page_task("feed.xml.j2", "feed.xml", recs=recs, updated=updated,
                            lead_set=lead_set, feed_id=f"urn:arena:{ch.id}"))

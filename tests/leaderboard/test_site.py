@@ -400,3 +400,19 @@ def test_cli_serve_previews_on_localhost(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_feed_announces_new_leaders_not_reruns(tmp_path):
+    root = tmp_path / "c"
+    ch = sample.challenge_folder(root)
+    store = ResultsStore(root / "store")
+    for sid, tps, day in (("a/x", 100.0, 1), ("b/y", 120.0, 2), ("b/y", 121.0, 3),
+                          ("a/x", 130.0, 4)):
+        store.append_result(sample.make_result(sid, started_at=at(day),
+                                               private=(tps, tps, tps)))
+    build(ch, root / "store", tmp_path / "site")
+    feed = ET.parse(tmp_path / "site" / "feed.xml").getroot()
+    assert [e.find(f"{ATOM}title").text for e in feed.findall(f"{ATOM}entry")] == [
+        "130.0 tok/s: a/x (+9.0)", "120.0 tok/s: b/y (+20.0)", "100.0 tok/s: a/x"]
+    board = json.loads((tmp_path / "site" / "api" / "leaderboard.json").read_text())
+    assert len(board["records"]) == 4  # the API keeps every new best, re-runs included
