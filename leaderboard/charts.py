@@ -289,12 +289,17 @@ def best_over_time(runs: Sequence[RunView], recs: Sequence[Record], *,
             d2.append(f"H{f.x(instant(rec.started_at).timestamp()):.1f}V{f.y(rec.tps):.1f}")
         d2.append(f"H{f.x(t1):.1f}")
         parts.append(f'<path class="record-line" d="{"".join(d2)}"/>')
-        for rec in recs:
+        marked: set[tuple[int, int]] = set()
+        for rec in reversed(recs):  # the latest record in a cell is the one to show
+            x, y = f.x(instant(rec.started_at).timestamp()), f.y(rec.tps)
+            key = (int(x // (cell * 2)), int(y // (cell * 2)))
+            if key in marked:
+                continue
+            marked.add(key)
             drawn += 1
             prev = (f", +{rec.tps - rec.previous_tps:.1f} over {rec.previous_submission_id}"
                     if rec.previous_tps is not None else ", the first")
-            parts.append(_point(href(rec.submission_id), f.x(instant(rec.started_at).timestamp()),
-                                f.y(rec.tps), "record",
+            parts.append(_point(href(rec.submission_id), x, y, "record",
                                 f"record: {rec.submission_id} {rec.tps:.1f} tok/s "
                                 f"({rec.started_at[:10]}{prev})"))
     parts.append("</svg>")
