@@ -32,10 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "such links)")
     p.add_argument("--results-ref", default="results", metavar="BRANCH",
                    help="the branch that holds the results store (default: results)")
-    p.add_argument("--cache", type=Path, default=Path(".arena/cache/site-validation.json"),
+    p.add_argument("--cache", type=Path, default=Path(".arena/cache/site-inputs.bin"),
                    metavar="FILE",
-                   help="remembers which file contents validated, so a rebuild checks only "
-                        "new files (default: .arena/cache/site-validation.json)")
+                   help="remembers what valid files hold, so a rebuild validates and parses only "
+                        "new files (default: .arena/cache/site-inputs.bin)")
     p.add_argument("--no-cache", action="store_true", help="validate every file")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="worker processes for validation and pages (default: one per core)")

@@ -28,7 +28,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup, escape
 
-from arena.challenge import Challenge
+from arena.challenge import HUB_ID_RE, REVISION_RE, Challenge
 from arena.store import ResultsStore
 from arena.text import for_html, has_unsafe_characters
 from leaderboard import api, charts
@@ -97,6 +97,15 @@ class Links:
         if not _SHA_RE.fullmatch(sha):
             raise ValueError(f"not a commit SHA: {sha!r}")
         return f"{self.repo}/commit/{sha}"
+
+    @staticmethod
+    def model(model_id: Any, revision: Any) -> str | None:
+        """The model's files at the pinned revision on the Hugging Face Hub, when the id is a
+        Hub repo id and the revision a commit (local models and anything odd: no link)."""
+        if (isinstance(model_id, str) and isinstance(revision, str)
+                and re.fullmatch(HUB_ID_RE, model_id) and re.fullmatch(REVISION_RE, revision)):
+            return f"https://huggingface.co/{model_id}/tree/{revision}"
+        return None
 
     @staticmethod
     def safe_url(url: Any) -> str | None:

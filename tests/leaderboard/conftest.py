@@ -117,4 +117,10 @@ def make_hostile_challenge(root: Path) -> tuple[Path, Path]:
         "eve/file-gone", started_at=at(7), private=(120.0, 121.0, 122.0),
         cfg={"model": {"id": HOSTILE, "revision": "x"}, "engine": {
             "name": "vllm", "version": "0.32.0", "args": {HOSTILE[:60]: HOSTILE}}}))
+    # A run whose recorded configuration has odd types (its file is gone too).
+    store.append_result(sample.make_result(
+        "eve/odd-config", started_at=at(8), verdict="error", private=None, public=None,
+        ppl=None, reasons=[("engine", "x")],
+        cfg={"model": {"id": 7, "revision": 12345678901234567890}, "engine": {
+            "name": "vllm", "version": "0.32.0", "args": {"nested": {"deep": [1, {"x": None}]}}}}))
     return path, root / "store"

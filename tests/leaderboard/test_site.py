@@ -350,7 +350,7 @@ def test_cli_builds_and_reports_json(tmp_path):
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     assert doc["format"] == "arena.site-build/1" and doc["pages"] >= 12
-    assert doc["counts"]["submissions"] == 6
+    assert doc["counts"]["submissions"] == 7
     assert "arena site: reading submission files" in p.stderr  # progress goes to stderr
     assert "https://github.com/o/r/pull/7" in (out / "submissions/mallory/xss-desc.html"
                                                 ).read_text()
@@ -416,3 +416,14 @@ def test_the_feed_announces_new_leaders_not_reruns(tmp_path):
         "130.0 tok/s: a/x (+9.0)", "120.0 tok/s: b/y (+20.0)", "100.0 tok/s: a/x"]
     board = json.loads((tmp_path / "site" / "api" / "leaderboard.json").read_text())
     assert len(board["records"]) == 4  # the API keeps every new best, re-runs included
+
+
+def test_model_links_only_for_hub_ids_pinned_to_a_commit(hostile):
+    out = hostile[0]
+    page = (out / "submissions/mallory/xss-desc.html").read_text()
+    assert ('href="https://huggingface.co/google/gemma-4-E4B-it/tree/'
+            'ee0ef6023621cff504d758262d4e04895a5af4a2"') in page
+    for odd in ("eve/file-gone", "eve/odd-config"):
+        assert "huggingface.co" not in (out / f"submissions/{odd}.html").read_text()
+    assert site.Links.model("./tiny-gemma4", "0" * 40) is None
+    assert site.Links.model("google/gemma", "main") is None
