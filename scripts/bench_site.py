@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -35,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--submissions", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=3, help="runs per submission")
-    ap.add_argument("--keep", type=Path, help="generate into this folder and keep it")
+    ap.add_argument("--keep", type=Path,
+                    help="generate into this folder and keep it; a history already there is "
+                         "reused (generating 10,000 submissions takes minutes)")
     ap.add_argument("--work", type=Path, default=None,
                     help="where the temporary folder goes (e.g. /dev/shm to leave the disk "
                          "out of the figures; default: the system's temporary folder)")
@@ -47,15 +50,24 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="arena-bench-site-", dir=args.work) as tmp:
         root = args.keep or Path(tmp)
         t = time.perf_counter()
-        print(f"generating {args.submissions} submissions x {args.runs} runs in {root}",
-              file=sys.stderr, flush=True)
-        challenge_path = sample.synthetic_history(root / "challenge",
-                                                  submissions=args.submissions,
-                                                  runs_per_submission=args.runs)
+        challenge_path = root / "challenge" / "challenge.yaml"
+        if args.keep and challenge_path.is_file():
+            print(f"reusing the history in {root}", file=sys.stderr, flush=True)
+        else:
+            print(f"generating {args.submissions} submissions x {args.runs} runs in {root}",
+                  file=sys.stderr, flush=True)
+            challenge_path = sample.synthetic_history(root / "challenge",
+                                                      submissions=args.submissions,
+                                                      runs_per_submission=args.runs)
         gen_s = time.perf_counter() - t
+        for old in (root / "site", root / "cache.bin"):  # every run starts cold
+            if old.is_dir():
+                shutil.rmtree(old)
+            elif old.exists():
+                old.unlink()
         challenge = load_challenge(challenge_path)
         out = root / "site"
-        cache = root / "cache.json"
+        cache = root / "cache.bin"
         builds = {}
         cpu: dict[str, float] = {}
         load = {"before": os.getloadavg()[0]}
