@@ -4,7 +4,6 @@ agreement with the canonical ranking."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 

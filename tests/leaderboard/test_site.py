@@ -23,7 +23,7 @@ from arena.store import ResultsStore
 from leaderboard import api, sample, site
 from leaderboard.ranking import rank
 
-from conftest import BIDI, HOSTILE, at, make_hostile_challenge  # noqa: E402
+from conftest import HOSTILE, at, make_hostile_challenge  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 11, 30, 12, tzinfo=dt.timezone.utc)
