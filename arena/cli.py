@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "arena.commands",
     "runner.commands",
     "arena.demo",
+    "leaderboard.cli",
     "bot.cli",
 )
 

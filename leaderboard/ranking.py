@@ -4,22 +4,38 @@ Rules:
 - A run's effective status is its runner verdict, then maintainers' verdict records applied in
   time order (human verdicts win). A submission can also be withdrawn (by its author) or
   disqualified (by a maintainer); a later submission-level reinstate undoes either.
-- Only verified runs on the challenge's hardware label are ranked (other hardware never mixes).
-- Per submission, its best verified run counts (highest scored TPS: private median when the
-  private set was measured, else public).
+- Only verified runs of active submissions on the challenge's hardware label are ranked (other
+  hardware never mixes; a run counts as on the hardware when both its challenge block and its
+  fingerprint name that label).
+- The score is the median TPS on the private prompt set. A run measured on the public set only is
+  scored on it, but such a number is not comparable with a private one (public prompts can be
+  fitted, and the public/private gap check could not run), so within a submission a
+  private-scored run always beats a public-only one, and public-only entries rank below every
+  private-scored entry.
+- Per submission, its best verified run counts (highest scored TPS; at equal TPS the earlier;
+  at equal times the lower run id, so the input's order never matters).
 - Entries whose TPS differ by less than the tie threshold, or whose 95% confidence intervals
-  overlap, share a rank; within a tie the earlier submission (first run) is listed first.
+  overlap, share a rank. Ties are measured against the first entry of each group, so they cannot
+  chain down the table. Within a tie the earlier submission is listed first: the one whose
+  ranked configuration (same config SHA-256) was first run on this hardware.
+- A run whose scored TPS is not a finite number is never ranked.
+
+Everything here is pure: lists of result documents and verdict records in, values out.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
-from arena.result import score_set, score_tps
+from arena.result import score_set
 
 RANKED = "verified"
 SUBMISSION_STATES = ("active", "withdrawn", "disqualified")
+# Lower sorts first: a private-scored entry ranks ahead of any public-only one.
+SET_PRIORITY = {"private": 0, "public": 1}
 
 
 @dataclass(frozen=True)
@@ -58,31 +74,75 @@ class Entry:
     result: Mapping[str, Any] = field(repr=False, compare=False)
 
 
+@dataclass(frozen=True)
+class Record:
+    """A run that set a new best verified TPS when it ran (see `records`)."""
+
+    submission_id: str
+    run_id: str
+    started_at: str
+    tps: float
+    tps_set: str
+    previous_tps: float | None
+    previous_submission_id: str | None
+
+
+def instant(ts: str) -> dt.datetime:
+    """An ISO 8601 time as an aware UTC datetime, so that '...Z' and '...+02:00' compare
+    correctly. A time that does not parse sorts first (records must never be dropped)."""
+    try:
+        t = dt.datetime.fromisoformat(ts)
+    except (TypeError, ValueError):
+        return dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t.astimezone(dt.timezone.utc)
+
+
+def _record_key(rec: Mapping[str, Any]) -> tuple[dt.datetime, str]:
+    return instant(rec["at"]), rec["id"]
+
+
+def verdicts_by_submission(
+        verdicts: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """Verdict records grouped by submission, oldest first: lets callers that look at many runs
+    pass each run only its own submission's records."""
+    out: dict[str, list[Mapping[str, Any]]] = {}
+    for rec in sorted(verdicts, key=_record_key):
+        out.setdefault(rec["submission"], []).append(rec)
+    return out
+
+
 def _applies(record: Mapping[str, Any], submission_id: str, run_id: str | None) -> bool:
     return record["submission"] == submission_id and (
         record["run_id"] is None or record["run_id"] == run_id)
 
 
+def _runner_reasons(result: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(r["message"] for r in result.get("reasons", []))
+
+
 def run_status(result: Mapping[str, Any], verdicts: Iterable[Mapping[str, Any]]) -> RunStatus:
-    """Apply maintainers' invalidate/reinstate records (oldest first) to one run."""
+    """Apply maintainers' invalidate/reinstate records (oldest first) to one run.
+
+    A record naming no run applies to every run of the submission, also to runs made after it:
+    an invalidated submission stays invalid until a maintainer reinstates it."""
     base = result["verdict"]
     status = base
-    reasons = tuple(r["message"] for r in result.get("reasons", []))
+    reasons = _runner_reasons(result)
     by = None
     sid, rid = result["submission"]["id"], result["run_id"]
-    for rec in sorted(verdicts, key=lambda r: (r["at"], r["id"])):
+    for rec in sorted(verdicts, key=_record_key):
         if not _applies(rec, sid, rid) or rec["action"] not in ("invalidate", "reinstate"):
             continue
         if rec["action"] == "invalidate":
             status, reasons, by = "invalid", (f"maintainer: {rec['reason']}",), rec["by"]
-        elif rec["run_id"] is not None and score_tps(dict(result)) is not None:
+        elif rec["run_id"] is not None and scored_tps(result) is not None:
             # A maintainer reinstating one measured run judges it valid.
             status, reasons, by = "verified", (f"reinstated: {rec['reason']}",), rec["by"]
         else:
             # A submission-wide reinstate undoes earlier invalidations: back to the runner's word.
-            status = base
-            reasons = tuple(r["message"] for r in result.get("reasons", []))
-            by = rec["by"]
+            status, reasons, by = base, _runner_reasons(result), rec["by"]
     return RunStatus(status, reasons, by)
 
 
@@ -90,7 +150,7 @@ def submission_state(submission_id: str,
                      verdicts: Iterable[Mapping[str, Any]]) -> SubmissionState:
     """Withdrawn, disqualified or active, from the latest submission-level record."""
     state = SubmissionState("active")
-    for rec in sorted(verdicts, key=lambda r: (r["at"], r["id"])):
+    for rec in sorted(verdicts, key=_record_key):
         if rec["submission"] != submission_id or rec["run_id"] is not None:
             continue
         if rec["action"] == "withdraw":
@@ -100,6 +160,49 @@ def submission_state(submission_id: str,
         elif rec["action"] == "reinstate":
             state = SubmissionState("active", None, rec["by"])
     return state
+
+
+def on_hardware(result: Mapping[str, Any], hardware: str) -> bool:
+    """The run was made for this hardware label and on a machine carrying it."""
+    return (result["challenge"]["hardware"] == hardware
+            and result["fingerprint"]["hardware"] == hardware)
+
+
+def scored_tps(result: Mapping[str, Any]) -> float | None:
+    """The TPS a run is ranked on (median of its scored set), or None when it has none or it is
+    not a finite number."""
+    s = _set(result)
+    if s is None:
+        return None
+    v = result["tps"][s]["median"]
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def _set(result: Mapping[str, Any]) -> str | None:
+    return score_set(result)  # type: ignore[arg-type]  # reads only; any mapping will do
+
+
+def _score_key(result: Mapping[str, Any]) -> tuple[int, float] | None:
+    """(set priority, TPS): the lower priority number wins, then the higher TPS."""
+    tps = scored_tps(result)
+    if tps is None:
+        return None
+    return SET_PRIORITY[_set(result)], tps  # type: ignore[index]
+
+
+def _beats(a: tuple[int, float], a_when: dt.datetime, a_id: str,
+           b: tuple[int, float], b_when: dt.datetime, b_id: str) -> bool:
+    """Better set, then higher TPS, then earlier; the id settles exact ties, so that the
+    outcome never depends on the order the files were read in."""
+    if a[0] != b[0]:
+        return a[0] < b[0]
+    if a[1] != b[1]:
+        return a[1] > b[1]
+    if a_when != b_when:
+        return a_when < b_when
+    return a_id < b_id
 
 
 def _ci(result: Mapping[str, Any], tps_set: str) -> tuple[float, float]:
@@ -112,6 +215,32 @@ def _median(result: Mapping[str, Any], s: str) -> float | None:
     return None if t is None else float(t["median"])
 
 
+def _config_key(result: Mapping[str, Any]) -> tuple[str, str]:
+    return result["submission"]["id"], result["submission"]["config_sha256"]
+
+
+def _rankable_runs(results: Iterable[Mapping[str, Any]], verdicts: Iterable[Mapping[str, Any]],
+                   hardware: str, challenge_id: str | None,
+                   ) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(runs on this hardware, the subset that may be ranked: verified and active)."""
+    by_sub = verdicts_by_submission(verdicts)
+    here = [r for r in results if on_hardware(r, hardware)
+            and (challenge_id is None or r["challenge"]["id"] == challenge_id)]
+    states: dict[str, SubmissionState] = {}
+    rankable = []
+    for r in here:
+        sid = r["submission"]["id"]
+        recs = by_sub.get(sid, ())
+        if sid not in states:
+            states[sid] = submission_state(sid, recs)
+        if states[sid].state != "active":
+            continue
+        if run_status(r, recs).status != RANKED or _score_key(r) is None:
+            continue
+        rankable.append(r)
+    return here, rankable
+
+
 def rank(
     results: Iterable[Mapping[str, Any]],
     verdicts: Iterable[Mapping[str, Any]],
@@ -119,57 +248,54 @@ def rank(
     hardware: str,
     tie_tps: float,
     by_author: bool = False,
+    challenge_id: str | None = None,
 ) -> list[Entry]:
-    """The leaderboard: one entry per submission (or per author), best first, ties shared."""
-    verdicts = list(verdicts)
-    results = [r for r in results if r["challenge"]["hardware"] == hardware]
-    first_run: dict[str, str] = {}
-    for r in results:
-        sid = r["submission"]["id"]
-        if sid not in first_run or r["started_at"] < first_run[sid]:
-            first_run[sid] = r["started_at"]
+    """The leaderboard: one entry per submission (or per author), best first, ties shared.
 
-    states: dict[str, SubmissionState] = {}
-    best: dict[str, Mapping[str, Any]] = {}
-    for r in results:
+    `challenge_id`, when given, also keeps out results recorded for another challenge."""
+    here, rankable = _rankable_runs(results, verdicts, hardware, challenge_id)
+    first_seen: dict[tuple[str, str], tuple[dt.datetime, str]] = {}
+    for r in here:
+        key, t = _config_key(r), instant(r["started_at"])
+        if key not in first_seen or t < first_seen[key][0]:
+            first_seen[key] = (t, r["started_at"])
+
+    best: dict[str, tuple[Mapping[str, Any], tuple[int, float], dt.datetime]] = {}
+    for r in rankable:
         sid = r["submission"]["id"]
-        if sid not in states:
-            states[sid] = submission_state(sid, verdicts)
-        if states[sid].state != "active":
-            continue
-        if run_status(r, verdicts).status != RANKED:
-            continue
-        score = score_tps(dict(r))
-        if score is None:
-            continue
+        score, when = _score_key(r), instant(r["started_at"])
+        assert score is not None
         cur = best.get(sid)
-        if cur is None or _better(score, r["started_at"], score_tps(dict(cur)), cur["started_at"]):
-            best[sid] = r
+        if cur is None or _beats(score, when, r["run_id"], cur[1], cur[2], cur[0]["run_id"]):
+            best[sid] = (r, score, when)
 
     candidates = []
-    for sid, r in best.items():
-        s = score_set(dict(r))
+    for sid, (r, score, _) in best.items():
+        s = _set(r)
         assert s is not None
         author, name = sid.split("/", 1)
         ppl_sets = r["ppl"]["sets"]
         ppl = ppl_sets.get(s, next(iter(ppl_sets.values()), None)) if ppl_sets else None
+        first_at, first_text = first_seen[_config_key(r)]
         candidates.append(dict(
-            submission_id=sid, author=author, name=name, tps=float(r["tps"][s]["median"]),
+            submission_id=sid, author=author, name=name, tps=score[1],
             tps_set=s, stdev=float(r["tps"][s]["stdev"]), ci95=_ci(r, s),
             public_tps=_median(r, "public"), private_tps=_median(r, "private"),
             ppl=None if ppl is None else float(ppl["value"]), run_id=r["run_id"],
-            started_at=r["started_at"], first_run_at=first_run[sid], result=r))
+            started_at=r["started_at"], first_run_at=first_text, result=r,
+            _priority=score[0], _first=first_at))
 
     if by_author:
         per_author: dict[str, dict[str, Any]] = {}
         for c in candidates:
             cur = per_author.get(c["author"])
-            if cur is None or _better(c["tps"], c["first_run_at"], cur["tps"], cur["first_run_at"]):
+            if cur is None or _beats((c["_priority"], c["tps"]), c["_first"], c["submission_id"],
+                                     (cur["_priority"], cur["tps"]), cur["_first"],
+                                     cur["submission_id"]):
                 per_author[c["author"]] = c
         candidates = list(per_author.values())
 
-    candidates.sort(key=lambda c: (-c["tps"], c["first_run_at"], c["submission_id"]))
-    # Group into ties against each group's leader, so that ties cannot chain down the table.
+    candidates.sort(key=lambda c: (c["_priority"], -c["tps"], c["_first"], c["submission_id"]))
     groups: list[list[dict[str, Any]]] = []
     for c in candidates:
         if groups and _tied(groups[-1][0], c, tie_tps):
@@ -178,23 +304,70 @@ def rank(
             groups.append([c])
     out: list[Entry] = []
     for g in groups:
-        g.sort(key=lambda c: (c["first_run_at"], -c["tps"], c["submission_id"]))
+        g.sort(key=lambda c: (c["_first"], -c["tps"], c["submission_id"]))
         r = len(out) + 1
         for c in g:
+            del c["_priority"], c["_first"]
             out.append(Entry(rank=r, tied=len(g) > 1, **c))
     return out
 
 
-def _better(tps: float, when: str, cur_tps: float | None, cur_when: str) -> bool:
-    """Higher TPS wins; at equal TPS the earlier one (ISO times compare as text)."""
-    if cur_tps is None or tps != cur_tps:
-        return cur_tps is None or tps > cur_tps
-    return when < cur_when
-
-
 def _tied(leader: Mapping[str, Any], other: Mapping[str, Any], tie_tps: float) -> bool:
+    if leader["_priority"] != other["_priority"]:
+        return False  # a private and a public-only number are not comparable
     if leader["tps"] - other["tps"] < tie_tps:
         return True
     lo_a, hi_a = leader["ci95"]
     lo_b, hi_b = other["ci95"]
     return lo_a <= hi_b and lo_b <= hi_a
+
+
+def pareto_front(entries: Sequence[Entry]) -> list[Entry]:
+    """The entries no other entry beats on both TPS (higher) and perplexity (lower), fastest
+    first. Only entries scored on the same prompt set as the leader take part; entries without
+    a perplexity cannot be placed."""
+    if not entries:
+        return []
+    lead_set = entries[0].tps_set
+    pts = [e for e in entries if e.tps_set == lead_set and e.ppl is not None]
+    # Lowest PPL first (then highest TPS); an entry is on the front when it is faster than every
+    # entry with a lower or equal perplexity.
+    pts.sort(key=lambda e: (e.ppl, -e.tps, e.submission_id))
+    front: list[Entry] = []
+    best_tps = -math.inf
+    for e in pts:
+        if e.tps > best_tps:
+            front.append(e)
+            best_tps = e.tps
+    front.sort(key=lambda e: -e.tps)
+    return front
+
+
+def records(
+    results: Iterable[Mapping[str, Any]],
+    verdicts: Iterable[Mapping[str, Any]],
+    *,
+    hardware: str,
+    challenge_id: str | None = None,
+) -> list[Record]:
+    """Every run that, when it started, beat the best verified TPS before it, oldest first.
+
+    Computed from today's verdicts: a run invalidated later was never a record, and the runs it
+    overshadowed may become records again. Only the leader's prompt set counts (private when
+    any ranked run measured it), so a public-only number never reads as a record."""
+    _, rankable = _rankable_runs(results, verdicts, hardware, challenge_id)
+    if not rankable:
+        return []
+    lead_set = "private" if any(_set(r) == "private" for r in rankable) else "public"
+    runs = [r for r in rankable if _set(r) == lead_set]
+    runs.sort(key=lambda r: (instant(r["started_at"]), r["run_id"]))
+    out: list[Record] = []
+    for r in runs:
+        tps = scored_tps(r)
+        assert tps is not None
+        prev = out[-1] if out else None
+        if prev is None or tps > prev.tps:
+            out.append(Record(r["submission"]["id"], r["run_id"], r["started_at"], tps, lead_set,
+                              prev.tps if prev else None,
+                              prev.submission_id if prev else None))
+    return out

@@ -1,0 +1,295 @@
+"""The site's JSON API: three documents for agents and scripts, each with a `format` key and a
+published JSON Schema (the site serves both; the tests check every document against its schema).
+
+    api/leaderboard.json   the ranking (and the per-author view, the front, the records)
+    api/submissions.json   every submission: status, lineage, configuration, its runs' ids
+    api/runs.json          every run: effective status with reasons, TPS, PPL, checks
+
+A format's number changes only when a field changes meaning or goes away; new fields may be
+added within a version. Paths in the documents are relative to the site's root.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable, Mapping
+
+from leaderboard.model import SiteModel, SubmissionView, RunView
+from leaderboard.ranking import Entry
+
+LEADERBOARD_FORMAT = "arena.leaderboard/1"
+SUBMISSIONS_FORMAT = "arena.submissions/1"
+RUNS_FORMAT = "arena.runs/1"
+
+_ID = {"type": "string", "pattern": r"^[A-Za-z0-9-]{1,39}/[a-z0-9][a-z0-9-]{0,62}$",
+       "description": "Submission id: <github-login>/<name>."}
+_TIME = {"type": "string", "description": "ISO 8601 time, as the run recorded it."}
+_NUM_OR_NULL = {"type": ["number", "null"]}
+_STR_OR_NULL = {"type": ["string", "null"]}
+_STATUS = {"enum": ["verified", "invalid", "error", "pending", "withdrawn", "disqualified"],
+           "description": "verified: has a verified run; invalid/error: its latest run ended so "
+                          "and none is verified; pending: no run yet; withdrawn by its author or "
+                          "disqualified by a maintainer."}
+_RUN_STATUS = {"enum": ["verified", "invalid", "error"],
+               "description": "After maintainers' verdicts (which win over the runner's)."}
+
+
+def _obj(required: list[str], props: dict[str, Any], desc: str = "") -> dict[str, Any]:
+    out = {"type": "object", "required": required, "properties": props}
+    if desc:
+        out["description"] = desc
+    return out
+
+
+def _doc_schema(fmt: str, title: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title,
+        "type": "object",
+        "required": ["format", "generated_at", "challenge", *body],
+        "properties": {
+            "format": {"const": fmt, "description": "Names this document's shape and version."},
+            "generated_at": {"type": "string", "description": "When the site was built (UTC)."},
+            "challenge": _CHALLENGE,
+            **body,
+        },
+    }
+
+
+_CHALLENGE = _obj(
+    ["id", "title", "hardware", "ppl_reference", "ppl_cap", "tie_tps"],
+    {"id": {"type": "string"}, "title": {"type": "string"},
+     "hardware": {"type": "string", "description": "The hardware label runs are ranked on."},
+     "base_model": _obj(["id", "revision"], {"id": {"type": "string"},
+                                              "revision": {"type": "string"}}),
+     "ppl_reference": {"type": "number"},
+     "ppl_cap": {"type": "number", "description": "Highest perplexity a verified run may have."},
+     "tie_tps": {"type": "number", "description": "TPS gaps below this are ties."}},
+    "The challenge the ranking belongs to.")
+
+_ENTRY = _obj(
+    ["rank", "tied", "submission", "author", "name", "tps", "tps_set", "stdev", "ci95",
+     "private_tps", "public_tps", "ppl", "run_id", "started_at", "first_run_at", "page"],
+    {"rank": {"type": "integer", "minimum": 1,
+              "description": "Shared by entries within the noise of the first of their group."},
+     "tied": {"type": "boolean", "description": "Shares its rank with another entry."},
+     "submission": _ID,
+     "author": {"type": "string", "description": "GitHub login."},
+     "name": {"type": "string", "description": "The submission's name."},
+     "tps": {"type": "number", "description": "The score: median TPS of the scored set."},
+     "tps_set": {"enum": ["private", "public"],
+                 "description": "The set the score comes from: private when it was measured."},
+     "stdev": {"type": "number", "description": "Standard deviation of the passes."},
+     "ci95": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
+              "description": "95% confidence interval of the mean TPS."},
+     "private_tps": {**_NUM_OR_NULL, "description": "Median TPS on the private prompts."},
+     "public_tps": {**_NUM_OR_NULL, "description": "Median TPS on the public prompts."},
+     "ppl": {**_NUM_OR_NULL, "description": "Perplexity on the scored set."},
+     "change_vs_parent": {**_NUM_OR_NULL,
+                          "description": "TPS / parent's best verified TPS - 1; null when "
+                                         "there is no comparable parent entry."},
+     "parent": {**_STR_OR_NULL, "description": "The parent's submission id."},
+     "on_pareto_front": {"type": "boolean"},
+     "run_id": {"type": "string", "description": "The run that gives the entry its place."},
+     "started_at": _TIME,
+     "first_run_at": {**_TIME, "description": "When its configuration first ran here: the "
+                                               "tie-break (earlier first)."},
+     "pr": {"type": ["integer", "null"], "description": "Pull request of the ranked run."},
+     "page": {"type": "string", "description": "The submission's page."},
+     "result_path": {"type": "string", "description": "The run's file in the results store."}})
+
+LEADERBOARD_SCHEMA = _doc_schema(LEADERBOARD_FORMAT, "arena leaderboard", {
+    "entries": {"type": "array", "items": _ENTRY, "description": "The ranking, best first."},
+    "by_author": {"type": "array", "items": _ENTRY,
+                  "description": "Each author's best entry, ranked by the same rules."},
+    "pareto_front": {"type": "array", "items": _ID,
+                     "description": "Entries no other entry beats on both TPS and perplexity."},
+    "records": {"type": "array", "description": "Runs that set a new best TPS, oldest first.",
+                "items": _obj(["submission", "run_id", "started_at", "tps", "tps_set",
+                               "previous_tps", "previous_submission"],
+                              {"submission": _ID, "run_id": {"type": "string"},
+                               "started_at": _TIME, "tps": {"type": "number"},
+                               "tps_set": {"enum": ["private", "public"]},
+                               "previous_tps": _NUM_OR_NULL,
+                               "previous_submission": _STR_OR_NULL})},
+})
+
+SUBMISSIONS_SCHEMA = _doc_schema(SUBMISSIONS_FORMAT, "arena submissions", {
+    "submissions": {"type": "array", "description": "Every submission, by id.", "items": _obj(
+        ["id", "author", "name", "status", "state", "rank", "parent", "children", "runs", "page"],
+        {"id": _ID, "author": {"type": "string"}, "name": {"type": "string"},
+         "description": {**_STR_OR_NULL,
+                         "description": "Untrusted text from the author: escape it."},
+         "tags": {"type": "array", "items": {"type": "string"}},
+         "status": _STATUS,
+         "state": _obj(["state"], {"state": {"enum": ["active", "withdrawn", "disqualified"]},
+                                   "reason": _STR_OR_NULL, "by": _STR_OR_NULL}),
+         "reasons": {"type": "array", "items": {"type": "string"},
+                     "description": "Why it is not ranked (untrusted text)."},
+         "rank": {"type": ["integer", "null"]},
+         "tps": _NUM_OR_NULL,
+         "tps_set": _STR_OR_NULL,
+         "change_vs_parent": _NUM_OR_NULL,
+         "on_pareto_front": {"type": "boolean"},
+         "parent": _STR_OR_NULL,
+         "parent_note": {**_STR_OR_NULL, "description": "Why the parent is not linked."},
+         "children": {"type": "array", "items": _ID},
+         "config": {"type": ["object", "null"], "description": "Model and engine, normalized."},
+         "config_changes": {"type": ["array", "null"], "description": "Against the parent.",
+                            "items": _obj(["path", "kind"], {
+                                "path": {"type": "string"},
+                                "kind": {"enum": ["added", "removed", "changed"]},
+                                "old": {}, "new": {}})},
+         "file": {**_STR_OR_NULL, "description": "Path in the repository; null when the file "
+                                                 "is gone or no longer valid."},
+         "pr": {"type": ["integer", "null"]},
+         "runs": {"type": "array", "items": {"type": "string"}, "description": "Run ids, newest "
+                                                                             "first."},
+         "page": {"type": "string"}})},
+})
+
+_TPS_SUMMARY = _obj(["median", "mean", "stdev", "ci95", "passes"], {
+    "median": {"type": "number"}, "mean": {"type": "number"}, "stdev": {"type": "number"},
+    "ci95": {"type": "array", "items": {"type": "number"}},
+    "passes": {"type": "array", "items": {"type": "number"}, "description": "TPS of each pass."},
+    "prompts": {"type": "integer"}, "output_tokens": {"type": "integer"}})
+
+RUNS_SCHEMA = _doc_schema(RUNS_FORMAT, "arena runs", {
+    "runs": {"type": "array", "description": "Every run, newest first.", "items": _obj(
+        ["run_id", "submission", "started_at", "status", "runner_verdict", "reasons", "counted",
+         "ranked", "hardware", "tps", "ppl", "checks", "result_path", "page"],
+        {"run_id": {"type": "string"}, "submission": _ID, "started_at": _TIME,
+         "finished_at": _TIME,
+         "challenge": {"type": "string"},
+         "hardware": {"type": "string", "description": "From the run's fingerprint."},
+         "counted": {"type": "boolean", "description": "On this challenge and its hardware: "
+                                                       "eligible for the ranking."},
+         "status": _RUN_STATUS,
+         "runner_verdict": {"enum": ["verified", "invalid", "error"]},
+         "reasons": {"type": "array", "items": {"type": "string"}},
+         "overridden_by": {**_STR_OR_NULL, "description": "Maintainer whose verdict decided."},
+         "ranked": {"type": "boolean", "description": "The run its submission is ranked by."},
+         "tps_set": _STR_OR_NULL,
+         "tps": {"type": "object", "additionalProperties": _TPS_SUMMARY},
+         "ppl": _obj(["reference", "cap", "sets"], {
+             "reference": {"type": "number"}, "cap": {"type": "number"},
+             "sets": {"type": "object", "additionalProperties": {"type": "number"}}}),
+         "checks": {"type": "array", "items": _obj(["name", "status"], {
+             "name": {"type": "string"}, "status": {"enum": ["pass", "fail", "warn", "skip"]}})},
+         "speculative": {"type": ["object", "null"]},
+         "config_sha256": {"type": "string"},
+         "pr": {"type": ["integer", "null"]},
+         "result_path": {"type": "string"},
+         "page": {"type": "string"}})},
+})
+
+SCHEMAS = {"leaderboard": LEADERBOARD_SCHEMA, "submissions": SUBMISSIONS_SCHEMA,
+           "runs": RUNS_SCHEMA}
+
+
+def _challenge(model: SiteModel) -> dict[str, Any]:
+    ch = model.challenge
+    return {"id": ch.id, "title": ch.title, "hardware": ch.hardware,
+            "base_model": {"id": ch.base_model.id, "revision": ch.base_model.revision},
+            "ppl_reference": ch.ppl_reference, "ppl_cap": ch.ppl_cap, "tie_tps": ch.tie_tps}
+
+
+def stamp(now: dt.datetime) -> str:
+    return now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _entry(e: Entry, s: SubmissionView, page: Callable[[str], str],
+           paths: Mapping[tuple[str, str], str]) -> dict[str, Any]:
+    pr = (e.result.get("provenance") or {}).get("pr")
+    return {
+        "rank": e.rank, "tied": e.tied, "submission": e.submission_id, "author": e.author,
+        "name": e.name, "tps": e.tps, "tps_set": e.tps_set, "stdev": e.stdev,
+        "ci95": list(e.ci95), "private_tps": e.private_tps, "public_tps": e.public_tps,
+        "ppl": e.ppl, "change_vs_parent": s.change, "parent": s.parent_id,
+        "on_pareto_front": s.on_front, "run_id": e.run_id, "started_at": e.started_at,
+        "first_run_at": e.first_run_at, "pr": pr, "page": page(e.submission_id),
+        "result_path": paths[(e.submission_id, e.run_id)],
+    }
+
+
+def leaderboard_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, Any]:
+    paths = {(r.submission_id, r.run_id): r.store_path for r in model.runs}
+    subs = model.submissions
+    return {
+        "format": LEADERBOARD_FORMAT,
+        "generated_at": stamp(model.generated_at),
+        "challenge": _challenge(model),
+        "entries": [_entry(e, subs[e.submission_id], page, paths) for e in model.entries],
+        "by_author": [_entry(e, subs[e.submission_id], page, paths)
+                      for e in model.author_entries],
+        "pareto_front": [e.submission_id for e in model.front],
+        "records": [{"submission": r.submission_id, "run_id": r.run_id,
+                     "started_at": r.started_at, "tps": r.tps, "tps_set": r.tps_set,
+                     "previous_tps": r.previous_tps,
+                     "previous_submission": r.previous_submission_id}
+                    for r in model.records],
+    }
+
+
+def submissions_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, Any]:
+    out = []
+    for s in model.submissions.values():
+        e = s.entry
+        out.append({
+            "id": s.id, "author": s.author, "name": s.name, "description": s.description,
+            "tags": list(s.tags), "status": s.status,
+            "state": {"state": s.state.state, "reason": s.state.reason, "by": s.state.by},
+            "reasons": list(s.reasons),
+            "rank": e.rank if e else None, "tps": e.tps if e else None,
+            "tps_set": e.tps_set if e else None, "change_vs_parent": s.change,
+            "on_pareto_front": s.on_front,
+            "parent": s.parent_id, "parent_note": s.parent_note, "children": list(s.children),
+            "config": s.config,
+            "config_changes": None if s.diff is None else [
+                {"path": c.path, "kind": c.kind, "old": c.old, "new": c.new} for c in s.diff],
+            "file": s.file.path if s.file else None, "pr": s.pr,
+            "runs": [r.run_id for r in s.runs], "page": page(s.id),
+        })
+    return {"format": SUBMISSIONS_FORMAT, "generated_at": stamp(model.generated_at),
+            "challenge": _challenge(model), "submissions": out}
+
+
+def _run(r: RunView, page: Callable[[str], str]) -> dict[str, Any]:
+    d = r.doc
+    return {
+        "run_id": r.run_id, "submission": r.submission_id, "started_at": r.started_at,
+        "finished_at": d["finished_at"], "challenge": d["challenge"]["id"],
+        "hardware": r.hardware, "counted": r.here, "status": r.status,
+        "runner_verdict": d["verdict"], "reasons": list(r.reasons),
+        "overridden_by": r.overridden_by, "ranked": r.ranked, "tps_set": r.tps_set,
+        "tps": {s: {"median": t["median"], "mean": t["mean"], "stdev": t["stdev"],
+                    "ci95": t["ci95"], "passes": [p["tps"] for p in t["passes"]],
+                    "prompts": t["prompts"], "output_tokens": t["output_tokens"]}
+                for s, t in d["tps"].items()},
+        "ppl": {"reference": d["ppl"]["reference"], "cap": d["ppl"]["cap"],
+                "sets": {s: p["value"] for s, p in d["ppl"]["sets"].items()}},
+        "checks": [{"name": c["name"], "status": c["status"]} for c in d["checks"]],
+        "speculative": d.get("speculative"),
+        "config_sha256": d["submission"]["config_sha256"],
+        "pr": (d.get("provenance") or {}).get("pr"),
+        "result_path": r.store_path, "page": page(r.submission_id) + f"#run-{r.run_id}",
+    }
+
+
+def runs_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, Any]:
+    return {"format": RUNS_FORMAT, "generated_at": stamp(model.generated_at),
+            "challenge": _challenge(model), "runs": [_run(r, page) for r in model.runs]}
+
+
+def field_rows(schema: Mapping[str, Any], key: str) -> list[tuple[str, str, str]]:
+    """(field, type, description) of the items of `schema[key]`, for the API page."""
+    node = schema["properties"][key]
+    items = node.get("items", node)
+    rows = []
+    for name, spec in items.get("properties", {}).items():
+        t = spec.get("type") or ("one of " + ", ".join(map(str, spec["enum"]))
+                                 if "enum" in spec else "any")
+        if isinstance(t, list):
+            t = " or ".join(t)
+        rows.append((name, str(t), spec.get("description", "")))
+    return rows

@@ -1,0 +1,340 @@
+"""The site's data model: one pass from (submission files, results, verdicts) to everything the
+pages, the JSON API and the feed show.
+
+The ranking itself comes from `leaderboard.ranking.rank` — called once per view here, never per
+page — so the site cannot disagree with the bot. This module adds what only the site needs: each
+run's effective status, each submission's status badge, its lineage (parent, children, a tree
+that survives missing parents), its change against its parent and the configuration diff, the
+Pareto front and the records. Loading (files, the store) lives in `leaderboard.load`;
+`build_model` is pure, so that tests can feed it by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from arena.challenge import Challenge
+from arena.submission import Submission
+from leaderboard.ranking import (
+    Entry,
+    Record,
+    RunStatus,
+    SubmissionState,
+    instant,
+    on_hardware,
+    pareto_front,
+    rank,
+    records,
+    run_status,
+    scored_tps,
+    submission_state,
+    verdicts_by_submission,
+)
+from arena.result import score_set
+
+STATUSES = ("verified", "invalid", "error", "pending", "withdrawn", "disqualified")
+STATUS_TEXT = {
+    "verified": "verified",
+    "invalid": "invalid",
+    "error": "error",
+    "pending": "no run yet",
+    "withdrawn": "withdrawn",
+    "disqualified": "disqualified",
+}
+
+
+@dataclass(frozen=True)
+class SubmissionFile:
+    """A valid submission file as read from the repository."""
+
+    submission: Submission
+    text: str
+    path: str  # relative to the repository root, forward slashes
+
+
+@dataclass
+class RunView:
+    doc: Mapping[str, Any]
+    store_path: str  # relative to the store's root: results/<login>/<name>/<run-id>.json
+    submission_id: str
+    run_id: str
+    started_at: str
+    when: dt.datetime
+    status: str  # the effective status: verified | invalid | error
+    reasons: tuple[str, ...]
+    overridden_by: str | None
+    here: bool  # on this challenge and its hardware
+    hardware: str
+    tps_set: str | None
+    tps: float | None
+    ppl: float | None
+    ranked: bool = False  # the run that gives its submission its place in the ranking
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    path: str  # dotted, e.g. engine.args.speculative_config.num_speculative_tokens
+    kind: str  # added | removed | changed
+    old: str | None  # compact JSON
+    new: str | None
+
+
+@dataclass
+class SubmissionView:
+    id: str
+    author: str
+    name: str
+    file: SubmissionFile | None
+    config: Mapping[str, Any] | None
+    runs: list[RunView]  # newest first
+    state: SubmissionState
+    status: str
+    entry: Entry | None = None
+    author_entry: bool = False  # the author's best, in the per-author view
+    parent_id: str | None = None
+    parent_note: str | None = None  # why the parent is not shown above it
+    children: list[str] = field(default_factory=list)
+    change: float | None = None  # best TPS / parent's best TPS - 1
+    change_note: str | None = None
+    diff: list[ConfigChange] | None = None
+    diff_note: str | None = None
+    on_front: bool = False
+    first_at: dt.datetime | None = None  # first run on this challenge's hardware
+    latest_at: dt.datetime | None = None
+    depth: int = 0
+
+    @property
+    def description(self) -> str | None:
+        return self.file.submission.description if self.file else None
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.file.submission.tags if self.file else ()
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Why the submission is not ranked, in words, newest run first."""
+        if self.state.state != "active":
+            return (f"{self.state.state} by {self.state.by}: {self.state.reason}"
+                    if self.state.reason else f"{self.state.state}",)
+        if self.status in ("invalid", "error"):
+            latest = next(r for r in self.runs if r.here)
+            return latest.reasons or (f"the latest run ended {latest.status}",)
+        return ()
+
+    @property
+    def best_run(self) -> RunView | None:
+        return next((r for r in self.runs if r.ranked), None)
+
+    @property
+    def pr(self) -> int | None:
+        """The pull request of its most recent run that names one."""
+        for r in self.runs:
+            pr = (r.doc.get("provenance") or {}).get("pr")
+            if pr:
+                return int(pr)
+        return None
+
+
+@dataclass
+class SiteModel:
+    challenge: Challenge
+    generated_at: dt.datetime
+    entries: list[Entry]
+    author_entries: list[Entry]
+    submissions: dict[str, SubmissionView]  # in id order
+    runs: list[RunView]  # newest first
+    front: list[Entry]
+    records: list[Record]
+    tree: list[SubmissionView]  # pre-order: each parent before its children
+    warnings: list[str]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = {s: 0 for s in STATUSES}
+        for s in self.submissions.values():
+            out[s.status] += 1
+        out["submissions"] = len(self.submissions)
+        out["runs"] = len(self.runs)
+        here = [r for r in self.runs if r.here]
+        out["runs_here"] = len(here)
+        for st in ("verified", "invalid", "error"):
+            out[f"runs_{st}"] = sum(1 for r in here if r.status == st)
+        out["authors"] = len({s.author for s in self.submissions.values()})
+        return out
+
+
+def build_model(
+    challenge: Challenge,
+    files: Mapping[str, SubmissionFile],
+    results: Sequence[tuple[str, Mapping[str, Any]]],
+    verdicts: Sequence[Mapping[str, Any]],
+    *,
+    now: dt.datetime,
+    warnings: Iterable[str] = (),
+) -> SiteModel:
+    """Everything the site shows, computed once."""
+    docs = [d for _, d in results]
+    hw, cid = challenge.hardware, challenge.id
+    entries = rank(docs, verdicts, hardware=hw, tie_tps=challenge.tie_tps, challenge_id=cid)
+    author_entries = rank(docs, verdicts, hardware=hw, tie_tps=challenge.tie_tps,
+                          by_author=True, challenge_id=cid)
+    front = pareto_front(entries)
+    recs = records(docs, verdicts, hardware=hw, challenge_id=cid)
+    by_sub = verdicts_by_submission(verdicts)
+
+    runs: list[RunView] = []
+    for rel, doc in results:
+        sid = doc["submission"]["id"]
+        st: RunStatus = run_status(doc, by_sub.get(sid, ()))
+        s = score_set(doc)  # type: ignore[arg-type]
+        ppl_sets = doc["ppl"]["sets"]
+        ppl = ppl_sets.get(s) if s else next(iter(ppl_sets.values()), None)
+        runs.append(RunView(
+            doc=doc, store_path=rel, submission_id=sid, run_id=doc["run_id"],
+            started_at=doc["started_at"], when=instant(doc["started_at"]), status=st.status,
+            reasons=st.reasons, overridden_by=st.overridden_by,
+            here=on_hardware(doc, hw) and doc["challenge"]["id"] == cid,
+            hardware=doc["fingerprint"]["hardware"], tps_set=s, tps=scored_tps(doc),
+            ppl=None if ppl is None else float(ppl["value"])))
+    runs.sort(key=lambda r: (r.when, r.run_id), reverse=True)
+
+    runs_of: dict[str, list[RunView]] = {}
+    for r in runs:
+        runs_of.setdefault(r.submission_id, []).append(r)
+
+    subs: dict[str, SubmissionView] = {}
+    for sid in sorted(set(files) | set(runs_of)):
+        f = files.get(sid)
+        mine = runs_of.get(sid, [])
+        cfg = f.submission.config() if f else (mine[0].doc["submission"]["config"] if mine
+                                               else None)
+        state = submission_state(sid, by_sub.get(sid, ()))
+        author, name = sid.split("/", 1)
+        here = [r for r in mine if r.here]
+        subs[sid] = SubmissionView(
+            id=sid, author=author, name=name, file=f, config=cfg, runs=mine, state=state,
+            status=_status(state, here), parent_id=f.submission.parent if f else None,
+            first_at=min((r.when for r in here), default=None),
+            latest_at=max((r.when for r in mine), default=None))
+
+    by_run = {(r.submission_id, r.run_id): r for r in runs}
+    for e in entries:
+        subs[e.submission_id].entry = e
+        by_run[(e.submission_id, e.run_id)].ranked = True
+    for e in author_entries:
+        subs[e.submission_id].author_entry = True
+    for e in front:
+        subs[e.submission_id].on_front = True
+
+    for s in subs.values():
+        _lineage(s, subs)
+    tree = _tree(subs)
+    return SiteModel(challenge=challenge, generated_at=now, entries=entries,
+                     author_entries=author_entries, submissions=subs, runs=runs, front=front,
+                     records=recs, tree=tree, warnings=list(warnings))
+
+
+def _status(state: SubmissionState, here: Sequence[RunView]) -> str:
+    if state.state != "active":
+        return state.state
+    if not here:
+        return "pending"
+    if any(r.status == "verified" for r in here):
+        return "verified"
+    return here[0].status  # newest first: what the latest run said
+
+
+def _lineage(s: SubmissionView, subs: Mapping[str, SubmissionView]) -> None:
+    pid = s.parent_id
+    if pid is None:
+        return
+    parent = subs.get(pid)
+    if parent is None:
+        s.parent_note = f"its parent {pid} has no valid submission file"
+        s.change_note = "parent not found"
+        s.diff_note = "parent not found"
+        return
+    parent.children.append(s.id)
+    if s.config is not None and parent.config is not None:
+        s.diff = config_diff(parent.config, s.config)
+    else:
+        s.diff_note = "no configuration to compare"
+    if s.entry is None:
+        s.change_note = None  # nothing of its own to compare
+    elif parent.entry is None:
+        s.change_note = {"withdrawn": "parent withdrawn", "disqualified": "parent disqualified",
+                         }.get(parent.status, "parent has no verified run")
+    elif parent.entry.tps_set != s.entry.tps_set:
+        s.change_note = "measured on different prompt sets"
+    else:
+        s.change = s.entry.tps / parent.entry.tps - 1.0
+
+
+def _tree(subs: dict[str, SubmissionView]) -> list[SubmissionView]:
+    """Pre-order: roots (no parent, or a parent that is missing) first, each node followed by
+    its children, oldest first. Iterative, so that long lineages cannot hit a recursion limit;
+    a node is visited once, so a cycle in hand-edited data cannot loop."""
+    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+
+    def order(sid: str) -> tuple[dt.datetime, str]:
+        s = subs[sid]
+        return (s.first_at or far, sid)
+
+    roots = sorted((sid for sid, s in subs.items()
+                    if s.parent_id is None or s.parent_id not in subs), key=order)
+    out: list[SubmissionView] = []
+    seen: set[str] = set()
+
+    def walk(start: str) -> None:
+        stack = [(start, 0)]
+        while stack:
+            sid, depth = stack.pop()
+            if sid in seen:
+                continue
+            seen.add(sid)
+            s = subs[sid]
+            s.depth = depth
+            out.append(s)
+            for child in sorted(s.children, key=order, reverse=True):
+                stack.append((child, depth + 1))
+
+    for r in roots:
+        walk(r)
+    # Whatever is left sits on a cycle of parents: show it at the top level, say why.
+    for sid in sorted(set(subs) - seen, key=order):
+        subs[sid].parent_note = "its lineage loops back on itself"
+        walk(sid)
+    return out
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):  # configurations are plain JSON/YAML data
+        for k in value:  # an empty mapping has no settings to compare
+            _flatten(value[k], f"{prefix}.{k}" if prefix else str(k), out)
+    else:
+        out[prefix] = value
+
+
+def compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
+def config_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[ConfigChange]:
+    """What changed from `old` to `new`, one line per leaf setting (dotted paths)."""
+    a: dict[str, Any] = {}
+    b: dict[str, Any] = {}
+    _flatten(old, "", a)
+    _flatten(new, "", b)
+    out = []
+    for path in sorted(set(a) | set(b)):
+        if path not in a:
+            out.append(ConfigChange(path, "added", None, compact(b[path])))
+        elif path not in b:
+            out.append(ConfigChange(path, "removed", compact(a[path]), None))
+        elif a[path] != b[path] or type(a[path]) is not type(b[path]):
+            out.append(ConfigChange(path, "changed", compact(a[path]), compact(b[path])))
+    return out

@@ -1,0 +1,563 @@
+"""Build the static leaderboard site: HTML pages, SVG charts, the JSON API and an Atom feed.
+
+One pass: load the submission files and the results store, build the model once (the ranking is
+computed once per view), then render every page from templates compiled once. Every link inside
+the site is relative, so the site works under a GitHub Pages sub-path and from file://; links to
+the repository (pull requests, files, results) appear only when its URL is given.
+
+The output folder is replaced as a whole: pages are written to a staging folder beside it and
+swapped in at the end, so a reader never sees half a site, and a failed build leaves the old one.
+A folder that was not made by this builder is never replaced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import gc
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup, escape
+
+from arena.challenge import HUB_ID_RE, REVISION_RE, Challenge
+from arena.store import ResultsStore
+from arena.text import for_html, has_unsafe_characters
+from leaderboard import api, charts
+from leaderboard.load import ValidationCache, load_store, load_submission_files
+from leaderboard.model import STATUS_TEXT, STATUSES, SiteModel, build_model
+from leaderboard.parallel import WORK, started, worker_count
+from leaderboard.ranking import instant
+
+PACKAGE = Path(__file__).resolve().parent
+SITE_MARKER = ".arena-site"
+PAGE_SIZE = 100
+RUNS_PAGE_SIZE = 200
+NAV = (
+    ("ranking", "Ranking", "index.html"),
+    ("authors", "Best per author", "authors.html"),
+    ("tree", "Tree", "tree.html"),
+    ("runs", "Every run", "runs.html"),
+    ("charts", "Charts", "charts.html"),
+    ("api", "API", "api/index.html"),
+)
+REPO_URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._-]+){2}")
+_SHA_RE = re.compile(r"[0-9a-f]{7,40}")
+_SAFE_URL_RE = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/?&=+#:@-]*)?")
+
+
+class SiteError(Exception):
+    """The site cannot be built as asked (the message says why and what to do)."""
+
+
+def check_repo_url(url: str) -> str:
+    """The repository's web address, as https://host/owner/name (no trailing slash)."""
+    u = url.strip().rstrip("/")
+    if u.endswith(".git"):
+        u = u[:-4]
+    if not REPO_URL_RE.fullmatch(u):
+        raise SiteError(f"--repo-url {url!r} is not a repository address like "
+                        "https://github.com/owner/name.")
+    return u
+
+
+def repo_url_from_env(env: Mapping[str, str]) -> str | None:
+    """GitHub Actions' GITHUB_SERVER_URL + GITHUB_REPOSITORY, when both are set."""
+    server, repo = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY")
+    if server and repo:
+        return check_repo_url(f"{server.rstrip('/')}/{repo}")
+    return None
+
+
+@dataclass(frozen=True)
+class Links:
+    """Links out of the site, to the repository. All None-safe: no repository, no links."""
+
+    repo: str | None = None
+    results_ref: str = "results"
+
+    def pr(self, number: int) -> str:
+        return f"{self.repo}/pull/{int(number)}"
+
+    def file(self, path: str) -> str:
+        return f"{self.repo}/blob/HEAD/{quote(path)}"
+
+    def result(self, store_path: str) -> str:
+        return f"{self.repo}/blob/{quote(self.results_ref)}/{quote(store_path)}"
+
+    def commit(self, sha: str) -> str:
+        if not _SHA_RE.fullmatch(sha):
+            raise ValueError(f"not a commit SHA: {sha!r}")
+        return f"{self.repo}/commit/{sha}"
+
+    @staticmethod
+    def model(model_id: Any, revision: Any) -> str | None:
+        """The model's files at the pinned revision on the Hugging Face Hub, when the id is a
+        Hub repo id and the revision a commit (local models and anything odd: no link)."""
+        if (isinstance(model_id, str) and isinstance(revision, str)
+                and re.fullmatch(HUB_ID_RE, model_id) and re.fullmatch(REVISION_RE, revision)):
+            return f"https://huggingface.co/{model_id}/tree/{revision}"
+        return None
+
+    @staticmethod
+    def safe_url(url: Any) -> str | None:
+        """`url` if it is a plain https address (a workflow run's), else None: a result's URL
+        is shown as a link only when it cannot run script or leave the web."""
+        if isinstance(url, str) and _SAFE_URL_RE.fullmatch(url):
+            return url
+        return None
+
+
+def page_path(submission_id: str) -> str:
+    """A submission's page, relative to the site's root. Ids are <login>/<name>, both limited
+    to letters, digits and hyphens by the submission and result schemas."""
+    login, name = submission_id.split("/", 1)
+    return f"submissions/{login}/{name}.html"
+
+
+# --- formatting -------------------------------------------------------------------------------
+
+def _tps(v: Any) -> str:
+    return "—" if v is None else f"{float(v):,.1f}"
+
+
+def _ppl(v: Any) -> str:
+    if v is None:
+        return "—"
+    v = float(v)
+    return f"{v:.3f}" if v < 10 else f"{v:,.2f}" if v < 1000 else f"{v:,.0f}"
+
+
+def _pct(v: Any) -> str:
+    return "—" if v is None else f"{float(v) * 100:+.1f}%"
+
+
+def _pct1(v: Any) -> str:
+    return "—" if v is None else f"{float(v) * 100:.1f}%"
+
+
+def _date(ts: str) -> str:
+    return instant(ts).strftime("%Y-%m-%d")
+
+
+def _datetime(ts: str) -> str:
+    return instant(ts).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _utc(ts: str) -> str:
+    return instant(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _seconds(v: Any) -> str:
+    return f"{float(v):,.1f} s"
+
+
+def _figure(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        shown = ", ".join(_figure(x) for x in v[:20])
+        return f"[{shown}{', …' if len(v) > 20 else ''}]"
+    s = str(v)
+    return s if len(s) <= 300 else s[:299] + "…"
+
+
+# Dense, repetitive blocks (a run's fingerprint, timings, check figures) are assembled here
+# rather than in templates: one escape per value, by construction, and a tenth of the time.
+
+def _clean(value: Any) -> str:
+    text = value if type(value) is str else str(value)
+    if has_unsafe_characters(text):
+        return for_html(text)
+    return str(escape(text))  # markupsafe's C escape: the same five characters as for_html
+
+
+def _fingerprint_dl(fp: Mapping[str, Any]) -> Markup:
+    parts = []
+    for k, v in fp.items():
+        if k == "prompt_sets" and isinstance(v, Mapping):
+            for ps, h in v.items():
+                parts.append(f"<dt>{_clean(ps)} prompts</dt><dd class=\"mono\">{_clean(h)}</dd>")
+        elif v is not None:
+            mono = ' class="mono"' if k.endswith("sha256") else ""
+            parts.append(f"<dt>{_clean(k.replace('_', ' '))}</dt><dd{mono}>{_clean(v)}</dd>")
+    return Markup("".join(parts))
+
+
+def _timings_dl(timings: Mapping[str, Any]) -> Markup:
+    return Markup("".join(
+        f"<dt>{_clean(k.removesuffix('_s').replace('_', ' '))}</dt>"
+        f"<dd class=\"num\">{_clean(_seconds(v))}</dd>" for k, v in timings.items()))
+
+
+def _figures_ul(figures: Mapping[str, Any]) -> Markup:
+    if not figures:
+        return Markup("")
+    return Markup('<ul class="figures">' + "".join(
+        f"<li><b>{_clean(k)}</b> {_clean(_figure(v))}</li>" for k, v in figures.items())
+        + "</ul>")
+
+
+def _facts_dl(mapping: Mapping[str, Any]) -> Markup:
+    return Markup("".join(
+        f"<dt>{_clean(k.replace('_', ' '))}</dt><dd class=\"num\">{_clean(_figure(v))}</dd>"
+        for k, v in mapping.items() if v is not None))
+
+
+def _pretty_json(value: Any) -> str:
+    """JSON for people: indented, sorted, non-ASCII kept; escaped by the template."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def _passes(passes: Sequence[Mapping[str, Any]]) -> str:
+    return ", ".join(_tps(p["tps"]) for p in passes)
+
+
+def _finalize(value: Any) -> Any:
+    """Every {{ value }} passes here: text with control characters or invisible reordering marks
+    gets them replaced (and escaped) by arena.text, the same as everywhere else."""
+    if type(value) is str and has_unsafe_characters(value):
+        return Markup(for_html(value))
+    return value
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(PACKAGE / "templates")),
+        autoescape=True,
+        finalize=_finalize,
+        undefined=jinja2.ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters.update(tps=_tps, ppl=_ppl, pct=_pct, pct1=_pct1, date=_date, datetime=_datetime,
+                       utc=_utc, seconds=_seconds, figure=_figure,
+                       fingerprint_dl=_fingerprint_dl, timings_dl=_timings_dl,
+                       figures_ul=_figures_ul, facts_dl=_facts_dl, passes=_passes,
+                       pretty_json=_pretty_json)
+    return env
+
+
+# --- pagination -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pager:
+    number: int
+    count: int
+    first: int  # 1-based index of the first item on the page
+    last: int
+    prev: str | None
+    next: str | None
+    links: list[tuple[int | None, str]]
+
+
+def _page_name(stem: str, n: int) -> str:
+    return f"{stem}.html" if n == 1 else f"{stem}-{n}.html"
+
+
+def paginate(items: Sequence[Any], size: int, stem: str) -> list[tuple[Pager, Sequence[Any]]]:
+    """Pages of `size` items; page 1 is `stem`.html (index.html for the ranking), page n is
+    `stem`-n.html. Always at least one (possibly empty) page."""
+    count = max(1, -(-len(items) // size))
+    out = []
+    for n in range(1, count + 1):
+        shown = sorted({1, count, *range(max(1, n - 2), min(count, n + 2) + 1)})
+        links: list[tuple[int | None, str]] = []
+        for i, k in enumerate(shown):
+            if i and k - shown[i - 1] > 1:
+                links.append((None, ""))
+            links.append((k, _page_name(stem, k)))
+        chunk = items[(n - 1) * size: n * size]
+        out.append((Pager(n, count, (n - 1) * size + 1, (n - 1) * size + len(chunk),
+                          _page_name(stem, n - 1) if n > 1 else None,
+                          _page_name(stem, n + 1) if n < count else None, links), chunk))
+    return out
+
+
+# --- building ---------------------------------------------------------------------------------
+
+@dataclass
+class BuildReport:
+    out: Path
+    pages: int
+    files: int
+    seconds: float
+    home_bytes: int
+    counts: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+def build_site(
+    challenge: Challenge,
+    store_root: Path,
+    out: Path,
+    *,
+    repo_url: str | None = None,
+    results_ref: str = "results",
+    now: dt.datetime | None = None,
+    page_size: int = PAGE_SIZE,
+    runs_page_size: int = RUNS_PAGE_SIZE,
+    csp: bool = True,
+    cache_path: Path | None = None,
+    jobs: int | None = None,
+    progress: Callable[[str], None] = lambda m: None,
+    warn: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Read everything, build the model once, render the whole site into `out`.
+
+    `cache_path`: a file remembering which inputs validated (see `leaderboard.load`); None
+    validates everything. `jobs`: worker processes for validation and pages (default: one per
+    core; 1 for none)."""
+    t0 = time.perf_counter()
+    phases: dict[str, float] = {}
+    warnings: list[str] = []
+
+    def _warn(msg: str) -> None:
+        warnings.append(msg)
+        if warn:
+            warn(msg)
+
+    staging = _staging_folder(out)
+    # Loading makes millions of long-lived objects and no garbage cycles worth finding: with
+    # the cyclic collector on, it walks the growing heap again and again (several times the
+    # cost of the loading itself at 10,000 submissions).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        progress(f"reading submission files in {challenge.submissions_dir.name}/")
+        cache = ValidationCache(cache_path) if cache_path is not None else None
+        files = load_submission_files(challenge, _warn, cache=cache, jobs=jobs)
+        phases["submissions"] = time.perf_counter() - t0
+        progress(f"  {len(files)} valid submission files; reading the results store")
+        t = time.perf_counter()
+        results, verdicts = load_store(ResultsStore(store_root), cache=cache, jobs=jobs)
+        if cache is not None:
+            progress(f"  validation cache: {cache.hits} known, {cache.misses} checked")
+            cache.save()
+        phases["store"] = time.perf_counter() - t
+        progress(f"  {len(results)} results, {len(verdicts)} verdict records; ranking")
+        t = time.perf_counter()
+        model = build_model(challenge, files, results, verdicts,
+                            now=now or dt.datetime.now(dt.timezone.utc), warnings=warnings)
+        phases["model"] = time.perf_counter() - t
+        progress(f"  {len(model.entries)} ranked; writing pages")
+        if collecting:
+            gc.enable()
+        t = time.perf_counter()
+        pages, n_files = render_site(model, staging, Links(repo_url, results_ref),
+                                     page_size=page_size, runs_page_size=runs_page_size,
+                                     csp=csp, jobs=jobs)
+        phases["render"] = time.perf_counter() - t
+        _swap_in(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        if collecting:
+            gc.enable()
+    home = (out / "index.html").stat().st_size
+    seconds = time.perf_counter() - t0
+    progress(f"  {pages} pages, {n_files} files in {seconds:.1f} s")
+    return BuildReport(out, pages, n_files, seconds, home, model.counts, warnings, phases)
+
+
+def _staging_folder(out: Path) -> Path:
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise SiteError(f"{out} exists and is not a folder. Choose another --out.")
+        if any(out.iterdir()) and not (out / SITE_MARKER).exists():
+            raise SiteError(f"{out} is not empty and was not built by `arena site`; it is "
+                            "not replaced. Choose a new or empty folder for --out.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+        os.rename(out, old)
+    os.rename(staging, out)
+    os.chmod(out, 0o755)  # mkdtemp made it private; a site is for reading
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+
+
+def _json(path: Path, doc: Any, *, indent: int | None = None) -> None:
+    sep = (",", ":") if indent is None else (",", ": ")
+    _write(path, json.dumps(doc, ensure_ascii=False, indent=indent, separators=sep) + "\n")
+
+
+def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = PAGE_SIZE,
+                runs_page_size: int = RUNS_PAGE_SIZE, csp: bool = True,
+                jobs: int | None = None) -> tuple[int, int]:
+    """Write every page of `model` into the empty folder `out`. Returns (pages, files).
+
+    The work is a list of independent tasks (a page, a chunk of submission pages, a JSON
+    document), shared out to forked workers when there is enough of it."""
+    env = environment()
+    ch = model.challenge
+    env.globals.update(
+        ch=ch, model=model, counts=model.counts, links=links, nav=NAV, csp=csp,
+        ppl_cap=ch.ppl_cap, status_text=STATUS_TEXT, statuses=STATUSES, page=page_path,
+        generated_at=model.generated_at.astimezone(dt.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC"))
+
+    def page_task(name: str, path: str, **ctx: Any) -> Callable[[], tuple[int, int]]:
+        def run() -> tuple[int, int]:
+            text = env.get_template(name).render(root="../" * path.count("/"), **ctx)
+            _write(out / path, text)
+            return (1 if path.endswith(".html") else 0), 1
+        return run
+
+    def json_task(path: str, make: Callable[[], Any], indent: int | None = None,
+                  ) -> Callable[[], tuple[int, int]]:
+        def run() -> tuple[int, int]:
+            _json(out / path, make(), indent=indent)
+            return 0, 1
+        return run
+
+    def submissions_task(chunk: Sequence[Any]) -> Callable[[], tuple[int, int]]:
+        def run() -> tuple[int, int]:
+            tpl = env.get_template("submission.html.j2")
+            for s in chunk:
+                _write(out / page_path(s.id), tpl.render(root="../../", section=None, s=s))
+            return len(chunk), len(chunk)
+        return run
+
+    (out / "assets").mkdir()
+    for asset in ("site.css", "site.js", "favicon.svg"):
+        shutil.copyfile(PACKAGE / "static" / asset, out / "assets" / asset)
+    (out / "api" / "schema").mkdir(parents=True)
+    subs = list(model.submissions.values())
+    for login in sorted({s.author for s in subs}):
+        (out / "submissions" / login).mkdir(parents=True, exist_ok=True)
+
+    def href(sid: str) -> str:
+        return page_path(sid)
+
+    # The ranking: page 1 is the home page, with the charts.
+    ranking_pages = paginate(model.entries, page_size, "index")
+    first_entries = ranking_pages[0][1]
+    shown = list(first_entries) + [e for e in model.front if e not in first_entries]
+    home_front = charts.tps_vs_ppl(shown, model.front, ppl_cap=ch.ppl_cap,
+                                   ppl_reference=ch.ppl_reference, href=href,
+                                   total=len(model.entries))
+    lead_set = model.entries[0].tps_set if model.entries else "private"
+    verified = [r for r in model.runs if r.here and r.status == "verified"
+                and r.tps_set == lead_set
+                and model.submissions[r.submission_id].state.state == "active"]
+    # The home page's copy merges runs within 3 px, to stay light at thousands of runs.
+    home_time = charts.best_over_time(verified, model.records, href=href,
+                                      now=model.generated_at, cell=3.0)
+    time_chart = charts.best_over_time(verified, model.records, href=href,
+                                       now=model.generated_at)
+    full_front = charts.tps_vs_ppl(model.entries, model.front, ppl_cap=ch.ppl_cap,
+                                   ppl_reference=ch.ppl_reference, href=href,
+                                   chart_id="tps-ppl-all", cell=1.0)
+
+    tasks: list[Callable[[], tuple[int, int]]] = []
+    # Submission pages first (the bulk), in chunks small enough to share out evenly.
+    step = max(1, min(250, len(subs) // 16 or 1))
+    tasks += [submissions_task(subs[i:i + step]) for i in range(0, len(subs), step)]
+    tasks += [page_task("ranking.html.j2", pager_file(p), section="ranking", pager=p,
+                        entries=chunk, chart_front=home_front, chart_time=home_time)
+              for p, chunk in ranking_pages]
+    tasks += [page_task("authors.html.j2", pager_file(p, "authors"), section="authors",
+                        pager=p, entries=chunk)
+              for p, chunk in paginate(model.author_entries, page_size, "authors")]
+    tasks.append(page_task("tree.html.j2", "tree.html", section="tree", tree=model.tree))
+    tasks += [page_task("runs.html.j2", pager_file(p, "runs"), section="runs", pager=p,
+                        runs=chunk)
+              for p, chunk in paginate(model.runs, runs_page_size, "runs")]
+    tasks.append(page_task("charts.html.j2", "charts.html", section="charts",
+                           chart_front=full_front, chart_time=time_chart))
+    tasks.append(page_task("notfound.html.j2", "404.html", section=None))
+    docs = [
+        ("leaderboard", api.LEADERBOARD_FORMAT, "entries", "The ranking, best first; the "
+         "per-author view, the Pareto front and the records.", api.leaderboard_doc),
+        ("submissions", api.SUBMISSIONS_FORMAT, "submissions", "Every submission: status, "
+         "lineage, configuration and the ids of its runs.", api.submissions_doc),
+        ("runs", api.RUNS_FORMAT, "runs", "Every run, newest first, with its effective "
+         "status, reasons, TPS, PPL and checks.", api.runs_doc),
+    ]
+    for name, _, _, _, make in docs:
+        tasks.append(json_task(f"api/{name}.json", functools.partial(make, model, page_path)))
+        tasks.append(json_task(f"api/schema/{name}.json",
+                               functools.partial(lambda n: api.SCHEMAS[n], name), indent=2))
+    tasks.append(page_task("api.html.j2", "api/index.html", section="api", docs=[
+        dict(name=name, format=fmt, key=key, holds=holds,
+             fields=api.field_rows(api.SCHEMAS[name], key))
+        for name, fmt, key, holds, _ in docs]))
+    # The feed announces a new leader; a submission re-run a little faster is not news.
+    recs = [r for r in reversed(model.records)
+            if r.previous_submission_id != r.submission_id][:50]
+    updated = _utc(recs[0].started_at) if recs else api.stamp(model.generated_at)
+    tasks.append(page_task("feed.xml.j2", "feed.xml", recs=recs, updated=updated,
+                           lead_set=lead_set, feed_id=f"urn:arena:{ch.id}"))
+
+    for name in ("submission.html.j2", "ranking.html.j2", "runs.html.j2"):
+        env.get_template(name)  # compiled once, before any worker forks
+    n = worker_count(len(subs) + len(model.runs) // 20, jobs)
+    with started(_run_task, range(len(tasks)), n, tasks=tasks) as finish:
+        done = finish()
+    pages = sum(p for p, _ in done)
+    n_files = sum(f for _, f in done) + 3  # + the assets
+    _write(out / "llms.txt", _llms_txt(model))
+    _json(out / SITE_MARKER, {"format": "arena.site/1", "challenge": ch.id,
+                              "generated_at": api.stamp(model.generated_at)})
+    return pages, n_files + 2
+
+
+def _run_task(i: int) -> tuple[int, int]:
+    """Run one rendering task (in a worker process, or here when there are none)."""
+    return WORK["tasks"][i]()
+
+
+def pager_file(pager: Pager, stem: str = "index") -> str:
+    return _page_name(stem, pager.number)
+
+
+def _llms_txt(model: SiteModel) -> str:
+    """A plain-text entry point for agents: what this is and where the data lives."""
+    ch = model.challenge
+    lines = [f"# {ch.title} leaderboard", "",
+             f"> Challenge {ch.id} on {ch.hardware} hardware. Score: median decode tokens/s at "
+             f"batch 1 on the private prompts; perplexity at most {ch.ppl_cap:.4g}; gaps under "
+             f"{ch.tie_tps:g} tok/s are ties.", "",
+             "## Data", "",
+             f"- [Leaderboard JSON](api/leaderboard.json): format {api.LEADERBOARD_FORMAT}",
+             f"- [Submissions JSON](api/submissions.json): format {api.SUBMISSIONS_FORMAT}",
+             f"- [Runs JSON](api/runs.json): format {api.RUNS_FORMAT}",
+             "- [API documentation](api/index.html), schemas in api/schema/",
+             "- [New records (Atom)](feed.xml)", "", "## Top 10", ""]
+    for e in model.entries[:10]:
+        lines.append(f"- {e.rank}. [{e.submission_id}]({page_path(e.submission_id)}): "
+                     f"{e.tps:.1f} tok/s ({e.tps_set}), ppl "
+                     f"{'n/a' if e.ppl is None else f'{e.ppl:.4g}'}")
+    if not model.entries:
+        lines.append("- no verified runs yet")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Benchmark the site build at scale: N synthetic submissions with R runs each (default 10,000
+and 3), in a temporary folder; build the site; report the build time by phase and the home
+page's size. Targets: build under 10 s, home page under 500 KB.
+
+    scripts/bench_site.py [--submissions N] [--runs R] [--keep DIR] [--json]
+
+Generation is not timed. The build is what `arena site` does: read and validate every
+submission file and every result, rank, render every page, write the JSON API and the feed.
+Two builds are timed: cold (every file validated) and warm (a rebuild with the validation
+cache the first one filled, as the site workflow runs with its cache restored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from arena.challenge import load_challenge  # noqa: E402
+from leaderboard import sample  # noqa: E402
+from leaderboard.site import build_site  # noqa: E402
+
+TARGET_S = 10.0
+TARGET_HOME = 500 * 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--submissions", type=int, default=10_000)
+    ap.add_argument("--runs", type=int, default=3, help="runs per submission")
+    ap.add_argument("--keep", type=Path,
+                    help="generate into this folder and keep it; a history already there is "
+                         "reused (generating 10,000 submissions takes minutes)")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="where the temporary folder goes (e.g. /dev/shm to leave the disk "
+                         "out of the figures; default: the system's temporary folder)")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="worker processes (default: one per core)")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = ap.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="arena-bench-site-", dir=args.work) as tmp:
+        root = args.keep or Path(tmp)
+        t = time.perf_counter()
+        challenge_path = root / "challenge" / "challenge.yaml"
+        if args.keep and challenge_path.is_file():
+            print(f"reusing the history in {root}", file=sys.stderr, flush=True)
+        else:
+            print(f"generating {args.submissions} submissions x {args.runs} runs in {root}",
+                  file=sys.stderr, flush=True)
+            challenge_path = sample.synthetic_history(root / "challenge",
+                                                      submissions=args.submissions,
+                                                      runs_per_submission=args.runs)
+        gen_s = time.perf_counter() - t
+        for old in (root / "site", root / "cache.bin"):  # every run starts cold
+            if old.is_dir():
+                shutil.rmtree(old)
+            elif old.exists():
+                old.unlink()
+        challenge = load_challenge(challenge_path)
+        out = root / "site"
+        cache = root / "cache.bin"
+        builds = {}
+        cpu: dict[str, float] = {}
+        load = {"before": os.getloadavg()[0]}
+        for kind in ("cold", "warm"):
+            # cold: nothing known, every file validated; warm: a rebuild after the first,
+            # the validation cache filled (what the site workflow sees with actions/cache).
+            print(f"{kind} build", file=sys.stderr, flush=True)
+            t0 = os.times()
+            builds[kind] = build_site(
+                challenge, root / "challenge" / "store", out, cache_path=cache,
+                jobs=args.jobs, repo_url="https://github.com/example/arena",
+                progress=lambda m: print(f"  {m}", file=sys.stderr, flush=True))
+            t1 = os.times()
+            # This process and its workers, user and system: what the build cost in CPU,
+            # which other load on the machine does not inflate the way it does wall time.
+            cpu[kind] = sum(b - a for a, b in zip(t0[:4], t1[:4]))
+        load["after"] = os.getloadavg()[0]
+        report = builds["warm"]
+        size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+        figures = {
+            "format": "arena.bench-site/1",
+            "submissions": args.submissions,
+            "runs_per_submission": args.runs,
+            "results": report.counts["runs"],
+            "generate_s": round(gen_s, 2),
+            "cores": os.cpu_count(),
+            "build_s": {k: round(b.seconds, 2) for k, b in builds.items()},
+            "build_cpu_s": {k: round(v, 2) for k, v in cpu.items()},
+            "load_average": load,
+            "phases_s": {k: {p: round(v, 2) for p, v in b.phases.items()}
+                         for k, b in builds.items()},
+            "pages": report.pages,
+            "files": report.files,
+            "site_bytes": size,
+            "home_bytes": report.home_bytes,
+            "largest": sorted(((f.stat().st_size, f.relative_to(out).as_posix())
+                               for f in out.rglob("*") if f.is_file()), reverse=True)[:5],
+            "targets": {"build_s": TARGET_S, "home_bytes": TARGET_HOME},
+        }
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print(f"{args.submissions} submissions, {report.counts['runs']} results, "
+              f"{os.cpu_count()} cores, load average {load['before']:.1f} before and "
+              f"{load['after']:.1f} after")
+        for kind, b in builds.items():
+            ok_t = "ok" if b.seconds < TARGET_S else "OVER TARGET"
+            print(f"{kind} build: {b.seconds:6.2f} s wall, {cpu[kind]:6.2f} s CPU  (target < "
+                  f"{TARGET_S:.0f} s: {ok_t})  " +
+                  ", ".join(f"{k} {v:.2f}" for k, v in b.phases.items()))
+        ok_h = "ok" if report.home_bytes < TARGET_HOME else "OVER TARGET"
+        print(f"home page:  {report.home_bytes / 1024:6.1f} KB (target < "
+              f"{TARGET_HOME // 1024} KB: {ok_h})")
+        print(f"site:       {report.pages} pages, {report.files} files, {size / 2**20:.1f} MB")
+        print("largest:    " + ", ".join(f"{p} {b / 2**20:.1f} MB" for b, p in
+                                        figures["largest"][:3]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
