@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 RESULT_SCHEMA_VERSION = 1
@@ -189,8 +190,18 @@ class ResultError(Exception):
         super().__init__("; ".join(errors[:10]))
 
 
+# Compiled to Python code once: about 20 times faster than jsonschema, which matters when a site
+# build reads tens of thousands of results. jsonschema still explains a failure in detail.
+_FAST_CHECK = fastjsonschema.compile(RESULT_SCHEMA)
+
+
 def result_errors(doc: Any) -> list[str]:
     """Every way `doc` differs from the result schema, as '<json path>: <message>' lines."""
+    try:
+        _FAST_CHECK(doc)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        pass
     out = []
     for err in sorted(_VALIDATOR.iter_errors(doc), key=lambda e: list(e.absolute_path)):
         where = "/".join(str(p) for p in err.absolute_path) or "(root)"
