@@ -29,7 +29,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="arena", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(
+        prog="arena",
+        description="A GitHub-native bot and CI-driven leaderboard for LLM serving-speed "
+                    "challenges. `arena COMMAND --help` describes each command.")
     parser.add_argument("--version", action="version", version=f"arena {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:

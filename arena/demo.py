@@ -147,7 +147,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         say(f"   run             {work / 'runs' / doc['submission']['id'].split('/')[1]}"
             "/result.json")
     say(f"   private prompts {private}")
-    say(f"   site            {site / 'index.html' if site else '(not built)'}")
+    say(f"   site            {site / 'index.html'}  (preview: arena site --serve --store {store.root})")
     say(f"done in {time.monotonic() - t0:.0f} s")
     return worst
 
@@ -200,23 +200,12 @@ def print_ranking(challenge: Any, store: Any, out: Callable[[str], None]) -> Non
 
 
 def build_site(challenge: Any, store_root: Path, out: Path,
-               out_line: Callable[[str], None]) -> Path | None:
-    """THE place the demo builds the static leaderboard site from its results store.
+               out_line: Callable[[str], None]) -> Path:
+    """Build the static leaderboard site from the demo's results store (`arena site`'s builder)."""
+    from leaderboard.site import build_site as build
 
-    Wired to the leaderboard package's builder (`leaderboard.site.build_site`) when that lands
-    in this checkout; until then the demo says the site is not built rather than faking one."""
-    try:
-        from leaderboard import site  # type: ignore[attr-defined]
-    except ImportError:
-        out_line("   the leaderboard site builder (leaderboard.site) is not in this checkout "
-                 "yet; no site was built.")
-        return None
-    try:
-        site.build_site(challenge, store_root, out)
-    except Exception as exc:  # the demo reports it and goes on to say where things are
-        out_line(f"   the site could not be built: {for_terminal(str(exc), 300)}")
-        return None
-    out_line(f"   built {out / 'index.html'}")
+    report = build(challenge, store_root, out, progress=lambda m: out_line(f"   {m}"))
+    out_line(f"   built {out / 'index.html'} ({report.pages} pages)")
     return out
 
 

@@ -62,6 +62,13 @@ def test_demo_benches_the_samples_and_ranks_them(tiny_model, demo_challenge,
     assert "arena-maintainers/plain" in ranking and "arena-maintainers/ngram-k4" in ranking
     assert "where things are:" in out and str(work / "store") in out
 
+    # The site was built from the same store: both submissions ranked, one page each.
+    board = json.loads((work / "site" / "api" / "leaderboard.json").read_text())
+    ranked_ids = {e["submission"] for e in board["entries"]}
+    assert ranked_ids == {"arena-maintainers/plain", "arena-maintainers/ngram-k4"}
+    home = (work / "site" / "index.html").read_text()
+    assert "ngram-k4" in home and "plain" in home
+
     # The private prompts never left: not in the output, not in a result.
     published = proc.stdout + proc.stderr + "".join(
         p.read_text() for p in work.glob("**/*.json"))
