@@ -219,6 +219,131 @@ def _facts_dl(mapping: Mapping[str, Any]) -> Markup:
         for k, v in mapping.items() if v is not None))
 
 
+def _truncate(text: str, length: int) -> str:
+    return jinja2.filters.do_truncate(_TRUNCATE_ENV, text, length)
+
+
+_TRUNCATE_ENV = jinja2.Environment(autoescape=True)
+
+
+def _badge(status: str) -> str:
+    return f'<span class="badge st-{_clean(status)}">{_clean(STATUS_TEXT[status])}</span>'
+
+
+def _run_card(r: Any, links: "Links") -> Markup:
+    """One run on its submission's page: every figure, every check, the fingerprint.
+
+    A site of 10,000 submissions has some 30,000 of these, most of its bytes, so they are
+    assembled here (one escape per value, like the other dense blocks) instead of in the
+    template; the markup is what submission.html.j2 had, and its tests still judge it."""
+    d = r.doc
+    rid = _clean(r.run_id)
+    out = [f'<section class="run-card" id="run-{rid}" aria-labelledby="run-{rid}-h">\n',
+           f'  <header>\n    <h3 id="run-{rid}-h">{rid}</h3>\n    {_badge(r.status)}']
+    if r.ranked:
+        out.append(' <span class="badge st-pass">ranked run</span>')
+    out.append(f'\n    <span class="muted small"><time datetime="{_clean(r.started_at)}">'
+               f'{_clean(_datetime(r.started_at))}</time> · {_clean(r.hardware)}')
+    if not r.here:
+        out.append(" (not ranked: another challenge or hardware)")
+    out.append("</span>\n  </header>\n")
+    if r.overridden_by:
+        out.append(f'  <p class="small">Decided by maintainer <strong>{_clean(r.overridden_by)}'
+                   f'</strong>; the runner said <em>{_clean(d["verdict"])}</em>.</p>\n')
+    if r.reasons:
+        out.append('  <ul class="reasons">' + "".join(f"<li>{_clean(x)}</li>" for x in r.reasons)
+                   + "</ul>\n")
+
+    out.append('  <div class="grid2">\n    <div>\n      <h4>Tokens per second</h4>\n')
+    if d.get("tps"):
+        rows = []
+        for set_name, t in d["tps"].items():
+            scored = ' <span class="small muted">(scored)</span>' if set_name == r.tps_set else ""
+            rows.append(
+                f'<tr><td>{_clean(set_name)}{scored}</td><td class="n">{_tps(t["median"])}</td>'
+                f'<td class="n">{_tps(t["stdev"])}</td><td class="n">{_tps(t["ci95"][0])}–'
+                f'{_tps(t["ci95"][1])}</td><td class="num small">{_clean(_passes(t["passes"]))}'
+                f'<span class="spread wrap">{_clean(t["prompts"])} prompts × '
+                f'{_clean(t["output_tokens"])} tokens, mean {_tps(t["mean"])}</span></td></tr>')
+        out.append('      <div class="table-wrap"><table class="compact"><thead><tr>'
+                   '<th scope="col">Set</th><th scope="col" class="n">Median</th>'
+                   '<th scope="col" class="n">sd</th><th scope="col" class="n">95% CI of mean</th>'
+                   '<th scope="col">Passes</th></tr></thead>\n      <tbody>' + "".join(rows)
+                   + "</tbody></table></div>\n")
+    else:
+        out.append('      <p class="muted">Not measured.</p>\n')
+    out.append('    </div>\n    <div>\n      <h4>Perplexity</h4>\n')
+    ppl = d.get("ppl") or {}
+    if ppl.get("sets"):
+        rows = [f'<tr><td>{_clean(k)}</td><td class="n">{_ppl(p["value"])}</td>'
+                f'<td class="n">{_clean(p["tokens"])}</td><td class="n">{_clean(p["prompts"])}</td></tr>'
+                for k, p in ppl["sets"].items()]
+        out.append('      <div class="table-wrap"><table class="compact"><thead><tr>'
+                   '<th scope="col">Set</th><th scope="col" class="n">PPL</th>'
+                   '<th scope="col" class="n">Tokens</th><th scope="col" class="n">Prompts</th>'
+                   '</tr></thead>\n      <tbody>' + "".join(rows) + "</tbody></table></div>\n")
+    else:
+        out.append('      <p class="muted">Not measured.</p>\n')
+    out.append(f'      <p class="small muted">Reference {_ppl(ppl.get("reference"))} · cap '
+               f'{_ppl(ppl.get("cap"))}</p>\n    </div>\n  </div>\n  <h4>Checks</h4>\n')
+    if d.get("checks"):
+        rows = [f'<tr><td class="mono" data-label="Check">{_clean(c["name"])}</td>'
+                f'<td data-label="Result"><span class="badge st-{_clean(c["status"])}">'
+                f'{_clean(c["status"])}</span></td><td class="wide">{_clean(c["message"])}'
+                f'{_figures_ul(c.get("figures") or {})}</td></tr>' for c in d["checks"]]
+        out.append('  <div class="table-wrap cards"><table class="compact cards"><thead><tr>'
+                   '<th scope="col">Check</th><th scope="col">Result</th>'
+                   '<th scope="col">Message and figures</th></tr></thead><tbody>\n'
+                   + "\n".join(rows) + "\n  </tbody></table></div>\n")
+    else:
+        out.append('  <p class="muted">No checks reported.</p>\n')
+
+    out.append('  <div class="grid2">\n    <div>\n      <h4>Fingerprint</h4>\n'
+               f'      <dl class="facts small">{_fingerprint_dl(d["fingerprint"])}</dl>\n'
+               '    </div>\n    <div>\n      <h4>Provenance and timings</h4>\n'
+               '      <dl class="facts small">\n')
+    pv = d.get("provenance") or {}
+    facts = []
+    if pv.get("pr"):
+        n = _clean(pv["pr"])
+        facts.append(f'<dt>Pull request</dt><dd>'
+                     + (f'<a href="{_clean(links.pr(pv["pr"]))}">#{n}</a>' if links.repo else f"#{n}")
+                     + "</dd>")
+    if pv.get("head_sha"):
+        short = _clean(pv["head_sha"][:12])
+        facts.append('<dt>Head commit</dt><dd class="mono">'
+                     + (f'<a href="{_clean(links.commit(pv["head_sha"]))}">{short}</a>'
+                        if links.repo else short) + "</dd>")
+    commit = (d.get("submission") or {}).get("commit")
+    if commit:
+        facts.append(f'<dt>File commit</dt><dd class="mono">{_clean(commit[:12])}</dd>')
+    if pv.get("run_url"):
+        safe = links.safe_url(pv["run_url"])
+        facts.append('<dt>Workflow run</dt><dd>' + (
+            f'<a href="{_clean(safe)}">{_clean(_truncate(pv["run_url"], 60))}</a>' if safe else
+            f'<span class="mono">{_clean(_truncate(pv["run_url"], 80))}</span>') + "</dd>")
+    if pv.get("requested_by"):
+        facts.append(f'<dt>Requested by</dt><dd>{_clean(pv["requested_by"])}</dd>')
+    path = _clean(r.store_path)
+    facts.append('<dt>Result file</dt><dd class="mono">'
+                 + (f'<a href="{_clean(links.result(r.store_path))}">{path}</a>' if links.repo
+                    else path) + "</dd>")
+    facts.append(f'<dt>Config SHA-256</dt><dd class="mono">'
+                 f'{_clean(d["submission"]["config_sha256"][:16])}…</dd>')
+    facts.append(f'<dt>Finished</dt><dd><time datetime="{_clean(d["finished_at"])}">'
+                 f'{_clean(_datetime(d["finished_at"]))}</time></dd>')
+    facts.append(str(_timings_dl(d["timings"])))
+    out.append("        " + "\n        ".join(facts) + "\n      </dl>\n    </div>\n  </div>\n")
+    if d.get("speculative"):
+        out.append('  <h4>Speculative decoding</h4>\n'
+                   f'  <dl class="facts small">{_facts_dl(d["speculative"])}</dl>\n')
+    if d.get("log_tail"):
+        out.append('  <details><summary>Engine log (tail)</summary><pre class="log"><code>'
+                   f'{_clean(d["log_tail"])}</code></pre></details>\n')
+    out.append("</section>\n")
+    return Markup("".join(out))
+
+
 def _pretty_json(value: Any) -> str:
     """JSON for people: indented, sorted, non-ASCII kept; escaped by the template."""
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
@@ -250,7 +375,7 @@ def environment() -> jinja2.Environment:
                        utc=_utc, seconds=_seconds, figure=_figure,
                        fingerprint_dl=_fingerprint_dl, timings_dl=_timings_dl,
                        figures_ul=_figures_ul, facts_dl=_facts_dl, passes=_passes,
-                       pretty_json=_pretty_json)
+                       pretty_json=_pretty_json, run_card=_run_card)
     return env
 
 
