@@ -200,6 +200,10 @@ def greedy_fidelity(ctx: "RunContext") -> list[C.Check]:
                               deadline=ctx.client.deadline, run_timeout=ctx.client.run_timeout)
         try:
             comparisons = _compare_sample(ctx, client, sample, n_tokens, margin)
+        except ServerError as exc:  # the plain copy failed: say so, with its own log
+            raise ServerError("the plain copy of the checkpoint (greedy fidelity's "
+                              "reference) failed: " + exc.message,
+                              log_tail=exc.log_tail or twin.log_tail()) from None
         finally:
             client.close()
             twin.stop()

@@ -199,3 +199,30 @@ def test_a_forwarding_proxy_is_honest(tiny_server, demo_challenge, prompt_sets) 
         assert proxy.calls > 0
     assert doc["verdict"] == "verified", doc["reasons"]
     assert check(doc, "public_private_gap")["status"] == "skip"
+
+
+def test_a_plain_copy_that_cannot_start_ends_the_run_in_error(tiny_server, demo_challenge,
+                                                              prompt_sets) -> None:
+    """Without its reference, greedy fidelity cannot pass: the run measured, but cannot be
+    verified, and says why (the runner's failure, not the submission's)."""
+    from runner.server import ServerError
+
+    def serve(spec: ServeSpec) -> Server:
+        if spec.role == PLAIN_TWIN:
+            raise ServerError("the engine exited with code 1 during start-up",
+                              log_tail="CUDA out of memory")
+        return ExternalServer(tiny_server.base_url)
+
+    record = run_bench(BenchPlan(demo_submission(demo_challenge, "plain"), demo_challenge,
+                                 prompt_sets[:1]), serve=serve)
+    doc = validate_result(record.result)
+    assert doc["verdict"] == "error" and record.exit_code == 3
+    [reason] = doc["reasons"]
+    assert reason["check"] == "engine"
+    assert reason["message"] == ("the plain copy of the checkpoint (greedy fidelity's reference: "
+                                 "speculative decoding off) failed to start: the engine exited "
+                                 "with code 1 during start-up")
+    assert doc["log_tail"] == "CUDA out of memory"
+    statuses = {c["name"]: c["status"] for c in doc["checks"]}
+    assert statuses["scoring_consistency"] == statuses["cache_probe"] == "pass"
+    assert statuses["greedy_fidelity"] == "skip"
