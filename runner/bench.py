@@ -11,7 +11,12 @@ reasons and, for an engine failure, the scrubbed tail of its log.
 
 `serve` is the seam for measuring a server the runner does not start the usual way (a proxy in
 front of vLLM, an engine in a container): it receives a `ServeSpec` and returns a ready
-`Server`. The default starts `VllmServer`.
+`Server`. The default starts `VllmServer`. A spec's `role` says what it is for: the submission,
+or the plain copy of its checkpoint that greedy fidelity compares with (`runner.integrity`).
+
+The integrity checks (`runner.integrity`) run in every run: the public/private gap after the
+timed passes, then scoring-path consistency, the cache probe and greedy fidelity against the
+live engine. A run that stops early lists the checks it did not reach as skipped.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from arena.result import validate_result
 from arena.store import new_run_id
 from arena.submission import Submission
 from runner import checks as C
+from runner import integrity
 from runner.client import EngineClient, EngineFailure, EngineRejected
 from runner.encoding import ChatEncoder, EncodedSet
 from runner.fingerprint import fingerprint, installed_engine_version
@@ -76,6 +82,9 @@ class ServeSpec:
     startup_timeout: float
     scrub_secrets: Sequence[str]
     progress: Progress
+    # "submission", or integrity.PLAIN_TWIN: the same checkpoint served plainly (speculative
+    # decoding off) as greedy fidelity's reference.
+    role: str = "submission"
 
 
 ServeFn = Callable[[ServeSpec], Server]
@@ -126,6 +135,9 @@ class RunContext:
     ppl: Mapping[str, PplResult]
     serve: "ServeFn"  # to start another engine (e.g. a plain copy of the checkpoint)
     progress: Progress
+    # Stops the submission's engine for good (before another engine needs the accelerator);
+    # safe to call twice. Nothing may use `client` afterwards.
+    stop_engine: Callable[[], None] = lambda: None
 
 
 # A check that needs the engine: runs after perplexity, while the engine is up. It returns
@@ -183,11 +195,15 @@ def secrets_of(sets: Sequence[PromptSet]) -> list[str]:
 
 def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
               serve: ServeFn = serve_with_vllm, run_id: str | None = None,
-              workdir: Path | None = None, engine_checks: Sequence[RunCheck] = ()) -> RunRecord:
+              workdir: Path | None = None,
+              engine_checks: Sequence[RunCheck] | None = None) -> RunRecord:
     """Measure one submission. Never raises for a failure of the submission or the engine:
     those end in the result's verdict. (KeyboardInterrupt still stops the engine, then
-    propagates.) `engine_checks` run after perplexity against the live engine; their results
-    join the result's checks."""
+    propagates.) `engine_checks` run after perplexity against the live engine, in order; their
+    results join the result's checks. By default they are the integrity checks
+    (`runner.integrity.ENGINE_CHECKS`)."""
+    if engine_checks is None:
+        engine_checks = integrity.ENGINE_CHECKS
     sub, ch = plan.submission, plan.challenge
     started = dt.datetime.now(dt.timezone.utc)
     run_id = run_id or new_run_id(started)
@@ -215,6 +231,25 @@ def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
             verdict = kind
         reasons.append({"check": check, "message": message[:4000]})
         progress(f"{'ERROR' if kind == 'error' else 'INVALID'}: {message}")
+
+    stopped = False
+
+    def stop_engine() -> None:
+        """Stop the submission's engine (once), time it, and check that nothing is left."""
+        nonlocal stopped
+        if server is None or stopped:
+            return
+        stopped = True
+        tstop = time.monotonic()
+        server.stop()
+        timings["stop_s"] = time.monotonic() - tstop
+        if hasattr(server, "leftovers"):  # a server this run started and owns
+            left = server.leftovers()
+            if left:
+                fail("error", "engine", f"{len(left)} engine processes survived being killed "
+                                        f"(pids {left[:10]})")
+            else:
+                progress(f"engine stopped ({timings['stop_s']:.1f} s); no process left")
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     try:
@@ -274,6 +309,7 @@ def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
                              f"{speculative['acceptance_rate']:.1%}, mean accepted length "
                              f"{speculative['mean_accepted_length']:.2f}")
                 checks.append(C.output_length(audit))
+                checks.append(integrity.public_private_gap(tps, ch.integrity))
                 # -- perplexity ---------------------------------------------------------------------
                 tq = time.monotonic()
                 for s in plan.sets:
@@ -285,10 +321,14 @@ def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
                 if engine_checks:
                     tc = time.monotonic()
                     ctx = RunContext(plan, spec, server, client, encoded, tps, ppl, serve,
-                                     progress)
-                    for run_check in engine_checks:
-                        checks.extend(run_check(ctx))
-                    timings["checks_s"] = time.monotonic() - tc
+                                     progress, stop_engine)
+                    try:
+                        for run_check in engine_checks:
+                            checks.extend(run_check(ctx))
+                    finally:
+                        # The engine's own stop is not the checks' time.
+                        timings["checks_s"] = (time.monotonic() - tc
+                                               - (timings.get("stop_s", 0.0) if stopped else 0))
             finally:
                 client.close()
         except OutputLengthViolation as exc:
@@ -312,18 +352,7 @@ def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
                                      f"{str(exc)[:300]}")
             log_tail = server.log_tail() if server else None
         finally:
-            if server is not None:
-                tstop = time.monotonic()
-                server.stop()
-                timings["stop_s"] = time.monotonic() - tstop
-                if hasattr(server, "leftovers"):  # a server this run started and owns
-                    left = server.leftovers()
-                    if left:
-                        fail("error", "engine", f"{len(left)} engine processes survived being "
-                                                f"killed (pids {left[:10]})")
-                    else:
-                        progress(f"engine stopped ({timings['stop_s']:.1f} s); no process "
-                                 "left")
+            stop_engine()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         if own_workdir:
@@ -332,6 +361,7 @@ def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
     for c in checks:
         if c.status == C.FAIL and not any(r["check"] == c.name for r in reasons):
             fail("invalid", c.name, c.message)
+    checks = _with_unreached(checks, engine_checks, reasons)
     timings["total_s"] = time.monotonic() - t0
     finished = dt.datetime.now(dt.timezone.utc)
     result: dict[str, Any] = {
@@ -360,6 +390,24 @@ def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
         result["log_tail"] = log_tail
     validate_result(result)
     return RunRecord(result, tps, encoded)
+
+
+def _with_unreached(checks: list[C.Check], engine_checks: Sequence[RunCheck],
+                    reasons: Sequence[Mapping[str, str]]) -> list[C.Check]:
+    """Every check the run would have made, in the result's order: those it did not reach
+    (the run stopped earlier) are listed as skipped, with why."""
+    planned = list(integrity.CHECK_ORDER[:4]) + [
+        n for n in (getattr(f, "check_name", None) for f in engine_checks) if n]
+    have = {c.name for c in checks}
+    if reasons:
+        why = (f"not run: the run stopped at {reasons[0]['check']} (see the reasons).")
+    else:
+        why = "not run."
+    missing = [C.Check(n, C.SKIP, why) for n in planned if n not in have]
+    if not missing:
+        return checks
+    rank = {n: i for i, n in enumerate(planned)}
+    return sorted(checks + missing, key=lambda c: rank.get(c.name, len(rank)))
 
 
 def iso_precise(t: dt.datetime) -> str:

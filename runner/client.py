@@ -44,6 +44,9 @@ class Generation:
     finish_reason: str | None
     seconds: float
     usage_completion_tokens: int | None
+    # With `logprobs=k`: per generated token, the engine's top-k {token ID: log-probability}
+    # (the generated token included). None when not asked for.
+    top_logprobs: list[dict[int, float]] | None = None
 
 
 class EngineClient:
@@ -65,9 +68,11 @@ class EngineClient:
 
     def generate(self, prompt_ids: list[int] | tuple[int, ...], max_tokens: int, *,
                  temperature: float = 0.0, ignore_eos: bool = True,
-                 seed: int | None = None) -> Generation:
+                 seed: int | None = None, logprobs: int | None = None) -> Generation:
         """Decoding with token IDs returned. By default what the timed passes ask: greedy,
-        exactly `max_tokens` tokens (EOS ignored)."""
+        exactly `max_tokens` tokens (EOS ignored), no log-probabilities. `logprobs=k` also
+        asks for the top-k log-probabilities at every generated position (keyed by token ID,
+        not by text: two tokens can decode to the same text)."""
         body: dict[str, Any] = {
             "model": self.server.model,
             "prompt": list(prompt_ids),
@@ -80,6 +85,9 @@ class EngineClient:
         }
         if seed is not None:
             body["seed"] = seed
+        if logprobs is not None:
+            body["logprobs"] = logprobs
+            body["return_tokens_as_token_ids"] = True
         t0 = time.perf_counter()
         doc = self._post("/v1/completions", body)
         seconds = time.perf_counter() - t0
@@ -90,19 +98,22 @@ class EngineClient:
                                 "the harness asks for return_token_ids")
         usage = doc.get("usage") if isinstance(doc.get("usage"), dict) else {}
         completion_tokens = usage.get("completion_tokens")
+        tops = _top_logprobs(choice, len(ids), self.context) if logprobs is not None else None
         return Generation(ids, choice.get("finish_reason"), seconds,
-                          completion_tokens if isinstance(completion_tokens, int) else None)
+                          completion_tokens if isinstance(completion_tokens, int) else None,
+                          tops)
 
-    def prompt_logprobs(self, ids: list[int] | tuple[int, ...]) -> list[Any]:
+    def prompt_logprobs(self, ids: list[int] | tuple[int, ...], top: int = 0) -> list[Any]:
         """The engine's log-probability of every prompt token (teacher forcing): one entry per
         position, the first None, each a mapping from token ID (as a string) to
-        {"logprob": ...} that includes the actual token."""
+        {"logprob": ...} that includes the actual token and, with `top=k`, the engine's k
+        most likely tokens at that position."""
         body = {
             "model": self.server.model,
             "prompt": list(ids),
             "max_tokens": 1,
             "temperature": 0,
-            "prompt_logprobs": 0,
+            "prompt_logprobs": top,
             "add_special_tokens": False,
             "stream": False,
         }
@@ -200,6 +211,32 @@ def _first_choice(doc: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], dict):
         raise EngineFailure("the engine's answer does not have exactly one choice")
     return choices[0]
+
+
+_TOKEN_ID_KEY = re.compile(r"^token_id:(\d+)$")
+
+
+def _top_logprobs(choice: dict[str, Any], count: int, context: str) -> list[dict[int, float]]:
+    """The completion's per-token top log-probabilities, keyed by token ID (the request asked
+    for `return_tokens_as_token_ids`, so the keys read "token_id:123")."""
+    lp = choice.get("logprobs")
+    tops = lp.get("top_logprobs") if isinstance(lp, dict) else None
+    if not isinstance(tops, list) or len(tops) != count:
+        raise EngineFailure(f"the engine's answer has no top log-probabilities for each of its "
+                            f"{count} tokens ({context})")
+    out = []
+    for entry in tops:
+        parsed: dict[int, float] = {}
+        if isinstance(entry, dict):
+            for key, value in entry.items():
+                m = _TOKEN_ID_KEY.match(str(key))
+                if m and isinstance(value, (int, float)) and not math.isnan(value):
+                    parsed[int(m.group(1))] = float(value)
+        if not parsed:
+            raise EngineFailure(f"the engine's top log-probabilities are not keyed by token ID "
+                                f"({context})")
+        out.append(parsed)
+    return out
 
 
 def _error_message(r: requests.Response) -> str:

@@ -56,6 +56,8 @@ class TpsSet:
     # prompt index -> generated token IDs of every pass (in memory only, never written)
     outputs: dict[int, list[list[int]]] = field(default_factory=dict)
     request_seconds: list[float] = field(default_factory=list)
+    # prompt index -> the wall time of its request in every pass, in pass order
+    seconds_by_prompt: dict[int, list[float]] = field(default_factory=dict)
 
     @property
     def summary(self) -> Summary:
@@ -156,6 +158,7 @@ def measure_tps(client: EngineClient, sets: Sequence[EncodedSet], *, output_toke
                 tokens += len(g.token_ids)
                 res.outputs.setdefault(i, []).append(g.token_ids)
                 res.request_seconds.append(g.seconds)
+                res.seconds_by_prompt.setdefault(i, []).append(g.seconds)
             p = PassResult(r, tokens, time.perf_counter() - t0)
             res.passes.append(p)
             progress(f"timed pass {r + 1}/{repeats} ({s.name}): {p.tokens} tokens in "

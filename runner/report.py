@@ -31,6 +31,40 @@ def _fmt(x: float | None, digits: int = 1) -> str:
     return "-" if x is None else f"{x:,.{digits}f}"
 
 
+# The figures the summary shows for each check (all of them are in the result JSON).
+HEADLINE_FIGURES = {
+    "output_length": ("requests", "tokens", "shortest", "longest", "not_finished_by_length",
+                      "got"),
+    "public_private_gap": ("public_tps", "private_tps", "gap", "tolerance"),
+    "scoring_consistency": ("outputs", "tokens", "top1_rate", "near_ties", "violations",
+                            "nll_per_token"),
+    "cache_probe": ("speedup", "max_speedup", "timed_public_repeat_speedup",
+                    "timed_private_repeat_speedup"),
+    "greedy_fidelity": ("outputs", "tokens_compared", "match_rate", "near_ties", "violations",
+                        "first_divergence", "reference_startup_s"),
+}
+
+
+def _figure(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value).lower() if value is not None else "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        shown = ", ".join(_figure(v) for v in value[:8])
+        return f"[{shown}{', ...' if len(value) > 8 else ''}]"
+    return str(value)
+
+
+def figures_line(name: str, figures: Mapping[str, Any]) -> str:
+    """A check's headline figures as `key value` pairs (all of them are in the result)."""
+    keys = HEADLINE_FIGURES.get(name)
+    if keys is None:
+        keys = tuple(k for k, v in figures.items() if not isinstance(v, list))[:6]
+    return for_terminal(", ".join(f"{k} {_figure(figures[k])}" for k in keys if k in figures),
+                        300)
+
+
 def summary_table(result: Mapping[str, Any], result_path: str | None = None) -> str:
     """A readable summary of one result document."""
     sub = result["submission"]
@@ -72,9 +106,13 @@ def summary_table(result: Mapping[str, Any], result_path: str | None = None) -> 
     if result["checks"]:
         lines.append("")
         lines.append("checks:")
+        width = max(len(c["name"]) for c in result["checks"])
         for c in result["checks"]:
-            lines.append(f"  {c['status']:<4}  {for_terminal(c['name']):<16} "
-                         f"{for_terminal(c['message'], 300)}")
+            lines.append(f"  {c['status']:<4}  {for_terminal(c['name']):<{width}}  "
+                         f"{for_terminal(c['message'], 700)}")
+            shown = figures_line(c["name"], c["figures"])
+            if shown:
+                lines.append(f"  {'':<4}  {'':<{width}}  [{shown}]")
     spec = result.get("speculative")
     if spec:
         rate = spec.get("acceptance_rate")
@@ -86,10 +124,12 @@ def summary_table(result: Mapping[str, Any], result_path: str | None = None) -> 
                      f"{_fmt(mal, 2)}")
     t = result["timings"]
     parts = [(k, t[k]) for k in ("prepare_s", "startup_s", "warmup_s", "timed_s", "ppl_s",
-                                 "stop_s", "total_s") if k in t]
+                                 "checks_s", "stop_s", "total_s") if k in t]
     lines.append("")
+    share = (f" (checks {t['checks_s'] / t['total_s']:.0%} of the run)"
+             if t.get("checks_s") and t.get("total_s") else "")
     lines.append("timings: " + ", ".join(f"{k[:-2].replace('_', '-')} {v:.1f} s"
-                                         for k, v in parts))
+                                         for k, v in parts) + share)
     fp = result["fingerprint"]
     lines.append(f"measured on: {for_terminal(fp['accelerator'])}"
                  + (f" (driver {for_terminal(fp['driver'])}, CUDA {for_terminal(fp['cuda'])})"

@@ -51,6 +51,25 @@ def test_demo_benches_the_samples_and_ranks_them(tiny_model, demo_challenge,
                 assert p["tokens"] == doc["tps"][s]["prompts"] * demo_challenge.output_tokens
         stored = json.loads((work / "runs" / sid.split("/")[1] / "result.json").read_text())
         assert stored == doc
+    # Every integrity check ran and passed on both honest samples. Plain vLLM started by the
+    # runner is its own plain form; the n-gram sample was compared with a plain copy of the
+    # checkpoint that the run started (and stopped) itself.
+    from runner.integrity import CHECK_ORDER
+
+    fidelity = {}
+    for sid, doc in results.items():
+        assert {c["name"]: c["status"] for c in doc["checks"]} == \
+            dict.fromkeys(CHECK_ORDER, "pass"), (sid, doc["checks"])
+        fidelity[sid] = next(c for c in doc["checks"]
+                             if c["name"] == "greedy_fidelity")["figures"]
+        assert fidelity[sid]["violations"] == 0 and fidelity[sid]["outputs"] > 0
+        assert doc["timings"]["checks_s"] > 0
+    assert fidelity["arena-maintainers/plain"]["reference"].startswith("the submission's own")
+    assert fidelity["arena-maintainers/ngram-k4"]["reference"].startswith("a separate plain")
+    assert fidelity["arena-maintainers/ngram-k4"]["reference_startup_s"] > 0
+    assert proc.stderr.count("greedy fidelity: starting the same checkpoint plainly") == 1
+    assert proc.stderr.count("no process left") >= 2
+
     spec = results["arena-maintainers/ngram-k4"]["speculative"]
     assert spec["method"] == "ngram" and spec["num_speculative_tokens"] == 4
     assert spec["drafts"] > 0 and spec["draft_tokens"] >= spec["drafts"]
