@@ -61,7 +61,7 @@ from runner.models import (
     read_config,
 )
 from runner.prompts import PromptSet, warmup_prompts
-from runner.server import Server, ServerError, VllmServer
+from runner.server import Server, ServerError, VllmServer, describe_pids
 
 Progress = Callable[[str], None]
 
@@ -247,7 +247,7 @@ def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
             left = server.leftovers()
             if left:
                 fail("error", "engine", f"{len(left)} engine processes survived being killed "
-                                        f"(pids {left[:10]})")
+                                        f"({describe_pids(left)})")
             else:
                 progress(f"engine stopped ({timings['stop_s']:.1f} s); no process left")
 

@@ -40,7 +40,7 @@ from arena.challenge import Integrity
 from runner import checks as C
 from runner.client import EngineClient, EngineFailure
 from runner.measure import TpsSet, _actual_logprob
-from runner.server import ServerError, VllmServer
+from runner.server import ServerError, VllmServer, describe_pids
 
 if TYPE_CHECKING:
     from runner.bench import RunContext
@@ -211,7 +211,7 @@ def greedy_fidelity(ctx: "RunContext") -> list[C.Check]:
             left = twin.leftovers()
             if left:
                 raise ServerError(f"{len(left)} processes of the plain copy of the checkpoint "
-                                  f"survived being killed (pids {left[:10]})")
+                                  f"survived being killed ({describe_pids(left)})")
             ctx.progress("greedy fidelity: plain copy stopped; no process left")
     figures["seconds"] = round(time.monotonic() - t0, 3)
     return [_fidelity_check(comparisons, figures, margin)]

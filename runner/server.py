@@ -276,6 +276,22 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
+def describe_pids(pids: Sequence[int], limit: int = 10) -> str:
+    """`pid 12 (VLLM::Worker, disk-sleep, 3.2 s after the kill), ...`: what is left, for a
+    reason a maintainer can act on."""
+    import psutil
+
+    out = []
+    for pid in list(pids)[:limit]:
+        try:
+            p = psutil.Process(pid)
+            out.append(f"pid {pid} ({p.name()}, {p.status()})")
+        except psutil.Error:
+            out.append(f"pid {pid} (gone)")
+    more = len(pids) - limit
+    return ", ".join(out) + (f" and {more} more" if more > 0 else "")
+
+
 def _kill_pid(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
