@@ -33,6 +33,7 @@ from arena.text import for_terminal
 SERVED_MODEL_NAME = "submission"
 LOG_TAIL_LINES = 60
 LOG_TAIL_CHARS = 8000
+DYING_GRACE_S = 60.0  # how long stop() waits for killed processes that have not exited yet
 
 
 class ServerError(Exception):
@@ -211,6 +212,13 @@ class ManagedServer:
             for pid in self.leftovers():
                 _kill_pid(pid)
             time.sleep(0.1)
+        # A killed process can take a while to exit: a GPU driver releasing a large context,
+        # or (seen on a busy 2-core machine) threads pinned to a saturated core. Wait longer
+        # for those whose kill is pending; anything else that is left is reported as it is.
+        deadline = time.monotonic() + DYING_GRACE_S
+        while (left := self.leftovers()) and all(map(_kill_pending, left)) and \
+                time.monotonic() < deadline:
+            time.sleep(0.25)
         self._stopped = True
 
     def leftovers(self) -> list[int]:
@@ -277,7 +285,7 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 
 def describe_pids(pids: Sequence[int], limit: int = 10) -> str:
-    """`pid 12 (VLLM::Worker, disk-sleep, 3.2 s after the kill), ...`: what is left, for a
+    """`pid 12 (VLLM::Worker, running, killed but not yet exited), ...`: what is left, for a
     reason a maintainer can act on."""
     import psutil
 
@@ -285,11 +293,23 @@ def describe_pids(pids: Sequence[int], limit: int = 10) -> str:
     for pid in list(pids)[:limit]:
         try:
             p = psutil.Process(pid)
-            out.append(f"pid {pid} ({p.name()}, {p.status()})")
+            dying = ", killed but not yet exited" if _kill_pending(pid) else ""
+            out.append(f"pid {pid} ({p.name()}, {p.status()}{dying})")
         except psutil.Error:
             out.append(f"pid {pid} (gone)")
     more = len(pids) - limit
     return ", ".join(out) + (f" and {more} more" if more > 0 else "")
+
+
+def _kill_pending(pid: int) -> bool:
+    """Whether a SIGKILL is pending for the process (it can no longer run its own code)."""
+    bit = 1 << (signal.SIGKILL - 1)
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            return any(int(line.split()[1], 16) & bit for line in f
+                       if line.startswith(("SigPnd:", "ShdPnd:")))
+    except (OSError, ValueError, IndexError):
+        return False
 
 
 def _kill_pid(pid: int) -> None:

@@ -16,6 +16,7 @@ from runner.server import (
     ManagedServer,
     ServerError,
     VllmServer,
+    describe_pids,
     engine_argv,
     free_port,
     scrub_log,
@@ -98,6 +99,9 @@ def test_stop_escalates_and_finds_escaped_children(tmp_path: Path) -> None:
     assert os.getsid(escapee) != os.getsid(server.pid)  # really outside the group
     server._remember_tree()  # the runner snapshots the tree while the server runs
     assert escapee in server.leftovers()
+    # What a run's reason would say, were it to survive: each process by name and state.
+    assert f"pid {escapee} (python" in describe_pids(server.leftovers())
+    assert "killed but not yet exited" not in describe_pids([escapee])
     t0 = time.monotonic()
     server.stop(grace=1.0)
     assert time.monotonic() - t0 < 15
