@@ -69,21 +69,28 @@ def tiny_encoder(tiny_model):  # -> runner.encoding.ChatEncoder
 @pytest.fixture(scope="session")
 def tiny_server(tiny_model, demo_challenge: Challenge,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    yield from shared_server("the shared tiny vLLM server", tiny_model.path,
+                             dict(demo_challenge.engine_defaults), demo_challenge,
+                             tmp_path_factory.mktemp("tiny-server"))
+
+
+def shared_server(what: str, model_path: Path, engine_args: dict, challenge: Challenge,
+                  work: Path) -> Iterator:
+    """The body of a session fixture serving `model_path` with vLLM as `arena bench` starts
+    it: yields the ready server, then stops it and checks that nothing was left behind."""
     from runner.server import VllmServer
 
-    work = tmp_path_factory.mktemp("tiny-server")
-    server = VllmServer.build(tiny_model.path, dict(demo_challenge.engine_defaults),
-                              workdir=work, seed=demo_challenge.seed,
-                              engine_env=demo_challenge.engine_env)
+    server = VllmServer.build(model_path, engine_args, workdir=work, seed=challenge.seed,
+                              engine_env=challenge.engine_env)
     server.start()
     try:
-        server.wait_ready(demo_challenge.startup_timeout_s)
+        server.wait_ready(challenge.startup_timeout_s)
     except Exception as exc:
-        pytest.fail(f"the shared tiny vLLM server did not start: {exc}\n"
-                    f"{getattr(exc, 'log_tail', '')}")
+        server.stop()
+        pytest.fail(f"{what} did not start: {exc}\n{getattr(exc, 'log_tail', '')}")
     yield server
     server.stop()
-    assert server.leftovers() == [], "the shared vLLM server left processes behind"
+    assert server.leftovers() == [], f"{what} left processes behind"
     assert engine_processes(work) == []
 
 

@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Sequence
 
-import requests
+from tests.runner.standins import RewritingProxy
 
 SWAP_EVERY = 8  # the approximate decode takes the second choice at positions 2, 10, 18, ...
 SWAP_OFFSET = 2
@@ -43,71 +41,9 @@ def asks_logprobs(body: dict[str, Any]) -> bool:
     return body.get("logprobs") is not None or body.get("prompt_logprobs") is not None
 
 
-class CheatProxy:
-    """A real HTTP server in front of `upstream`. GET requests are passed through; each POST is
-    answered by `answer`, which by default forwards it. `calls` counts the POSTs seen."""
-
-    def __init__(self, upstream: str):
-        self.upstream = upstream.rstrip("/")
-        self.calls = 0
-        self._lock = threading.Lock()
-        self._session = threading.local()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a: object) -> None:
-                pass
-
-            def _reply(self, code: int, body: bytes, ctype: str) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                r = requests.get(proxy.upstream + self.path, timeout=60)
-                self._reply(r.status_code, r.content,
-                            r.headers.get("Content-Type", "application/json"))
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with proxy._lock:
-                    proxy.calls += 1
-                try:
-                    doc = proxy.answer(self.path, body)
-                except UpstreamError as exc:
-                    self._reply(exc.status, exc.content, "application/json")
-                    return
-                self._reply(200, json.dumps(doc).encode(), "application/json")
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def __enter__(self) -> "CheatProxy":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=10)
-
-    def forward(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        session = getattr(self._session, "s", None)
-        if session is None:
-            session = self._session.s = requests.Session()
-        r = session.post(self.upstream + path, json=body, timeout=300)
-        if r.status_code != 200:
-            raise UpstreamError(r.status_code, r.content)
-        return r.json()
-
-    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self.forward(path, body)
+class CheatProxy(RewritingProxy):
+    """A real HTTP server in front of `upstream` (see RewritingProxy). Each POST is answered
+    by `answer`, which by default forwards it; each cheat overrides it."""
 
     # -- the approximate decode (cheats 1 and 2) -------------------------------------------
 
@@ -151,12 +87,6 @@ class CheatProxy:
                 "top_logprobs": tops}
         doc["usage"] = dict(doc.get("usage") or {}, completion_tokens=n)
         return doc
-
-
-class UpstreamError(Exception):
-    def __init__(self, status: int, content: bytes):
-        self.status, self.content = status, content
-        super().__init__(f"upstream answered HTTP {status}")
 
 
 class GraderConditional(CheatProxy):

@@ -49,19 +49,8 @@ def ngram_server(tiny_model, demo_challenge: Challenge,
     """vLLM serving the tiny model as the demo's ngram-k4 submission asks (started like
     `arena bench` starts it), shared by the tests of this folder."""
     from runner.bench import merged_engine_args
-    from runner.server import VllmServer
-    from tests.conftest import engine_processes
+    from tests.conftest import shared_server
 
-    work = tmp_path_factory.mktemp("ngram-server")
     args = merged_engine_args(demo_submission(demo_challenge, "ngram-k4"), demo_challenge, None)
-    server = VllmServer.build(tiny_model.path, args, workdir=work, seed=demo_challenge.seed,
-                              engine_env=demo_challenge.engine_env)
-    server.start()
-    try:
-        server.wait_ready(demo_challenge.startup_timeout_s)
-    except Exception as exc:
-        pytest.fail(f"the n-gram vLLM server did not start: {exc}\n"
-                    f"{getattr(exc, 'log_tail', '')}")
-    yield server
-    server.stop()
-    assert server.leftovers() == [] and engine_processes(work) == []
+    yield from shared_server("the n-gram vLLM server", tiny_model.path, args, demo_challenge,
+                             tmp_path_factory.mktemp("ngram-server"))

@@ -27,15 +27,25 @@ STANDIN = Path(__file__).resolve().parent / "standin_server.py"
 Rewrite = Callable[[str, dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 
+class UpstreamError(Exception):
+    """The engine behind a proxy answered with an error: passed on as it is."""
+
+    def __init__(self, status: int, content: bytes):
+        self.status, self.content = status, content
+        super().__init__(f"upstream answered HTTP {status}")
+
+
 class RewritingProxy:
-    """Forwards every request to `upstream`; completion answers go through `rewrite`.
-    `exchanges` records (request body, answer as sent) for every POST."""
+    """A real HTTP server in front of `upstream`. GET requests are passed through; each POST is
+    answered by `answer`, which forwards it and puts completion answers through `rewrite`.
+    `exchanges` records (request body, answer as sent) for every POST; `calls` counts them."""
 
     def __init__(self, upstream: str, rewrite: Rewrite | None = None):
         self.upstream = upstream.rstrip("/")
         self.rewrite = rewrite
         self.exchanges: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self._lock = threading.Lock()
+        self._session = threading.local()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -55,15 +65,12 @@ class RewritingProxy:
                             r.headers.get("Content-Type", "application/json"))
 
             def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                body = json.loads(raw)
-                r = requests.post(proxy.upstream + self.path, json=body, timeout=300)
-                if r.status_code != 200:
-                    self._reply(r.status_code, r.content, "application/json")
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                try:
+                    doc = proxy.answer(self.path, body)
+                except UpstreamError as exc:
+                    self._reply(exc.status, exc.content, "application/json")
                     return
-                doc = r.json()
-                if proxy.rewrite is not None:
-                    doc = proxy.rewrite(self.path, body, doc)
                 with proxy._lock:
                     proxy.exchanges.append((body, doc))
                 self._reply(200, json.dumps(doc).encode(), "application/json")
@@ -75,6 +82,10 @@ class RewritingProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
+    @property
+    def calls(self) -> int:
+        return len(self.exchanges)
+
     def __enter__(self) -> "RewritingProxy":
         self._thread.start()
         return self
@@ -83,6 +94,20 @@ class RewritingProxy:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=10)
+
+    def forward(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The upstream engine's answer (one HTTP session per proxy thread)."""
+        session = getattr(self._session, "s", None)
+        if session is None:
+            session = self._session.s = requests.Session()
+        r = session.post(self.upstream + path, json=body, timeout=300)
+        if r.status_code != 200:
+            raise UpstreamError(r.status_code, r.content)
+        return r.json()
+
+    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        doc = self.forward(path, body)
+        return self.rewrite(path, body, doc) if self.rewrite is not None else doc
 
 
 def standin(tmp: Path, *args: str) -> ManagedServer:
