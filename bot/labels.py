@@ -4,7 +4,7 @@ anyone else's labels."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Callable, Iterable, TypeVar
 
 from github import GithubException
 

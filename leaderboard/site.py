@@ -306,7 +306,7 @@ def _run_card(r: Any, links: "Links") -> Markup:
     facts = []
     if pv.get("pr"):
         n = _clean(pv["pr"])
-        facts.append(f'<dt>Pull request</dt><dd>'
+        facts.append('<dt>Pull request</dt><dd>'
                      + (f'<a href="{_clean(links.pr(pv["pr"]))}">#{n}</a>' if links.repo else f"#{n}")
                      + "</dd>")
     if pv.get("head_sha"):

@@ -27,7 +27,6 @@ def test_one_file_pr_is_validated_within_eight_api_calls(fake, bot, pr_event):
 
 
 import os
-import re
 import subprocess
 import sys
 

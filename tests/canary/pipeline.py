@@ -24,7 +24,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,7 @@ from tests.workflows.canary import CanaryScanner, Leak
 
 sys.path.insert(0, str(REPO / "tests" / "bot"))
 from fakegithub import FakeGitHub  # noqa: E402
-from openapi_check import description, webhook_examples  # noqa: E402
+from openapi_check import description, webhook_examples  # noqa: E402,F401 (re-exported)
 
 MAINTAINER = "arena-maintainers"  # demo/challenge.yaml's maintainer
 BENCH_TIMEOUT_S = 600
@@ -372,12 +371,12 @@ def make_checkout(root: Path, models_dir: Path) -> Path:
     return root
 
 
-def submission_bytes(name: str, description: str) -> bytes:
+def submission_bytes(name: str, text: str) -> bytes:
     """The demo's plain submission under another name: the tiny model as the challenge serves it."""
     plain = (REPO / "demo" / "submissions" / MAINTAINER / "plain.yaml").read_text(encoding="utf-8")
     head, _, rest = plain.partition("\ntags:")
     lines = [ln for ln in head.splitlines() if ln.startswith("#")]
-    return ("\n".join(lines + [f"name: {name}", f"description: {json.dumps(description)}"])
+    return ("\n".join(lines + [f"name: {name}", f"description: {json.dumps(text)}"])
             + "\ntags:" + rest).encode()
 
 

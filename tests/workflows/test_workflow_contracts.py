@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from arena.challenge import load_challenge
 
-from .conftest import REPO, WORKFLOWS
+from .conftest import REPO
 
 Workflow = dict[str, Any]
 
