@@ -11,14 +11,20 @@ import re
 import unicodedata
 
 # C0/C1 controls and the Unicode bidirectional overrides that can reorder what a reader sees.
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
-)
+_UNSAFE_CHARS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_UNSAFE = re.compile(f"[{_UNSAFE_CHARS}]")
+# Everything for_html changes: the unsafe characters and the five HTML-special ones.
+_HTML_CHANGES = re.compile(f"[&<>\"'{_UNSAFE_CHARS}]")
 
 
 def has_unsafe_characters(text: str) -> bool:
     """True when the text holds control characters or invisible reordering marks."""
     return bool(_UNSAFE.search(text))
+
+
+def needs_html_escaping(text: str) -> bool:
+    """False when for_html would return the text unchanged (most names, numbers, hashes)."""
+    return _HTML_CHANGES.search(text) is not None
 
 
 def for_terminal(text: str, limit: int | None = None) -> str:

@@ -31,7 +31,7 @@ from markupsafe import Markup, escape
 
 from arena.challenge import HUB_ID_RE, REVISION_RE, Challenge
 from arena.store import ResultsStore
-from arena.text import for_html, has_unsafe_characters
+from arena.text import for_html, has_unsafe_characters, needs_html_escaping
 from leaderboard import api, charts
 from leaderboard.load import ValidationCache, load_store, load_submission_files
 from leaderboard.model import STATUS_TEXT, STATUSES, SiteModel, build_model
@@ -182,6 +182,8 @@ def _figure(v: Any) -> str:
 
 def _clean(value: Any) -> str:
     text = value if type(value) is str else str(value)
+    if not needs_html_escaping(text):  # one search, and most values are left as they are
+        return text
     if has_unsafe_characters(text):
         return for_html(text)
     return str(escape(text))  # markupsafe's C escape: the same five characters as for_html
