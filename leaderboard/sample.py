@@ -28,8 +28,9 @@ _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
         2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
 
-CHECK_NAMES = ("output-length", "model-identity", "greedy-fidelity", "scoring-path",
-               "public-private-gap", "cache-probe")
+# The runner's checks, in the order it reports them (runner.integrity.CHECK_ORDER).
+CHECK_NAMES = ("model_identity", "output_length", "public_private_gap", "ppl_cap",
+               "scoring_consistency", "cache_probe", "greedy_fidelity")
 BASE_REVISION = "ee0ef6023621cff504d758262d4e04895a5af4a2"
 
 
@@ -163,17 +164,18 @@ def default_checks(verdict: str, reasons: Sequence[tuple[str, str]] = ()) -> lis
     """The integrity checks a run reports; those named in `reasons` failed."""
     failed = {c: m for c, m in reasons}
     if verdict == "error":
-        return [{"name": "output-length", "status": "skip",
+        return [{"name": "output_length", "status": "skip",
                  "message": "not reached: the engine did not finish starting", "figures": {}}]
     figures = {
-        "output-length": {"requests": 96, "short_requests": 0},
-        "model-identity": {"architecture": "Gemma4ForConditionalGeneration", "layers": 42},
-        "greedy-fidelity": {"prompts": 16, "match_rate": 1.0, "violations": 0,
+        "output_length": {"requests": 96, "short_requests": 0},
+        "model_identity": {"architecture": "Gemma4ForConditionalGeneration", "layers": 42},
+        "greedy_fidelity": {"prompts": 16, "match_rate": 1.0, "violations": 0,
                             "first_divergence": None},
-        "scoring-path": {"tokens": 49152, "violations": 0, "served_nll": 0.412},
-        "public-private-gap": {"public_tps": 205.0, "private_tps": 201.0, "gap": 0.0195,
+        "scoring_consistency": {"tokens": 49152, "violations": 0, "served_nll": 0.412},
+        "public_private_gap": {"public_tps": 205.0, "private_tps": 201.0, "gap": 0.0195,
                                "tolerance": 0.05},
-        "cache-probe": {"repeats": 3, "speedup": 1.01, "max_speedup": 1.15},
+        "cache_probe": {"repeats": 3, "speedup": 1.01, "max_speedup": 1.15},
+        "ppl_cap": {"ppl": 2.38, "cap": 2.415},
     }
     out = []
     for name in CHECK_NAMES:
@@ -305,7 +307,7 @@ def synthetic_history(root: Path, *, submissions: int, runs_per_submission: int 
                 doc = make_result(sid, started_at=at, verdict="invalid", hardware=hw, cfg=cfg,
                                   public=passes_around(mine, spread, rng=rng),
                                   private=passes_around(mine * (1 - gap), spread, rng=rng),
-                                  reasons=[("public-private-gap", f"private TPS is {gap:.0%} "
+                                  reasons=[("public_private_gap", f"private TPS is {gap:.0%} "
                                             "below public (tolerance 5%)")],
                                   provenance={"pr": 100 + i, "head_sha": "a" * 40,
                                               "run_url": None, "requested_by": login})

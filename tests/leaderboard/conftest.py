@@ -95,14 +95,14 @@ def make_hostile_challenge(root: Path) -> tuple[Path, Path]:
     store.append_result(sample.make_result(
         "mallory/xss-desc", started_at=at(2), private=(150.0, 151.0, 152.0),
         accelerator=HOSTILE[:200], speculative={"method": HOSTILE[:200], "acceptance_rate": 0.5},
-        checks=[{"name": "greedy-fidelity", "status": "pass", "message": HOSTILE,
+        checks=[{"name": "greedy_fidelity", "status": "pass", "message": HOSTILE,
                  "figures": {HOSTILE[:100]: HOSTILE[:400], "list": [HOSTILE[:100], 1, None]}}],
         provenance={"pr": 7, "head_sha": "b" * 40, "run_url": "javascript:window.__pwned='run'",
                     "requested_by": "mallory"}))
     store.append_result(sample.make_result(
         "mallory/xss-invalid", started_at=at(3), verdict="invalid",
-        reasons=[("greedy-fidelity", HOSTILE), ("public-private-gap", BIDI)],
-        checks=[{"name": "greedy-fidelity", "status": "fail", "message": HOSTILE + BIDI,
+        reasons=[("greedy_fidelity", HOSTILE), ("public_private_gap", BIDI)],
+        checks=[{"name": "greedy_fidelity", "status": "fail", "message": HOSTILE + BIDI,
                  "figures": {"first_divergence": BIDI}}]))
     store.append_result(sample.make_result(
         "mallory/xss-invalid", started_at=at(4), verdict="error", private=None, public=None,

@@ -43,7 +43,7 @@ def test_each_submission_gets_the_status_a_reader_should_see(challenge, run, ver
                                     "a/withdrawn", "a/disqualified", "a/mixed")]
     results = [
         run("a/verified", 200.0),
-        run("a/invalid", 300.0, verdict="invalid", reasons=[("greedy-fidelity", "diverged")]),
+        run("a/invalid", 300.0, verdict="invalid", reasons=[("greedy_fidelity", "diverged")]),
         run("a/error", None, verdict="error", reasons=[("engine", "crashed at start-up")]),
         run("a/withdrawn", 150.0), run("a/disqualified", 150.0),
         # An old verified run and a newer failure: still verified (it has a ranked run).
@@ -84,7 +84,7 @@ def test_change_against_the_parent_uses_both_best_verified_runs(challenge, run):
     files = [sub_file("a/base"), sub_file("b/child", parent="a/base")]
     results = [run("a/base", 100.0), run("a/base", 80.0, day=2),
                run("b/child", 125.0), run("b/child", 300.0, day=3, verdict="invalid",
-                                            reasons=[("scoring-path", "x")])]
+                                            reasons=[("scoring_consistency", "x")])]
     m = model_of(challenge, files, results)
     child = m.submissions["b/child"]
     assert child.change == pytest.approx(0.25)

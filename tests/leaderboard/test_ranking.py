@@ -32,7 +32,7 @@ def board(results, verdicts=(), **kw):
 def test_only_verified_runs_rank_and_a_submission_without_one_is_absent(run):
     results = [
         run("alice/fast", 300, verdict="invalid",
-            reasons=[("greedy-fidelity", "3 of 16 prompts diverged")]),
+            reasons=[("greedy_fidelity", "3 of 16 prompts diverged")]),
         run("bob/crash", None, verdict="error", reasons=[("engine", "exited with code 1")]),
         run("carol/ok", 150),
     ]
@@ -42,7 +42,7 @@ def test_only_verified_runs_rank_and_a_submission_without_one_is_absent(run):
 def test_best_verified_run_of_a_submission_counts_not_its_latest(run):
     results = [run("alice/x", 210, day=1), run("alice/x", 250, day=2),
                run("alice/x", 205, day=3), run("alice/x", 400, day=4, verdict="invalid",
-                                                 reasons=[("cache-probe", "cached answers")])]
+                                                 reasons=[("cache_probe", "cached answers")])]
     (e,) = rank(results, [], hardware="a10g", tie_tps=TIE)
     assert e.tps == 250.0 and e.run_id == results[1]["run_id"]
     assert e.first_run_at == results[0]["started_at"]  # the submission's first run, any verdict
@@ -148,7 +148,7 @@ def test_invalidating_a_submission_removes_every_run_also_later_ones(run, verdic
 
 def test_reinstating_a_run_ranks_a_run_the_runner_judged_invalid(run, verdict):
     r = run("alice/x", 250.0, verdict="invalid",
-            reasons=[("public-private-gap", "private 6% below public")])
+            reasons=[("public_private_gap", "private 6% below public")])
     v = [verdict("alice/x", "reinstate", run_id=r["run_id"], reason="noisy private set")]
     assert board([r], v) == [(1, "alice/x")]
     assert run_status(r, v).reasons == ("reinstated: noisy private set",)
@@ -163,7 +163,7 @@ def test_reinstating_a_run_without_measurements_does_not_make_it_rankable(run, v
 
 def test_submission_wide_reinstate_returns_to_the_runners_word(run, verdict):
     good = run("alice/x", 250.0, day=1)
-    bad = run("alice/x", 300.0, day=2, verdict="invalid", reasons=[("cache-probe", "cached")])
+    bad = run("alice/x", 300.0, day=2, verdict="invalid", reasons=[("cache_probe", "cached")])
     v = [verdict("alice/x", "invalidate", day=3), verdict("alice/x", "reinstate", day=4)]
     assert run_status(good, v).status == "verified"
     assert run_status(bad, v).status == "invalid"  # the runner's own verdict stands
@@ -293,7 +293,7 @@ def test_pareto_front_keeps_entries_no_one_beats_on_both_speed_and_quality(run):
 def test_records_are_the_runs_that_beat_the_best_before_them(run, verdict):
     results = [run("a/x", 100.0, day=1), run("b/y", 120.0, day=2), run("c/z", 110.0, day=3),
                run("d/w", 150.0, day=4), run("e/v", 160.0, day=5, verdict="invalid",
-                                              reasons=[("scoring-path", "differs")]),
+                                              reasons=[("scoring_consistency", "differs")]),
                run("f/u", 155.0, day=6)]
     recs = records(results, [], hardware="a10g")
     assert [(r.submission_id, r.tps, r.previous_tps) for r in recs] == [
