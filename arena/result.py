@@ -9,13 +9,13 @@ and the JSON API read nothing else. Only aggregates are in it: never a prompt, n
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import fastjsonschema
 import jsonschema
+
+from arena.files import write_bytes_atomic
 
 RESULT_SCHEMA_VERSION = 1
 VERDICTS = ("verified", "invalid", "error")
@@ -233,18 +233,4 @@ def score_tps(result: dict[str, Any]) -> float | None:
 
 def write_json_atomic(path: Path, doc: Any) -> None:
     """Write JSON so that readers see the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=2, ensure_ascii=False, sort_keys=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_bytes_atomic(path, (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode())

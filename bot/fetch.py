@@ -5,12 +5,11 @@ Nothing from the PR is checked out or run."""
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from arena import exitcodes
+from arena.files import write_bytes_atomic
 from arena.problems import Problem
 from arena.submission import location, validate_file
 from arena.text import for_terminal
@@ -24,23 +23,6 @@ HEAD_MOVED = "head-moved"
 
 def head_of(bot: Bot, pr: int) -> str:
     return bot.repo.get_pull(pr).head.sha
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def fetch_submission(bot: Bot, *, pr: int, sha: str, path: str, out: Path) -> int:

@@ -18,13 +18,10 @@ Without a cache, results are read through `ResultsStore.results()` itself.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import marshal
-import os
 import sys
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
@@ -32,6 +29,7 @@ from typing import Any, Callable
 from arena import result as result_module
 from arena import submission as submission_module
 from arena.challenge import Challenge, ModelRef
+from arena.files import write_bytes_atomic
 from arena.result import result_errors
 from arena.store import ResultsStore
 from arena.submission import Submission, SubmissionIndex, validate_file
@@ -89,16 +87,7 @@ class ValidationCache:
         doc = {"format": CACHE_FORMAT, "fingerprint": self.fingerprint,
                "results": {k: v for k, v in self.results.items() if k in self._used},
                "submissions": {k: v for k, v in self.submissions.items() if k in self._used}}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(marshal.dumps(doc))
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        write_bytes_atomic(self.path, marshal.dumps(doc), fsync=False)  # a cache: no fsync
 
 
 # --- submission files -------------------------------------------------------------------------

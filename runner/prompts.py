@@ -141,21 +141,10 @@ def read_calibration(path: Path, set_digest: str) -> float | None:
 
 def write_prompt_file(path: Path, prompts: Iterable[Prompt]) -> None:
     """Write a prompt set as JSONL, atomically (readers see the old file or the new one)."""
-    import os
-    import tempfile
+    from arena.files import write_bytes_atomic
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for p in prompts:
-                f.write(json.dumps(p.row(), ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, "".join(json.dumps(p.row(), ensure_ascii=False) + "\n"
+                                     for p in prompts).encode("utf-8"))
 
 
 def _read_rows(files: list[Path], *, require_reference: bool, private: bool) -> list[Prompt]:
