@@ -209,7 +209,21 @@ def test_jit_config_refuses_bad_arguments(tmp_path: Path, args, message) -> None
     assert done.returncode == 2 and message in done.stderr
 
 
-# image/job-started.sh: the checks before every job, and the model cache it seeds
+# image/job-started.sh: which job this is, the checks before every job, the sandbox, the cache
+
+REPOSITORY = "octo-org/arena"
+BENCH_WORKFLOW_REF = f"{REPOSITORY}/.github/workflows/bench.yml@refs/heads/main"
+# GitHub's default variables of the one job the runner serves: bench.yml's bench job, on the
+# default branch, dispatched (docs: "Variables reference", default environment variables).
+BENCH_JOB_VARIABLES = {
+    "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_REPOSITORY_ID": "4242",
+    "GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_REF": "refs/heads/main",
+    "GITHUB_REF_NAME": "main", "GITHUB_REF_TYPE": "branch", "GITHUB_WORKFLOW_REF": BENCH_WORKFLOW_REF,
+    "GITHUB_WORKFLOW": "bench", "GITHUB_JOB": "bench", "GITHUB_RUN_ID": "987654321",
+    "GITHUB_HEAD_REF": "", "GITHUB_BASE_REF": "",
+}
+SANDBOX_OK = 'echo \'{"ok": true, "reason": "bwrap 0.8.0: user, pid and net namespaces, /dev/nvidia0 bound"}\'\n'
+
 
 def make_hf_cache(hub: Path, repo: str = "google/gemma-4-E4B-it") -> Path:
     """A Hugging Face cache entry laid out as huggingface_hub writes it."""
@@ -229,36 +243,46 @@ def make_hf_cache(hub: Path, repo: str = "google/gemma-4-E4B-it") -> Path:
 @pytest.fixture
 def job(tmp_path: Path) -> dict:
     paths = {name: tmp_path / name for name in ("bin", "private", "models", "cache")}
-    paths["private"].mkdir()
-    (paths["private"] / "private.jsonl").write_text("{}\n")
+    paths["private"].mkdir(mode=0o700)
     make_hf_cache(paths["models"] / "hub")
     fake(paths["bin"], "nvidia-smi", 'printf "NVIDIA A10G, 580.65.06\\n"\n')
+    # The image's Python, as far as the hook sees it: runner.sandbox's self-check.
+    fake(paths["bin"], "python", SANDBOX_OK)
     mountinfo = tmp_path / "mountinfo"
     mountinfo.write_text(
         "1 0 8:1 / / rw,relatime - ext4 /dev/root rw\n"
-        f"2 1 8:2 /private {paths['private']} ro,nosuid,nodev - ext4 /dev/sdb ro\n"
         f"3 1 8:3 /models {paths['models']} ro,relatime - ext4 /dev/sdc ro\n")
     routes = tmp_path / "route"
     routes.write_text("Iface\tDestination\tGateway\tFlags\n"
                       "eth0\t00001EAC\t00000000\t0001\n")
+    policy = tmp_path / "job-policy"
+    policy.write_text(f"repository={REPOSITORY}\ndefault_branch=main\nrepository_id=4242\n")
+    # The release service's socket, as the launcher binds it in (a socket file, nobody listening).
+    release = tmp_path / "release.sock"
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(release))
     env = {"ARENA_PRIVATE_PROMPTS": str(paths["private"]),
-           "ARENA_SHARED_MODEL_CACHE": str(paths["models"]),
+           "ARENA_SHARED_MODEL_CACHE": str(paths["models"]), "ARENA_PRIVATE_RELEASE": str(release),
            "HF_HUB_CACHE": str(paths["cache"]), "HTTPS_PROXY": "http://arena-egress-proxy:3128",
-           "ARENA_HOOK_MOUNTINFO": str(mountinfo), "ARENA_HOOK_ROUTES": str(routes)}
-    return {"paths": paths, "env": env, "mountinfo": mountinfo, "routes": routes}
+           "ARENA_HOOK_MOUNTINFO": str(mountinfo), "ARENA_HOOK_ROUTES": str(routes),
+           "ARENA_HOOK_POLICY": str(policy), "ARENA_HOOK_PYTHON": str(paths["bin"] / "python"),
+           **BENCH_JOB_VARIABLES}
+    return {"paths": paths, "env": env, "mountinfo": mountinfo, "routes": routes, "policy": policy}
 
 
-def hook(job: dict, **env: str) -> subprocess.CompletedProcess[str]:
+def hook(job: dict, *args: str, **env: str | None) -> subprocess.CompletedProcess[str]:
     full = {**job["env"], **env}
-    return run("image/job-started.sh", env={k: v for k, v in full.items() if v is not None},
-               bin_dir=job["paths"]["bin"])
+    return run("image/job-started.sh", *(args or ("--test-env",)),
+               env={k: v for k, v in full.items() if v is not None}, bin_dir=job["paths"]["bin"])
 
 
 def test_the_job_hook_passes_a_good_runner_and_seeds_a_cache_huggingface_hub_can_read(job) -> None:
     done = hook(job)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert f"job bench of {BENCH_WORKFLOW_REF} (workflow_dispatch)" in done.stdout
     assert "GPU: NVIDIA A10G, 580.65.06" in done.stdout
     assert "no default route" in done.stdout
+    assert "engine sandbox: bwrap 0.8.0" in done.stdout
     huggingface_hub = pytest.importorskip("huggingface_hub")
     cache = job["paths"]["cache"]
     found = huggingface_hub.try_to_load_from_cache(
@@ -278,13 +302,121 @@ def test_the_job_hook_without_a_shared_hub_folder_still_starts(job) -> None:
     assert done.returncode == 0 and "every model will be downloaded" in done.stdout
 
 
+# Issue 13: a pull request's own workflow (or any job but bench.yml's bench job on the default
+# branch, dispatched) is refused before anything else happens. Each is what GitHub sets for it.
+PR_JOB = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_REF": "refs/pull/7/merge",
+          "GITHUB_REF_NAME": "7/merge", "GITHUB_HEAD_REF": "add-gpu-job", "GITHUB_BASE_REF": "main",
+          "GITHUB_WORKFLOW_REF": f"{REPOSITORY}/.github/workflows/x.yml@refs/pull/7/merge",
+          "GITHUB_WORKFLOW": "x", "GITHUB_JOB": "steal"}
+FOREIGN_JOBS = [
+    pytest.param(PR_JOB, "started by 'pull_request'", id="a pull request's own workflow"),
+    pytest.param({**PR_JOB, "GITHUB_WORKFLOW_REF": f"{REPOSITORY}/.github/workflows/bench.yml@refs/pull/7/merge",
+                  "GITHUB_JOB": "bench"},
+                 "started by 'pull_request'", id="bench.yml as changed by a pull request"),
+    pytest.param({"GITHUB_EVENT_NAME": "pull_request_target", "GITHUB_HEAD_REF": "x",
+                  "GITHUB_BASE_REF": "main"}, "started by 'pull_request_target'",
+                 id="pull_request_target"),
+    pytest.param({"GITHUB_HEAD_REF": "add-gpu-job", "GITHUB_BASE_REF": "main"},
+                 "it belongs to a pull request", id="pull request refs on a dispatch"),
+    pytest.param({"GITHUB_WORKFLOW_REF": f"{REPOSITORY}/.github/workflows/x.yml@refs/heads/main",
+                  "GITHUB_WORKFLOW": "x"}, "another workflow file", id="another workflow file"),
+    pytest.param({"GITHUB_WORKFLOW_REF": f"{REPOSITORY}/.github/workflows/sub/bench.yml@refs/heads/main"},
+                 "another workflow file", id="a bench.yml in another folder"),
+    pytest.param({"GITHUB_WORKFLOW_REF": f"{REPOSITORY}/.github/workflows/bench.yml@refs/heads/evil",
+                  "GITHUB_REF": "refs/heads/evil"}, "not the default branch", id="another branch"),
+    pytest.param({"GITHUB_WORKFLOW_REF": f"{REPOSITORY}/.github/workflows/bench.yml@refs/heads/evil"},
+                 "another workflow file or ref", id="the workflow of another branch"),
+    pytest.param({"GITHUB_REF": "refs/tags/main", "GITHUB_REF_TYPE": "tag",
+                  "GITHUB_WORKFLOW_REF": f"{REPOSITORY}/.github/workflows/bench.yml@refs/tags/main"},
+                 "not the default branch", id="a tag named like the branch"),
+    pytest.param({"GITHUB_EVENT_NAME": "push"}, "started by 'push'", id="another event"),
+    pytest.param({"GITHUB_EVENT_NAME": "workflow_run"}, "started by 'workflow_run'", id="workflow_run"),
+    pytest.param({"GITHUB_JOB": "publish"}, "another job", id="another job of bench.yml"),
+    pytest.param({"GITHUB_REPOSITORY": "mallory/arena", "GITHUB_REPOSITORY_ID": "666",
+                  "GITHUB_WORKFLOW_REF": "mallory/arena/.github/workflows/bench.yml@refs/heads/main"},
+                 "another repository", id="a fork's runs"),
+    pytest.param({"GITHUB_REPOSITORY_ID": "666"}, "repository id '666'", id="a recreated repository"),
+    pytest.param({"GITHUB_WORKFLOW_REF": "mallory/arena/.github/workflows/bench.yml@refs/heads/main"},
+                 "another workflow file", id="a workflow of another repository"),
+    pytest.param({"GITHUB_EVENT_NAME": None, "GITHUB_REF": None, "GITHUB_WORKFLOW_REF": None,
+                  "GITHUB_JOB": None}, "started by ''", id="no job variables at all"),
+]
+
+
+@pytest.mark.parametrize(("variables", "why"), FOREIGN_JOBS)
+def test_the_job_hook_refuses_every_job_but_the_dispatched_bench_job(job, variables, why) -> None:
+    # Even a private set wrongly mounted would not be touched: the refusal comes first.
+    done = hook(job, **variables)
+    assert done.returncode == 1, done.stdout
+    [line] = [x for x in done.stdout.splitlines() if x.startswith("::error")]
+    assert line.startswith("::error title=arena runner refused this job::this runner serves only "
+                           f"job 'bench' of {BENCH_WORKFLOW_REF} started by workflow_dispatch")
+    assert why in line, line
+    # Nothing else ran: no GPU query, no sandbox, no check output, no cache.
+    assert "GPU:" not in done.stdout and "engine sandbox" not in done.stdout
+    assert not job["paths"]["cache"].exists()
+    assert "refused; this runner runs nothing but bench" in done.stderr
+
+
+def test_the_job_hook_refuses_before_looking_at_anything_private(job, tmp_path) -> None:
+    # A probe left where the checks would look: the refused job must not get that far.
+    tripwire = tmp_path / "tripwire"
+    fake(job["paths"]["bin"], "nvidia-smi", f'touch {tripwire}; printf "NVIDIA A10G, 580\\n"\n')
+    fake(job["paths"]["bin"], "python", f'touch {tripwire}\n' + SANDBOX_OK)
+    done = hook(job, **PR_JOB)
+    assert done.returncode == 1 and not tripwire.exists()
+
+
+def test_the_job_hook_escapes_job_text_in_its_annotation(job) -> None:
+    evil = f"{REPOSITORY}/.github/workflows/x.yml@refs/heads/main\n::add-mask::%0A"
+    done = hook(job, GITHUB_WORKFLOW_REF=evil)
+    assert done.returncode == 1
+    [line] = [x for x in done.stdout.splitlines() if x.startswith("::")]
+    assert "x.yml@refs/heads/main%0A::add-mask::%250A" in line
+
+
+@pytest.mark.parametrize(("policy", "message"), [
+    (None, "no job policy at"),
+    ("default_branch=main\n", "names no repository"),
+    (f"repository={REPOSITORY}\n", "names no default branch"),
+    (f"repository={REPOSITORY}\ndefault_branch=main\nallow_all=1\n", "unknown key: allow_all"),
+])
+def test_the_job_hook_without_a_sound_policy_refuses_every_job(job, policy, message) -> None:
+    if policy is None:
+        job["policy"].unlink()
+    else:
+        job["policy"].write_text(policy)
+    done = hook(job)
+    assert done.returncode == 1 and message in done.stdout
+    assert "GPU:" not in done.stdout
+
+
+def test_the_job_hook_ignores_test_doubles_unless_run_as_a_test(job) -> None:
+    # As the runner runs it (no argument): ARENA_HOOK_* from a job's environment change nothing,
+    # so the policy is the launcher's fixed path, which does not exist here.
+    done = hook(job, "-")
+    assert done.returncode == 1
+    assert "no job policy at /etc/arena/job-policy" in done.stdout
+
+
+def test_the_hook_serves_the_workflow_file_and_job_of_bench_yml(workflows) -> None:
+    text = (OPS / "image" / "job-started.sh").read_text()
+    assert "bench_workflow=.github/workflows/bench.yml\n" in text and "bench_job=bench\n" in text
+    assert "bench" in workflows["bench.yml"]["jobs"]
+    assert workflows["bench.yml"]["jobs"]["bench"]["runs-on"][0] == "self-hosted"
+
+
 def _writable(job: dict, which: str) -> None:
     text = job["mountinfo"].read_text().replace(f"{job['paths'][which]} ro,", f"{job['paths'][which]} rw,")
     job["mountinfo"].write_text(text)
 
 
+def _private_already_there(job: dict) -> None:
+    (job["paths"]["private"] / "private.jsonl").write_text("{}\n")
+
+
 @pytest.mark.parametrize(("setup", "env", "message"), [
-    (lambda j: _writable(j, "private"), {}, "private prompt set at"),
+    (_private_already_there, {}, "already holds files before the job was checked"),
     (lambda j: _writable(j, "models"), {}, "shared model cache at"),
     (lambda j: fake(j["paths"]["bin"], "nvidia-smi", 'printf "NVIDIA A10G, 580\\nNVIDIA A10G, 580\\n"\n'),
      {}, "expected exactly one GPU, found 2"),
@@ -293,7 +425,21 @@ def _writable(job: dict, which: str) -> None:
     (lambda j: None, {"HF_TOKEN": "hf_x"}, "HF_TOKEN is set on the runner"),
     (lambda j: None, {"GH_TOKEN": "ghp_x"}, "GH_TOKEN is set on the runner"),
     (lambda j: None, {"HTTPS_PROXY": None}, "HTTPS_PROXY is not set"),
-    (lambda j: None, {"ARENA_PRIVATE_PROMPTS": "/nonexistent/private"}, "is not mounted at"),
+    (lambda j: None, {"ARENA_PRIVATE_PROMPTS": "/nonexistent/private"}, "no private prompt folder at"),
+    (lambda j: None, {"ARENA_PRIVATE_RELEASE": "/nonexistent/release.sock"}, "release socket"),
+    # The sandbox: runner.sandbox's verdict, its absence, or no verdict at all.
+    (lambda j: fake(j["paths"]["bin"], "python",
+                    'echo \'{"ok": false, "reason": "bwrap: Can\'"\'"\'t mount proc on /newroot/proc"}\'; exit 1\n'),
+     {}, "an engine sandbox cannot start here (exit 1): bwrap: Can't mount proc on /newroot/proc"),
+    (lambda j: fake(j["paths"]["bin"], "python",
+                    'echo "/opt/arena/venv/bin/python: No module named runner.sandbox" >&2; exit 1\n'),
+     {}, "this image has no engine sandbox"),
+    (lambda j: fake(j["paths"]["bin"], "python", 'echo \'{"ok": true}\'; exit 1\n'),
+     {}, "an engine sandbox cannot start here (exit 1)"),
+    (lambda j: fake(j["paths"]["bin"], "python", 'echo \'{"ok": "yes"}\'\n'),
+     {}, "an engine sandbox cannot start here (exit 0)"),
+    (lambda j: fake(j["paths"]["bin"], "python", 'echo "Segmentation fault"; exit 139\n'),
+     {}, "failed (exit 139) without a verdict: Segmentation fault"),
 ])
 def test_the_job_hook_refuses_a_runner_that_is_not_set_up_as_documented(job, setup, env, message) -> None:
     setup(job)
@@ -305,7 +451,7 @@ def test_the_job_hook_refuses_a_runner_that_is_not_set_up_as_documented(job, set
 
 
 def test_the_job_hook_reports_every_problem_at_once(job) -> None:
-    _writable(job, "private")
+    _private_already_there(job)
     done = hook(job, HF_TOKEN="hf_x")
     assert done.returncode == 1
     assert done.stdout.count("::error") == 2 and "2 problem(s)" in done.stderr
