@@ -13,7 +13,10 @@ The invariants:
   `repository` computed from event fields) or fetches it in a script; such jobs run on
   GitHub-hosted machines only;
 - self-hosted jobs: only in workflows started by `workflow_dispatch` alone, no secrets, no write
-  permission, `github.token` only with read scopes, behind an approval environment, with a timeout.
+  permission, `github.token` only with read scopes, behind an approval environment, with a timeout;
+- `id-token: write` (an OIDC token, which writes nothing) only where it is exchanged for something:
+  the self-hosted job of a dispatch-only workflow (the runner releases the private prompts to it)
+  and a job that only deploys GitHub Pages.
 """
 
 from __future__ import annotations
@@ -275,7 +278,10 @@ def check_workflow(name: str, workflow: dict[str, Any], text: str | None = None)
                     f"the self-hosted job references {m}; the GPU runner gets no secrets")
             if job.get("secrets"):
                 bad("self-hosted-secrets", f"{jw}.secrets", "the self-hosted job passes secrets")
-            writes = sorted(s for s, lvl in perms.items() if lvl == "write") if isinstance(perms, dict) else []
+            # id-token: write mints an OIDC token for the runner's release service; it grants
+            # no write access to anything.
+            writes = sorted(s for s, lvl in perms.items() if lvl == "write" and s != "id-token") \
+                if isinstance(perms, dict) else []
             if writes or isinstance(perms, str):
                 bad("self-hosted-write", f"{jw}.permissions",
                     f"the self-hosted job can write ({', '.join(writes) or perms}); it gets read "
@@ -287,6 +293,16 @@ def check_workflow(name: str, workflow: dict[str, Any], text: str | None = None)
                 bad("self-hosted-approval", jw,
                     "the self-hosted job neither has an environment nor needs a job that has "
                     "one; a reviewer must approve every run on the GPU")
+
+        if isinstance(perms, dict) and perms.get("id-token") == "write":
+            deploys_pages = bool(job.get("steps")) and all(
+                str(step.get("uses", "")).split("@")[0] == "actions/deploy-pages"
+                for _, step in _steps(job))
+            if not (deploys_pages or (self_hosted and on == {"workflow_dispatch"})):
+                bad("id-token-scope", f"{jw}.permissions.id-token",
+                    "the job can mint an OIDC token, and the GPU host's release service hands the "
+                    "private prompts to such tokens of the bench job; grant id-token: write only to "
+                    "the self-hosted bench job (and to a job that only deploys Pages)")
 
     if text is not None:
         for lineno, line in enumerate(text.splitlines(), 1):

@@ -121,6 +121,26 @@ def bench_without_approval(wf: Workflow) -> None:
     del wf["jobs"]["approve"]["environment"]
 
 
+def id_token_on_publish(wf: Workflow) -> None:
+    wf["jobs"]["publish"]["permissions"]["id-token"] = "write"
+
+
+def id_token_on_approve(wf: Workflow) -> None:
+    wf["jobs"]["approve"]["permissions"] = {"id-token": "write"}
+
+
+def id_token_on_ci(wf: Workflow) -> None:
+    wf["jobs"]["test"]["permissions"]["id-token"] = "write"
+
+
+def id_token_on_pages_build(wf: Workflow) -> None:
+    wf["jobs"]["build"]["permissions"]["id-token"] = "write"
+
+
+def bench_gains_a_write_scope_beside_id_token(wf: Workflow) -> None:
+    wf["jobs"]["bench"]["permissions"]["actions"] = "write"
+
+
 def bench_without_timeout(wf: Workflow) -> None:
     del wf["jobs"]["bench"]["timeout-minutes"]
 
@@ -160,6 +180,12 @@ UNSAFE = [
      ["jobs.bench", "pull_request", "workflow_dispatch"]),
     ("bench.yml", bench_without_approval, "self-hosted-approval", ["jobs.bench", "environment"]),
     ("bench.yml", bench_without_timeout, "job-timeout", ["jobs.bench", "timeout-minutes"]),
+    ("bench.yml", id_token_on_publish, "id-token-scope", ["jobs.publish.permissions.id-token", "OIDC"]),
+    ("bench.yml", id_token_on_approve, "id-token-scope", ["jobs.approve.permissions.id-token"]),
+    ("ci.yml", id_token_on_ci, "id-token-scope", ["ci.yml", "jobs.test.permissions.id-token"]),
+    ("site.yml", id_token_on_pages_build, "id-token-scope", ["jobs.build.permissions.id-token"]),
+    ("bench.yml", bench_gains_a_write_scope_beside_id_token, "self-hosted-write",
+     ["jobs.bench.permissions", "actions"]),
 ]
 
 
@@ -190,6 +216,14 @@ def test_a_pinned_action_without_its_version_comment_is_caught(workflow_dir) -> 
 def test_the_on_key_is_read_as_a_string_not_a_boolean() -> None:
     wf = parse_workflow("on:\n  workflow_dispatch:\nyes_key: yes\nflag: true\n")
     assert "on" in wf and wf["yes_key"] == "yes" and wf["flag"] is True
+
+
+def test_only_the_gpu_job_and_the_pages_deployment_can_mint_an_oidc_token(workflows) -> None:
+    minting = {(name, job_id) for name, wf in workflows.items() for job_id, job in wf["jobs"].items()
+               if (job.get("permissions") or {}).get("id-token") == "write"}
+    assert minting == {("bench.yml", "bench"), ("site.yml", "deploy")}
+    assert workflows["bench.yml"]["jobs"]["bench"]["permissions"] == {
+        "contents": "read", "pull-requests": "read", "id-token": "write"}
 
 
 def test_a_job_on_a_runner_group_or_expression_counts_as_self_hosted() -> None:

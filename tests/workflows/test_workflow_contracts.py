@@ -158,7 +158,9 @@ def test_publish_always_runs_and_is_the_only_writer_of_the_bench_workflow(workfl
     assert publish["runs-on"].startswith("ubuntu-")
     [step] = [s for s in publish["steps"] if "arena bot publish" in str(s.get("run"))]
     assert step["env"]["BENCH_OUTCOME"] == "${{ needs.bench.result }}"
-    writers = {j for j, job in jobs.items() if "write" in (job.get("permissions") or {}).values()}
+    # id-token: write only mints the bench job's OIDC token (for the private prompts): no writes.
+    writers = {j for j, job in jobs.items()
+               if "write" in {s: v for s, v in (job.get("permissions") or {}).items() if s != "id-token"}.values()}
     assert writers == {"publish"}
     assert jobs["approve"]["permissions"] == {} and jobs["approve"]["environment"] == "bench"
     assert jobs["bench"]["needs"] == "approve"
