@@ -388,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         import re
+        args.repository_id = args.repository_id or None  # runner.env may leave it empty
         if not re.fullmatch(r"[A-Za-z0-9-]+/[A-Za-z0-9._-]+", args.repository):
             parser.error("--repository must be OWNER/REPO")
         if not re.fullmatch(r"[A-Za-z0-9._/-]+", args.branch):

@@ -7,6 +7,7 @@ Hugging Face cache layout read by huggingface_hub itself) is real.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -62,18 +63,43 @@ def docker_calls(log: Path) -> list[tuple[list[str], str]]:
     return calls
 
 
+# Fakes of the root-only commands cache-volume.sh runs (mount, mkfs, ...): each records its
+# arguments, in order, to one log; `mountpoint` answers from a file the fake `mount` keeps.
+RECORDING_SYSTEM = r'''
+printf '%s %s\n' "${0##*/}" "$*" >> "$FAKE_LOG/system"
+case ${0##*/} in
+  mount) printf '%s\n' "${!#}" >> "$FAKE_LOG/mounted" ;;
+  umount) grep -vxF "$1" "$FAKE_LOG/mounted" > "$FAKE_LOG/mounted.new" || true; mv "$FAKE_LOG/mounted.new" "$FAKE_LOG/mounted" ;;
+  mountpoint) grep -qxF "${!#}" "$FAKE_LOG/mounted" 2>/dev/null ;;
+esac
+'''
+
+
+def system_calls(log: Path) -> list[str]:
+    path = log / "system"
+    return path.read_text().splitlines() if path.exists() else []
+
+
 @pytest.fixture
 def host(tmp_path: Path) -> dict[str, Path]:
-    paths = {name: tmp_path / name for name in ("bin", "log", "private", "models", "spool")}
-    for name in ("log", "private", "models"):
+    paths = {name: tmp_path / name for name in ("bin", "log", "private", "models", "spool",
+                                                "release", "volumes")}
+    for name in ("log", "private", "models", "release"):
         paths[name].mkdir()
     fake(paths["bin"], "docker", RECORDING_DOCKER)
+    for name in ("mount", "umount", "mountpoint", "mkfs.ext4", "chown", "truncate"):
+        fake(paths["bin"], name, RECORDING_SYSTEM)
+    # The release service's socket (arena-private-release.service), nobody listening.
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(paths["release"] / "private.sock"))
     return paths
 
 
 def launcher_env(host: dict[str, Path], **extra: str) -> dict[str, str]:
     return {"ARENA_RUNNER_IMAGE": "arena-runner@sha256:" + "a" * 64,
+            "ARENA_REPOSITORY": "octo-org/arena", "ARENA_REPOSITORY_ID": "4242",
             "ARENA_PRIVATE_DIR": str(host["private"]), "ARENA_MODEL_CACHE_DIR": str(host["models"]),
+            "ARENA_RELEASE_DIR": str(host["release"]), "ARENA_JOB_VOLUMES": str(host["volumes"]),
             "ARENA_JIT_SPOOL": str(host["spool"]), "FAKE_LOG": str(host["log"]), **extra}
 
 
@@ -101,12 +127,19 @@ def test_the_launcher_starts_one_isolated_container_per_config_and_spends_it(hos
     assert args[:2] == ["run", "--rm"]
     assert "--gpus device=1" in command
     assert "--network arena-jobs" in command
-    assert (f"--mount type=bind,source={host['private']},target=/srv/arena/private,readonly"
-            in command)
+    # Issue 13: the private set is never mounted; the job gets an empty folder of its own and
+    # the release service's socket, and the policy its hook judges it by, read-only.
+    assert str(host["private"]) not in command
+    assert "--tmpfs /srv/arena/private:rw,nosuid,nodev,noexec,size=512m,uid=1001,gid=1001,mode=0700" in command
+    assert f"--mount type=bind,source={host['release']},target=/run/arena-release,readonly" in command
+    policy = host["spool"] / "policy" / "gpu1"
+    assert f"--mount type=bind,source={policy},target=/etc/arena/job-policy,readonly" in command
+    assert policy.read_text() == "repository=octo-org/arena\ndefault_branch=main\nrepository_id=4242\n"
     assert f"--mount type=bind,source={host['models']},target=/srv/arena/models,readonly" in command
     assert "--cap-drop ALL" in command and "--security-opt no-new-privileges:true" in command
     assert "--env HTTPS_PROXY=http://arena-egress-proxy:3128" in command
     assert "--privileged" not in command and "docker.sock" not in command
+    assert "seccomp=unconfined" not in command and "apparmor=unconfined" not in command
     assert args[-1] == "arena-runner@sha256:" + "a" * 64
     # Spent, and the stale one set aside unused (GitHub has dropped that runner by now).
     assert not fresh.exists() and not list((host["spool"] / "claimed").iterdir())
@@ -138,18 +171,101 @@ def test_the_launcher_with_an_empty_spool_starts_nothing_and_says_why(host) -> N
     assert docker_calls(host["log"]) == []
 
 
-@pytest.mark.parametrize(("args", "env_drop", "message"), [
-    ([], None, "--gpu INDEX is required"),
-    (["--gpu", "x"], None, "--gpu INDEX is required"),
-    (["--gpu", "0"], "ARENA_PRIVATE_DIR", "ARENA_PRIVATE_DIR"),
+def test_the_job_container_has_memory_and_disk_limits(host) -> None:
+    add_config(host["spool"], "arena-a10g-x", "CONFIG")
+    done = run("launch.sh", "--gpu", "0", "--once", env=launcher_env(host, ARENA_JOB_CPUS="7.5"),
+               bin_dir=host["bin"])
+    assert done.returncode == 0, done.stderr
+    [(args, _)] = docker_calls(host["log"])
+    command = " ".join(args)
+    # Memory: the limit, and no swap beyond it (memory-swap equal to memory).
+    assert "--memory 56g --memory-swap 56g" in command and "--cpus 7.5" in command
+    assert "--pids-limit 8192" in command
+    # Disk: the model cache and the work folder are on the job's size-limited volume, remade
+    # empty before the container starts.
+    volume = host["volumes"] / "gpu0"
+    assert f"--mount type=bind,source={volume}/hf-cache,target=/home/runner/hf-cache" in command
+    assert f"--mount type=bind,source={volume}/work,target=/home/runner/_work" in command
+    calls = system_calls(host["log"])
+    assert f"truncate --size 200G {host['volumes']}/gpu0.ext4" in calls
+    assert any(c.startswith("mkfs.ext4 ") and c.endswith(f"{host['volumes']}/gpu0.ext4") for c in calls)
+    assert f"mount -o loop,nosuid,nodev {host['volumes']}/gpu0.ext4 {volume}" in calls
+    assert f"chown 1001:1001 {volume}/hf-cache {volume}/work" in calls
+
+
+def test_the_job_container_gets_what_the_engine_sandbox_needs_and_no_more(host) -> None:
+    add_config(host["spool"], "arena-a10g-x", "CONFIG")
+    run("launch.sh", "--gpu", "0", "--once", env=launcher_env(host), bin_dir=host["bin"])
+    [(args, _)] = docker_calls(host["log"])
+    command = " ".join(args)
+    assert f"--security-opt seccomp={OPS}/seccomp/arena-job.json" in command
+    assert "--security-opt apparmor=arena-job" in command
+    assert "--security-opt systempaths=unconfined" in command
+    assert "--cap-drop ALL" in command and "--cap-add" not in command and "--privileged" not in command
+
+
+def test_a_volume_reset_remakes_a_mounted_volume_empty(host) -> None:
+    env = {"ARENA_JOB_VOLUMES": str(host["volumes"]), "ARENA_JOB_DISK_GIB": "50",
+           "FAKE_LOG": str(host["log"])}
+    assert run("cache-volume.sh", "reset", "--gpu", "3", env=env, bin_dir=host["bin"]).returncode == 0
+    done = run("cache-volume.sh", "reset", "--gpu", "3", env=env, bin_dir=host["bin"])
+    assert done.returncode == 0, done.stderr
+    calls = [c.split()[0] for c in system_calls(host["log"])]
+    # The second reset unmounts the first filesystem, then makes and mounts a new one.
+    assert calls == ["mountpoint", "truncate", "mkfs.ext4", "mount", "chown",
+                     "mountpoint", "umount", "truncate", "mkfs.ext4", "mount", "chown"]
+    assert f"truncate --size 50G {host['volumes']}/gpu3.ext4" in system_calls(host["log"])
+    assert "empty 50 GiB volume" in done.stdout
+    assert stat.S_IMODE(host["volumes"].stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["reset"], {}, "--gpu INDEX is required"),
+    (["reset", "--gpu", "0"], {"ARENA_JOB_DISK_GIB": "lots"}, "whole number of GiB"),
+    (["show", "--gpu", "0"], {}, "is not mounted"),
 ])
-def test_the_launcher_refuses_a_bad_setup(host, args, env_drop, message) -> None:
-    env = launcher_env(host)
-    if env_drop:
-        env.pop(env_drop)
-    done = run("launch.sh", *args, "--once", env=env, bin_dir=host["bin"])
+def test_cache_volume_refuses_bad_arguments(host, args, env, message) -> None:
+    done = run("cache-volume.sh", *args, env={"ARENA_JOB_VOLUMES": str(host["volumes"]),
+                                             "FAKE_LOG": str(host["log"]), **env}, bin_dir=host["bin"])
+    assert done.returncode == 2 and message in done.stderr
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    ([], {}, "--gpu INDEX is required"),
+    (["--gpu", "x"], {}, "--gpu INDEX is required"),
+    (["--gpu", "0"], {"ARENA_REPOSITORY": None}, "ARENA_REPOSITORY"),
+    (["--gpu", "0"], {"ARENA_REPOSITORY": "not a repo"}, "ARENA_REPOSITORY must be OWNER/REPO"),
+    (["--gpu", "0"], {"ARENA_JOB_MEMORY": "unlimited"}, "ARENA_JOB_MEMORY must be"),
+    (["--gpu", "0"], {"ARENA_RELEASE_DIR": "/nonexistent"}, "no release socket at /nonexistent/private.sock"),
+])
+def test_the_launcher_refuses_a_bad_setup(host, args, env, message) -> None:
+    full = {k: v for k, v in {**launcher_env(host), **env}.items() if v is not None}
+    add_config(host["spool"], "arena-a10g-x", "CONFIG")
+    done = run("launch.sh", *args, "--once", env=full, bin_dir=host["bin"])
     assert done.returncode != 0
     assert message in done.stderr
+    assert docker_calls(host["log"]) == []
+
+
+def test_the_seccomp_profile_allows_namespaces_and_refuses_what_jobs_never_need() -> None:
+    profile = json.loads((OPS / "seccomp" / "arena-job.json").read_text())
+    assert profile["defaultAction"] == "SCMP_ACT_ALLOW" and profile["architectures"] == ["SCMP_ARCH_X86_64"]
+    denied = {name for rule in profile["syscalls"] if rule["action"] != "SCMP_ACT_ALLOW"
+              for name in rule["names"]}
+    # What bubblewrap needs for user, PID, network, IPC and UTS namespaces and its mounts.
+    assert not denied & {"unshare", "clone", "clone3", "setns", "mount", "umount2", "pivot_root",
+                         "sethostname", "chroot", "prctl"}
+    assert {"bpf", "kexec_load", "init_module", "finit_module", "perf_event_open", "keyctl",
+            "ptrace", "process_vm_readv", "userfaultfd", "io_uring_setup", "open_by_handle_at",
+            "reboot", "swapon"} <= denied
+    assert all(rule.get("errnoRet") == 1 for rule in profile["syscalls"])
+
+
+def test_the_apparmor_profile_is_the_one_the_launcher_names() -> None:
+    text = (OPS / "apparmor" / "arena-job").read_text()
+    assert "profile arena-job " in text and "\n  userns,\n" in text and "\n  mount,\n" in text
+    assert "deny @{PROC}/sysrq-trigger rwklx," in text
+    assert "ARENA_APPARMOR_PROFILE:-arena-job}" in (OPS / "launch.sh").read_text()
 
 
 # jit-config.sh
