@@ -270,18 +270,35 @@ def test_the_apparmor_profile_is_the_one_the_launcher_names() -> None:
 
 # jit-config.sh
 
+# A fake `gh` that records each call and answers the API calls jit-config.sh makes: the
+# runner group (by name, its settings and repositories), a repository's visibility, and the
+# just-in-time configuration itself (ENCODED-<runner name>).
 FAKE_GH = r'''
 printf '%s\n' "$@" >> "$FAKE_LOG/gh.args"
 printf -- '--\n' >> "$FAKE_LOG/gh.args"
-for a in "$@"; do case $a in name=*) printf 'ENCODED-%s\n' "${a#name=}" ;; esac; done
+endpoint=$2
+[ "$2" = --method ] && endpoint=$4
+case $endpoint in
+  *generate-jitconfig) for a in "$@"; do case $a in name=*) printf 'ENCODED-%s\n' "${a#name=}" ;; esac; done ;;
+  orgs/*/actions/runner-groups\?per_page=100) printf '%s\n' "${FAKE_GROUP_ID-7}" ;;
+  orgs/*/actions/runner-groups/*/repositories*) printf '%s\n' "${FAKE_GROUP_REPOS-octo/arena}" ;;
+  orgs/*/actions/runner-groups/*) printf '%s\t%s\t%s\n' "${FAKE_GROUP_VISIBILITY-selected}" \
+      "${FAKE_GROUP_RESTRICTED-true}" "${FAKE_GROUP_WORKFLOWS-octo/arena/.github/workflows/bench.yml@refs/heads/main}" ;;
+  repos/*) printf '%s\n' "${FAKE_VISIBILITY-private}" ;;
+  *) echo "unexpected gh call: $*" >&2; exit 9 ;;
+esac
 '''
+
+
+def gh_calls(log: Path) -> list[list[str]]:
+    return [c.splitlines() for c in log.joinpath("gh.args").read_text().split("--\n")[:-1]]
 
 
 def test_jit_configs_are_written_one_per_runner_private_to_the_admin(tmp_path: Path) -> None:
     bin_dir, log, out = tmp_path / "bin", tmp_path / "log", tmp_path / "out"
     log.mkdir()
     fake(bin_dir, "gh", FAKE_GH)
-    done = run("jit-config.sh", "--repo", "octo/arena", "--count", "2", "--out", str(out),
+    done = run("jit-config.sh", "--org", "octo", "--for", "octo/arena", "--count", "2", "--out", str(out),
                env={"FAKE_LOG": str(log)}, bin_dir=bin_dir)
     assert done.returncode == 0, done.stderr
     files = sorted(out.glob("*.jit"))
@@ -290,12 +307,58 @@ def test_jit_configs_are_written_one_per_runner_private_to_the_admin(tmp_path: P
         assert stat.S_IMODE(f.stat().st_mode) == 0o600
         assert f.read_text() == f"ENCODED-{f.stem}"
         assert f.stem.startswith("arena-a10g-")
-    calls = log.joinpath("gh.args").read_text().split("--\n")[:-1]
-    assert len(calls) == 2
-    call = calls[0].splitlines()
-    assert call[:4] == ["api", "--method", "POST", "repos/octo/arena/actions/runners/generate-jitconfig"]
-    assert {"labels[]=self-hosted", "labels[]=a10g", "runner_group_id=1"} <= set(call)
+    calls = gh_calls(log)
+    # First the group is found by name and checked, then two registrations in it.
+    assert [c[1] for c in calls[:3]] == ["orgs/octo/actions/runner-groups?per_page=100",
+                                        "orgs/octo/actions/runner-groups/7",
+                                        "orgs/octo/actions/runner-groups/7/repositories?per_page=100"]
+    assert '.runner_groups[] | select(.name == "arena-gpu") | .id' in calls[0]
+    registrations = calls[3:]
+    assert len(registrations) == 2
+    call = registrations[0]
+    assert call[:4] == ["api", "--method", "POST", "orgs/octo/actions/runners/generate-jitconfig"]
+    assert {"labels[]=self-hosted", "labels[]=a10g", "runner_group_id=7"} <= set(call)
+    assert "workflow octo/arena/.github/workflows/bench.yml@refs/heads/main only" in done.stdout
     assert "registered 2 runner(s)" in done.stdout
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"FAKE_GROUP_RESTRICTED": "false"}, "limit it to the selected workflow octo/arena/.github/workflows/bench.yml@refs/heads/main alone"),
+    ({"FAKE_GROUP_WORKFLOWS": "octo/arena/.github/workflows/bench.yml@refs/heads/main "
+                              "octo/arena/.github/workflows/ci.yml@refs/heads/main"}, "alone"),
+    ({"FAKE_GROUP_WORKFLOWS": "octo/arena/.github/workflows/bench.yml@refs/heads/*"}, "alone"),
+    ({"FAKE_GROUP_WORKFLOWS": ""}, "runs any workflow"),
+    ({"FAKE_GROUP_VISIBILITY": "all", "FAKE_GROUP_REPOS": ""}, "is open to all repositories (all)"),
+    ({"FAKE_GROUP_REPOS": "octo/arena octo/other"}, "limit its repository access to octo/arena alone"),
+    ({"FAKE_GROUP_ID": ""}, "octo has no runner group named 'arena-gpu'"),
+])
+def test_jit_config_refuses_a_runner_group_not_limited_to_bench_yml(tmp_path: Path, env, message) -> None:
+    bin_dir, log = tmp_path / "bin", tmp_path / "log"
+    log.mkdir()
+    fake(bin_dir, "gh", FAKE_GH)
+    done = run("jit-config.sh", "--org", "octo", "--for", "octo/arena", "--out", str(tmp_path / "out"),
+               env={"FAKE_LOG": str(log), **env}, bin_dir=bin_dir)
+    assert done.returncode == 2
+    assert message in done.stderr, done.stderr
+    assert not any("generate-jitconfig" in " ".join(c) for c in gh_calls(log)), "nothing registered"
+
+
+def test_a_repository_level_runner_is_for_a_private_test_repository_only(tmp_path: Path) -> None:
+    bin_dir, log = tmp_path / "bin", tmp_path / "log"
+    log.mkdir()
+    fake(bin_dir, "gh", FAKE_GH)
+    done = run("jit-config.sh", "--repo", "octo/arena", "--out", str(tmp_path / "out"),
+               env={"FAKE_LOG": str(log), "FAKE_VISIBILITY": "public"}, bin_dir=bin_dir)
+    assert done.returncode == 2
+    assert "octo/arena is public: a repository-level runner takes any workflow's jobs" in done.stderr
+    assert "--org ORG --for octo/arena" in done.stderr
+    assert len(gh_calls(log)) == 1
+    done = run("jit-config.sh", "--repo", "octo/arena", "--count", "1", "--out", str(tmp_path / "out"),
+               env={"FAKE_LOG": str(log), "FAKE_VISIBILITY": "private"}, bin_dir=bin_dir)
+    assert done.returncode == 0, done.stderr
+    call = gh_calls(log)[-1]
+    assert call[:4] == ["api", "--method", "POST", "repos/octo/arena/actions/runners/generate-jitconfig"]
+    assert "runner_group_id=1" in call
 
 
 def test_jit_configs_can_go_straight_to_the_host_without_touching_the_admins_disk(tmp_path: Path) -> None:
@@ -303,7 +366,7 @@ def test_jit_configs_can_go_straight_to_the_host_without_touching_the_admins_dis
     log.mkdir()
     fake(bin_dir, "gh", FAKE_GH)
     fake(bin_dir, "ssh", 'printf "%s\\n" "$@" > "$FAKE_LOG/ssh.args"; cat > "$FAKE_LOG/ssh.stdin"\n')
-    done = run("jit-config.sh", "--repo", "octo/arena", "--count", "1", "--ship", "root@gpu-1",
+    done = run("jit-config.sh", "--org", "octo", "--for", "octo/arena", "--count", "1", "--ship", "root@gpu-1",
                env={"FAKE_LOG": str(log)}, bin_dir=bin_dir)
     assert done.returncode == 0, done.stderr
     host, command = log.joinpath("ssh.args").read_text().splitlines()
@@ -314,7 +377,9 @@ def test_jit_configs_can_go_straight_to_the_host_without_touching_the_admins_dis
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--org", "octo", "--out", "x"], "--org needs --group-id"),
+    (["--org", "octo", "--out", "x"], "--org needs --for ORG/REPO"),
+    (["--org", "octo", "--for", "evil/arena", "--out", "x"], "is not a repository of octo"),
+    (["--out", "x"], "give --org ORG --for ORG/REPO"),
     (["--repo", "octo/arena", "--label", "A10G!", "--out", "x"], "hardware label"),
     (["--repo", "octo/arena"], "give --out DIR or --ship HOST"),
     (["--repo", "octo/arena", "--count", "0", "--out", "x"], "--count"),
