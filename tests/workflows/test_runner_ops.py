@@ -918,17 +918,47 @@ def test_the_scale_set_mounts_its_inputs_read_only_and_holds_no_credentials() ->
     [runner] = spec["containers"]
     mounts = {m["mountPath"]: m for m in runner["volumeMounts"]}
     volumes = {v["name"]: v for v in spec["volumes"]}
-    for path in ("/srv/arena/private", "/srv/arena/models"):
+    for path in ("/srv/arena/models", "/run/arena-release", "/etc/arena"):
         assert mounts[path].get("readOnly") is True, path
     assert volumes[mounts["/srv/arena/models"]["name"]]["persistentVolumeClaim"]["readOnly"] is True
-    assert volumes[mounts["/srv/arena/private"]["name"]]["secret"]["defaultMode"] == 0o440
     assert spec["automountServiceAccountToken"] is False
     assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] == 1001
-    assert runner["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    assert runner["securityContext"]["allowPrivilegeEscalation"] is False
+    assert runner["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert "privileged" not in runner["securityContext"]
     for env in runner["env"]:
         assert "valueFrom" not in env and not re.search(r"TOKEN|SECRET|KEY|PASSWORD", env["name"]), env
     assert {e["name"]: e["value"] for e in runner["env"]}["HTTPS_PROXY"].startswith(
         "http://arena-egress-proxy.arena-runners.svc")
+
+
+def test_the_runner_pod_never_mounts_the_private_set_only_its_release_sidecar_does() -> None:
+    # Issue 13: a job that gets a runner pod finds an empty private folder; the set comes from
+    # the sidecar, against the bench job's OIDC token.
+    [values] = _arc("values-a10g.yaml")
+    spec = values["template"]["spec"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    secret_volumes = {name for name, v in volumes.items() if "secret" in v}
+    [runner] = spec["containers"]
+    assert not {m["name"] for m in runner["volumeMounts"]} & secret_volumes
+    private = {m["mountPath"]: m for m in runner["volumeMounts"]}["/srv/arena/private"]
+    assert "emptyDir" in volumes[private["name"]]
+    [sidecar] = spec["initContainers"]
+    assert sidecar["restartPolicy"] == "Always"
+    assert sidecar["command"][:3] == ["python3", "/opt/arena/private-release.py", "serve"]
+    assert {m["name"] for m in sidecar["volumeMounts"]} & secret_volumes == {"private-prompts"}
+    assert sidecar["securityContext"]["runAsUser"] != spec["securityContext"]["runAsUser"]
+    assert values["runnerGroup"] == "arena-gpu"
+
+
+def test_the_scale_set_gives_the_engine_sandbox_its_profiles() -> None:
+    [values] = _arc("values-a10g.yaml")
+    spec = values["template"]["spec"]
+    [runner] = spec["containers"]
+    context = runner["securityContext"]
+    assert context["seccompProfile"] == {"type": "Localhost", "localhostProfile": "arena-job.json"}
+    assert context["appArmorProfile"] == {"type": "Localhost", "localhostProfile": "arena-job"}
+    assert context["procMount"] == "Unmasked" and spec["hostUsers"] is False
 
 
 def test_runner_pods_may_reach_cluster_dns_and_the_proxy_and_nothing_else() -> None:
