@@ -6,8 +6,10 @@
 #
 #   check-host.sh [--gpu-name A10G] [--min-driver 580] [--image IMAGE]
 #
-# Paths come from the environment as for launch.sh: ARENA_PRIVATE_DIR, ARENA_MODEL_CACHE_DIR,
-# ARENA_JOB_NETWORK (default arena-jobs). --image also runs nvidia-smi inside that image.
+# Paths come from the environment as for launch.sh: ARENA_REPOSITORY, ARENA_PRIVATE_DIR,
+# ARENA_MODEL_CACHE_DIR, ARENA_RELEASE_DIR (default /run/arena-release), ARENA_JOB_NETWORK
+# (default arena-jobs). --image also runs nvidia-smi inside that image, and the engine sandbox's
+# self-check in a container started exactly as launch.sh starts a job's.
 set -euo pipefail
 
 gpu_name=A10G min_driver=580 image=""
@@ -16,7 +18,7 @@ while [ $# -gt 0 ]; do
     --gpu-name) gpu_name=${2:-}; shift 2 ;;
     --min-driver) min_driver=${2:-}; shift 2 ;;
     --image) image=${2:-}; shift 2 ;;
-    -h | --help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 2 ;;
+    -h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 2 ;;
     *) printf 'check-host.sh: unknown argument %s\n' "$1" >&2; exit 2 ;;
   esac
 done
@@ -66,6 +68,16 @@ else
     else
       bad "GPU passthrough into $image failed: $(printf '%s' "$out" | tail -n1)"
     fi
+    # The engine sandbox inside a job container: launch.sh's security options, GPU 0.
+    here=$(cd "$(dirname "$0")" && pwd)
+    if out=$(docker run --rm --gpus device=0 --network none --cap-drop ALL \
+        --security-opt no-new-privileges:true --security-opt "seccomp=$here/seccomp/arena-job.json" \
+        --security-opt "apparmor=${ARENA_APPARMOR_PROFILE:-arena-job}" --security-opt systempaths=unconfined \
+        "$image" python -m runner.sandbox --self-check 2>&1); then
+      ok "engine sandbox in a job container: $(printf '%s' "$out" | tail -n1)"
+    else
+      bad "the engine sandbox cannot start in a job container: $(printf '%s' "$out" | tail -n1). fix: docs/runner.md, \"The engine sandbox on the GPU host\""
+    fi
   fi
   network=${ARENA_JOB_NETWORK:-arena-jobs}
   if [ "$(docker network inspect --format '{{.Internal}}' "$network" 2>/dev/null)" = true ]; then
@@ -75,7 +87,40 @@ else
   fi
 fi
 
-# The private prompt set: present, readable by the job user (uid 1001), hidden from others.
+# What bubblewrap needs from the kernel: user namespaces, and the AppArmor profile the launcher
+# names where Ubuntu restricts them (kernel.apparmor_restrict_unprivileged_userns).
+userns=$(sysctl -n user.max_user_namespaces 2>/dev/null || echo 0)
+if [ "${userns:-0}" -gt 0 ]; then
+  ok "user namespaces enabled (user.max_user_namespaces=$userns)"
+else
+  bad "user namespaces are off (user.max_user_namespaces=${userns:-0}); the engine sandbox needs them. fix: sysctl -w user.max_user_namespaces=15000 (and in /etc/sysctl.d)"
+fi
+profiles=${ARENA_CHECK_APPARMOR_PROFILES:-/sys/kernel/security/apparmor/profiles}
+if [ -r "$profiles" ]; then
+  if grep -q "^${ARENA_APPARMOR_PROFILE:-arena-job} " "$profiles"; then
+    ok "AppArmor profile ${ARENA_APPARMOR_PROFILE:-arena-job} loaded"
+  else
+    bad "AppArmor profile ${ARENA_APPARMOR_PROFILE:-arena-job} is not loaded; job containers cannot start. fix: apparmor_parser -r -W runner-ops/apparmor/arena-job"
+  fi
+else
+  ok "AppArmor is not enabled on this host (no profile needed)"
+fi
+
+# Which repository's bench.yml the runner serves, and the service that releases the private set.
+if [[ "${ARENA_REPOSITORY:-}" =~ ^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$ ]]; then
+  ok "serves bench.yml of $ARENA_REPOSITORY on ${ARENA_DEFAULT_BRANCH:-main} only"
+else
+  bad "ARENA_REPOSITORY is '${ARENA_REPOSITORY:-}', not OWNER/REPO. fix: set it in /etc/arena-runner/runner.env"
+fi
+release=${ARENA_RELEASE_DIR:-/run/arena-release}/private.sock
+if [ -S "$release" ]; then
+  ok "private prompt release service listening on $release"
+else
+  bad "no private prompt release service at $release. fix: systemctl enable --now arena-private-release"
+fi
+
+# The private prompt set: present, readable by the release service only (root, and group 1001
+# for the ARC sidecar), hidden from others. It is never mounted into a job.
 private=${ARENA_PRIVATE_DIR:-}
 if [ -z "$private" ]; then
   bad "ARENA_PRIVATE_DIR is not set. fix: set it in /etc/arena-runner/runner.env"

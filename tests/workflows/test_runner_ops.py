@@ -666,7 +666,8 @@ def test_the_job_hook_accepts_a_default_route_that_cannot_reach_internal_address
 # check-host.sh
 
 def host_fakes(bin_dir: Path, *, driver: str = "580.65.06", name: str = "NVIDIA A10G",
-               internal: str = "true") -> None:
+               internal: str = "true", userns: str = "15000", sandbox: str = "ok") -> None:
+    fake(bin_dir, "sysctl", f'[ "$2" = user.max_user_namespaces ] && echo {userns}\n')
     fake(bin_dir, "nvidia-smi", f'''
 if [ "$#" -gt 0 ]; then printf "0, {name}, {driver}, 23028 MiB\\n"; exit 0; fi
 printf "| NVIDIA-SMI {driver}   Driver Version: {driver}   CUDA Version: 13.0 |\\n"
@@ -677,8 +678,30 @@ case "$1 $2" in
   "version --format") echo 28.1.1 ;;
   "network inspect") echo {internal} ;;
   "info ") ;;
+  "run --rm")
+    printf '%s\\n' "$@" > "$FAKE_LOG/docker.run.$(date +%s%N)"
+    case "$*" in
+      *runner.sandbox*) [ {sandbox} = ok ] && echo '{{"ok": true, "reason": "bwrap 0.8.0"}}' ||
+                          {{ echo "bwrap: Can't mount proc on /newroot/proc: Operation not permitted"; exit 1; }} ;;
+      *) echo "GPU 0: NVIDIA A10G (UUID: GPU-1)" ;;
+    esac ;;
 esac
 ''')
+
+
+def host_env(tmp_path: Path, private: Path, models: Path, **extra: str | None) -> dict[str, str]:
+    release, log = tmp_path / "release", tmp_path / "log"
+    release.mkdir(exist_ok=True)
+    log.mkdir(exist_ok=True)
+    if not (release / "private.sock").exists():
+        with socket.socket(socket.AF_UNIX) as s:
+            s.bind(str(release / "private.sock"))
+    profiles = tmp_path / "apparmor-profiles"
+    profiles.write_text("docker-default (enforce)\narena-job (enforce)\n")
+    env = {"ARENA_PRIVATE_DIR": str(private), "ARENA_MODEL_CACHE_DIR": str(models),
+           "ARENA_REPOSITORY": "octo-org/arena", "ARENA_RELEASE_DIR": str(release),
+           "ARENA_CHECK_APPARMOR_PROFILES": str(profiles), "FAKE_LOG": str(log), **extra}
+    return {k: v for k, v in env.items() if v is not None}
 
 
 def test_check_host_passes_a_prepared_a10g_host(tmp_path: Path) -> None:
@@ -688,12 +711,14 @@ def test_check_host_passes_a_prepared_a10g_host(tmp_path: Path) -> None:
     if os.getuid() == 0:
         os.chown(private, 0, 1001)
     host_fakes(tmp_path / "bin")
-    done = run("check-host.sh", env={"ARENA_PRIVATE_DIR": str(private),
-                                     "ARENA_MODEL_CACHE_DIR": str(models)}, bin_dir=tmp_path / "bin")
+    done = run("check-host.sh", env=host_env(tmp_path, private, models), bin_dir=tmp_path / "bin")
     lines = done.stdout.splitlines()
     assert "ok    GPU 0: NVIDIA A10G, driver 580.65.06, 23028 MiB" in lines
     assert "ok    the driver supports CUDA 13.0" in lines
     assert "ok    job network arena-jobs has no route out" in lines
+    assert "ok    user namespaces enabled (user.max_user_namespaces=15000)" in lines
+    assert "ok    AppArmor profile arena-job loaded" in lines
+    assert f"ok    private prompt release service listening on {tmp_path}/release/private.sock" in lines
     fails = [line for line in lines if line.startswith("FAIL")]
     if os.getuid() != 0:  # only root can hand the folder to uid 1001 here
         fails = [f for f in fails if "uid 1001" not in f]
@@ -705,16 +730,56 @@ def test_check_host_passes_a_prepared_a10g_host(tmp_path: Path) -> None:
     ({"driver": "550.54.15"}, "driver 550.54.15 is older than 580"),
     ({"name": "NVIDIA L4"}, "GPU 0 is NVIDIA L4, not A10G"),
     ({"internal": "false"}, "job network arena-jobs is missing or not internal"),
+    ({"userns": "0"}, "user namespaces are off"),
 ])
 def test_check_host_names_what_is_wrong_and_the_fix(tmp_path: Path, fakes, message) -> None:
     private = tmp_path / "private"
     private.mkdir(mode=0o750)
     host_fakes(tmp_path / "bin", **fakes)
-    done = run("check-host.sh", env={"ARENA_PRIVATE_DIR": str(private),
-                                     "ARENA_MODEL_CACHE_DIR": str(tmp_path)}, bin_dir=tmp_path / "bin")
+    done = run("check-host.sh", env=host_env(tmp_path, private, tmp_path), bin_dir=tmp_path / "bin")
     assert done.returncode == 1
     assert any(line.startswith("FAIL") and message in line and "fix:" in line
                for line in done.stdout.splitlines()), done.stdout
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda t: (t / "apparmor-profiles").write_text("docker-default (enforce)\n"),
+     "AppArmor profile arena-job is not loaded"),
+    (lambda t: (t / "release" / "private.sock").unlink(), "no private prompt release service at"),
+])
+def test_check_host_flags_a_missing_piece_of_the_runners_door(tmp_path: Path, change, message) -> None:
+    host_fakes(tmp_path / "bin")
+    env = host_env(tmp_path, tmp_path, tmp_path)
+    change(tmp_path)
+    done = run("check-host.sh", env=env, bin_dir=tmp_path / "bin")
+    assert done.returncode == 1
+    assert any(line.startswith("FAIL") and message in line and "fix:" in line
+               for line in done.stdout.splitlines()), done.stdout
+
+
+def test_check_host_flags_a_runner_that_serves_no_named_repository(tmp_path: Path) -> None:
+    host_fakes(tmp_path / "bin")
+    done = run("check-host.sh", env=host_env(tmp_path, tmp_path, tmp_path, ARENA_REPOSITORY=None),
+               bin_dir=tmp_path / "bin")
+    assert done.returncode == 1 and "FAIL  ARENA_REPOSITORY is '', not OWNER/REPO" in done.stdout
+
+
+@pytest.mark.parametrize(("sandbox", "line"), [
+    ("ok", 'ok    engine sandbox in a job container: {"ok": true, "reason": "bwrap 0.8.0"}'),
+    ("fails", "FAIL  the engine sandbox cannot start in a job container: bwrap: Can't mount proc"),
+])
+def test_check_host_starts_the_engine_sandbox_in_a_job_container(tmp_path: Path, sandbox, line) -> None:
+    host_fakes(tmp_path / "bin", sandbox=sandbox)
+    done = run("check-host.sh", "--image", "arena-runner:test", env=host_env(tmp_path, tmp_path, tmp_path),
+               bin_dir=tmp_path / "bin")
+    assert any(x.startswith(line) for x in done.stdout.splitlines()), done.stdout
+    [sandbox_run] = [p.read_text().splitlines() for p in (tmp_path / "log").glob("docker.run.*")
+                     if "runner.sandbox" in p.read_text()]
+    # The same security options as launch.sh gives a job container.
+    command = " ".join(sandbox_run)
+    assert f"--security-opt seccomp={OPS}/seccomp/arena-job.json" in command
+    assert "--security-opt apparmor=arena-job --security-opt systempaths=unconfined" in command
+    assert "--cap-drop ALL" in command and "--security-opt no-new-privileges:true" in command
 
 
 def test_check_host_flags_a_private_folder_others_can_read(tmp_path: Path) -> None:
@@ -722,8 +787,7 @@ def test_check_host_flags_a_private_folder_others_can_read(tmp_path: Path) -> No
     private.mkdir()
     private.chmod(0o755)
     host_fakes(tmp_path / "bin")
-    done = run("check-host.sh", env={"ARENA_PRIVATE_DIR": str(private),
-                                     "ARENA_MODEL_CACHE_DIR": str(tmp_path)}, bin_dir=tmp_path / "bin")
+    done = run("check-host.sh", env=host_env(tmp_path, private, tmp_path), bin_dir=tmp_path / "bin")
     assert done.returncode == 1
     assert f"FAIL  {private} is mode 755: other users can read it." in done.stdout
 
