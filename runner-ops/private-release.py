@@ -111,7 +111,8 @@ class KeySet:
                     with urllib.request.urlopen(self.url, timeout=10) as answer:  # noqa: S310 - fixed https URL
                         self.keys = self._parse(json.load(answer))
                 except (OSError, ValueError) as exc:
-                    log(f"could not fetch {self.url}: {exc}")
+                    log(f"could not fetch {self.url}: {exc}; trying again in 30 s")
+                    self.fetched = time.time() - JWKS_REFRESH_S + 30
             return self.keys.get(kid)
 
 
@@ -293,6 +294,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"private-release.py: --private-dir {folder} is not a folder", file=sys.stderr)
         return 2
     keys = KeySet(path=Path(args.jwks)) if args.jwks else KeySet()
+    keys.get("")  # fetch GitHub's keys now, so the first job does not wait for them
+    log(f"{len(keys.keys)} signing key(s) from {args.jwks or keys.url}")
     policy = Policy(repository=args.repository, branch=args.branch, repository_id=args.repository_id,
                     audience=args.audience)
     sock = Path(args.socket)

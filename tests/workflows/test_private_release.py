@@ -340,3 +340,52 @@ def test_a_unix_socket_path_fits(service) -> None:
     assert len(str(service["socket"])) < 100
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(str(service["socket"]))
+
+
+def test_the_bench_job_receives_the_private_prompts_right_before_measuring(workflows) -> None:
+    bench = workflows["bench.yml"]["jobs"]["bench"]
+    runs = [str(step.get("run", "")) for step in bench["steps"]]
+    receive = runs.index("python /opt/arena/private-release.py receive")
+    measure = next(i for i, r in enumerate(runs) if r.startswith("arena bench"))
+    assert receive == measure - 1
+    assert bench["permissions"]["id-token"] == "write"
+    # The image puts the script where the step runs it.
+    dockerfile = (REPO / "runner-ops" / "image" / "Dockerfile").read_text()
+    assert "COPY --chmod=0755 runner-ops/private-release.py /opt/arena/private-release.py" in dockerfile
+    assert "!runner-ops/private-release.py" in (REPO / "runner-ops" / "image" / "Dockerfile.dockerignore").read_text()
+
+
+def test_githubs_keys_are_fetched_cached_and_refetched_for_a_new_key_id(keys, monkeypatch) -> None:
+    served = {"doc": keys["jwks"], "hits": 0}
+
+    class Jwks(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            served["hits"] += 1
+            data = json.dumps(served["doc"]).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        keyset = release.KeySet(url=f"http://127.0.0.1:{server.server_address[1]}/jwks")
+        policy = release.Policy(repository=REPOSITORY)
+        assert release.check_token(sign(bench_claims(), keys["github"]), keyset, policy)["event_name"]
+        assert release.check_token(sign(bench_claims(), keys["github"]), keyset, policy)
+        assert served["hits"] == 1, "cached"
+        # GitHub rotates its key: a token under the new key id fetches the set again, once.
+        rotated = {**keys["jwks"]["keys"][0], "kid": "github-key-2"}
+        served["doc"] = {"keys": [rotated]}
+        monkeypatch.setattr(release, "JWKS_REFRESH_S", 0)
+        assert release.check_token(sign(bench_claims(), keys["github"], kid="github-key-2"), keyset, policy)
+        assert served["hits"] == 2
+        with pytest.raises(release.Refused, match="not one of GitHub's"):
+            release.check_token(sign(bench_claims(), keys["github"], kid="github-key-1"), keyset, policy)
+    finally:
+        server.shutdown()
+        server.server_close()
