@@ -119,8 +119,8 @@ else
   bad "no private prompt release service at $release. fix: systemctl enable --now arena-private-release"
 fi
 
-# The private prompt set: present, readable by the release service only (root, and group 1001
-# for the ARC sidecar), hidden from others. It is never mounted into a job.
+# The private prompt set: present, readable by root (the release service) and group 1001 (as
+# docs/runner.md sets it up), hidden from others. It is never mounted into a job.
 private=${ARENA_PRIVATE_DIR:-}
 if [ -z "$private" ]; then
   bad "ARENA_PRIVATE_DIR is not set. fix: set it in /etc/arena-runner/runner.env"
