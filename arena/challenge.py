@@ -142,6 +142,26 @@ class EngineRule:
 
 
 @dataclass(frozen=True)
+class NoiseCalibration:
+    """What honest numerical noise does to served greedy tokens, judged by the referee: how
+    often a served token is not the referee's top-1 (`rate`, over `tokens` judged), the largest
+    lead of the top-1 over such a token, and its largest rank. Measured by the organizer
+    (`arena calibrate`) from honest runs; `source` says which."""
+
+    rate: float = 0.0
+    max_lead: float = 0.0
+    max_rank: int = 2
+    tokens: int = 0  # 0: not calibrated (only near_tie_margin bounds a near-tie)
+    source: str = "not calibrated"
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    scratch_mib: int = 4096  # the engine's writable scratch (tmpfs), /tmp and /dev/shm each
+    log_mib: int = 64  # the engine log kept for maintainers
+
+
+@dataclass(frozen=True)
 class Integrity:
     fidelity_prompts: int
     fidelity_output_tokens: int
@@ -150,6 +170,8 @@ class Integrity:
     public_private_action: str  # "invalid" | "warn"
     cache_probe_repeats: int
     cache_probe_max_speedup: float
+    pass_speedup_max: float = 1.5
+    noise: NoiseCalibration = NoiseCalibration()
 
 
 @dataclass(frozen=True)
@@ -187,6 +209,10 @@ class Challenge:
     maintainers: tuple[str, ...]
     max_submission_bytes: int
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    sandbox: Sandbox = Sandbox()  # the sandbox every engine runs in
+    # The maintainers' public key (X25519, base64) the engine logs are sealed to; without it
+    # the logs stay on the runner host.
+    logs_key: str | None = None
 
     @property
     def root(self) -> Path:
@@ -233,7 +259,7 @@ _TOP = {
                  "measurement", "ppl", "integrity", "ranking", "quotas", "timeouts", "engines",
                  "engine_args", "tags", "maintainers"],
     "optional": ["summary", "models", "submissions_dir", "engine_defaults", "engine_env",
-                 "limits"],
+                 "limits", "sandbox", "logs"],
 }
 
 
@@ -315,7 +341,7 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
     if c.mapping(("integrity",), integ, required=[
         "fidelity_prompts", "fidelity_output_tokens", "near_tie_margin",
         "public_private_tolerance", "public_private_action", "cache_probe_repeats",
-        "cache_probe_max_speedup"]):
+        "cache_probe_max_speedup"], optional=["pass_speedup_max", "noise"]):
         vals = dict(
             fidelity_prompts=c.integer(("integrity", "fidelity_prompts"),
                                        integ.get("fidelity_prompts"), minimum=0, maximum=1024),
@@ -336,8 +362,12 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
                                              integ.get("cache_probe_max_speedup"), minimum=1,
                                              maximum=100),
         )
-        if all(v is not None for v in vals.values()):
-            integrity = Integrity(**vals)  # type: ignore[arg-type]
+        vals["pass_speedup_max"] = c.number(("integrity", "pass_speedup_max"),
+                                            integ.get("pass_speedup_max", 1.5), minimum=1,
+                                            maximum=100)
+        noise = _parse_noise(c, integ.get("noise"))
+        if all(v is not None for v in vals.values()) and noise is not None:
+            integrity = Integrity(**vals, noise=noise)  # type: ignore[arg-type]
 
     rk = d.get("ranking")
     tie = None
@@ -393,6 +423,14 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
         max_bytes = c.integer(("limits", "submission_bytes"), lim.get("submission_bytes", max_bytes),
                               minimum=1024, maximum=1024 * 1024) or max_bytes
 
+    sandbox = _parse_sandbox(c, d.get("sandbox", {}))
+    logs = d.get("logs", {})
+    logs_key = None
+    if c.mapping(("logs",), logs, optional=["maintainers_key"]) and "maintainers_key" in logs:
+        logs_key = c.string(("logs", "maintainers_key"), logs.get("maintainers_key"),
+                            pattern=r"[A-Za-z0-9+/]{43}=",
+                            hint="Use `arena logs keygen` and paste its public key.")
+
     if len(c.problems) > ok_before:
         return None
     assert base and cid and title and hardware and public and sub_dir and integrity
@@ -411,7 +449,39 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
         engines=engines, engine_args=engine_args, engine_defaults=dict(engine_defaults),
         engine_env={k: str(v) for k, v in engine_env.items()},
         tags=tuple(tags), maintainers=tuple(maintainers), max_submission_bytes=max_bytes, raw=d,
+        sandbox=sandbox or Sandbox(), logs_key=logs_key,
     )
+
+
+def _parse_noise(c: Checker, n: Any) -> NoiseCalibration | None:
+    """integrity.noise: the organizer's calibration of honest numerical noise."""
+    if n is None:
+        return NoiseCalibration()
+    if not c.mapping(("integrity", "noise"), n, required=["rate", "max_lead", "tokens",
+                                                          "source"], optional=["max_rank"]):
+        return None
+    at = ("integrity", "noise")
+    vals = dict(
+        rate=c.number(at + ("rate",), n.get("rate"), minimum=0, maximum=1),
+        max_lead=c.number(at + ("max_lead",), n.get("max_lead"), minimum=0, maximum=100),
+        max_rank=c.integer(at + ("max_rank",), n.get("max_rank", 2), minimum=1, maximum=20),
+        tokens=c.integer(at + ("tokens",), n.get("tokens"), minimum=0, maximum=10**12),
+        source=c.string(at + ("source",), n.get("source"), max_len=500),
+    )
+    if any(v is None for v in vals.values()):
+        return None
+    return NoiseCalibration(**vals)  # type: ignore[arg-type]
+
+
+def _parse_sandbox(c: Checker, sb: Any) -> Sandbox | None:
+    if not c.mapping(("sandbox",), sb, optional=["scratch_mib", "log_mib"]):
+        return None
+    scratch = c.integer(("sandbox", "scratch_mib"), sb.get("scratch_mib", 4096), minimum=16,
+                        maximum=1 << 20)
+    log = c.integer(("sandbox", "log_mib"), sb.get("log_mib", 64), minimum=1, maximum=4096)
+    if scratch is None or log is None:
+        return None
+    return Sandbox(scratch, log)
 
 
 def _resolve(root: Path, rel: str) -> Path:

@@ -171,10 +171,41 @@ RESULT_SCHEMA: dict[str, Any] = {
                 "prompt_sets": {"type": "object", "additionalProperties": False,
                                 "properties": {s: _HEX64 for s in PROMPT_SETS}},
                 "submission_sha256": _HEX64,
+                "referee": {
+                    "type": "object", "additionalProperties": False,
+                    "description": "The trusted engine every quality figure came from: stock "
+                                   "vLLM of the same version on the same checkpoint.",
+                    "required": ["engine", "engine_version", "stock"],
+                    "properties": {"engine": _SHORT,
+                                   "engine_version": {"type": ["string", "null"],
+                                                      "maxLength": 200},
+                                   "stock": {"type": "boolean"},
+                                   "speculative_decoding": {"type": "boolean"}},
+                },
+                "sandbox": {
+                    "type": "object", "additionalProperties": False,
+                    "description": "The sandbox every engine ran in.",
+                    "required": ["kind"],
+                    "properties": {"kind": _SHORT,
+                                   "version": {"type": ["string", "null"], "maxLength": 100},
+                                   "network": _SHORT, "user": _SHORT,
+                                   "scratch_mib": {"type": "integer", "minimum": 0}},
+                },
+                "patch": {
+                    "type": ["object", "null"], "additionalProperties": False,
+                    "description": "The engine patch served (submission's engine only).",
+                    "required": ["sha256", "overlay_sha256"],
+                    "properties": {"sha256": _HEX64, "overlay_sha256": _HEX64,
+                                   "files": {"type": "integer", "minimum": 0}},
+                },
             },
         },
+        "stage": {"enum": ["prepare", "time", "stop", "referee", "verdict"],
+                  "description": "The phase the run reached: verdict for a run that finished; "
+                                 "otherwise where it stopped."},
         "log_tail": {"type": ["string", "null"], "maxLength": 20000,
-                     "description": "Tail of the engine's log, on error only, scrubbed."},
+                     "description": "Old results only (no longer written): nothing an engine "
+                                    "wrote is published."},
     },
 }
 

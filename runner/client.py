@@ -5,7 +5,12 @@ deadline is kept). A failure is classified for the verdict:
 - `EngineFailure` (verdict error): the engine crashed, hung, timed out or answered nonsense;
 - `EngineRejected` (verdict invalid): the engine refused a well-formed request the base
   configuration serves (HTTP 4xx): the submission's configuration cannot serve the challenge.
-Messages never quote a prompt or an output.
+Messages never quote a prompt or an output, and never the engine's own words: an engine's
+error text is untrusted (it could carry an encoded private prompt), so a message says what
+the harness saw (the HTTP status, the request it was doing) and nothing the engine wrote.
+
+The client speaks HTTP over the server's Unix socket when it has one (every engine the runner
+starts listens only there), else over TCP (a server in the seat that someone else started).
 """
 
 from __future__ import annotations
@@ -16,10 +21,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import requests
+import httpx
 
-from arena.text import for_terminal
-from runner.server import Server, ServerError
+from runner.server import Server, ServerError, http_client
 
 
 class EngineFailure(ServerError):
@@ -58,7 +62,7 @@ class EngineClient:
         self.request_timeout = request_timeout
         self.deadline = deadline  # time.monotonic() value after which no request starts
         self.run_timeout = run_timeout
-        self._session = requests.Session()
+        self._session = http_client(server, request_timeout)
         self.context = ""  # what the run is doing, for messages ("timed pass 2 (public)")
 
     def close(self) -> None:
@@ -150,27 +154,27 @@ class EngineClient:
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         timeout = self._timeout()
         try:
-            r = self._session.post(self.server.base_url + path, json=body,
-                                   timeout=(min(10.0, timeout), timeout))
-        except requests.Timeout:
+            r = self._session.post(path, json=body,
+                                   timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)))
+        except httpx.TimeoutException:
             if self.deadline is not None and time.monotonic() >= self.deadline - 0.01:
                 raise RunDeadline(f"the run went over its time limit of {self.run_timeout:g} s "
                                   f"({self.context})") from None
             raise EngineFailure(f"a request got no answer within {timeout:g} s "
                                 f"({self.context}): the engine hung") from None
-        except requests.ConnectionError:
+        except httpx.TransportError:
             raise self._gone() from None
         return self._json(r)
 
-    def _get(self, path: str) -> requests.Response:
+    def _get(self, path: str) -> httpx.Response:
         timeout = self._timeout()
         try:
-            r = self._session.get(self.server.base_url + path, timeout=(min(10.0, timeout),
-                                                                         timeout))
-        except requests.Timeout:
+            r = self._session.get(path, timeout=httpx.Timeout(timeout,
+                                                              connect=min(10.0, timeout)))
+        except httpx.TimeoutException:
             raise EngineFailure(f"GET {path} got no answer within {timeout:g} s "
                                 f"({self.context}): the engine hung") from None
-        except requests.ConnectionError:
+        except httpx.TransportError:
             raise self._gone() from None
         if r.status_code != 200:
             raise EngineFailure(f"GET {path} answered HTTP {r.status_code} ({self.context})")
@@ -190,13 +194,13 @@ class EngineClient:
                                  f"({self.context})")
         return EngineFailure(f"the connection to the engine failed ({self.context})")
 
-    def _json(self, r: requests.Response) -> dict[str, Any]:
+    def _json(self, r: httpx.Response) -> dict[str, Any]:
         if 400 <= r.status_code < 500:
             raise EngineRejected(f"the engine refused a request with HTTP {r.status_code} "
-                                 f"({self.context}): {_error_message(r)}")
+                                 f"({self.context}); its own error text is in the engine log "
+                                 "kept for maintainers")
         if r.status_code != 200:
-            raise EngineFailure(f"the engine answered HTTP {r.status_code} ({self.context}): "
-                                f"{_error_message(r)}")
+            raise EngineFailure(f"the engine answered HTTP {r.status_code} ({self.context})")
         try:
             doc = r.json()
         except ValueError:
@@ -237,19 +241,6 @@ def _top_logprobs(choice: dict[str, Any], count: int, context: str) -> list[dict
                                 f"({context})")
         out.append(parsed)
     return out
-
-
-def _error_message(r: requests.Response) -> str:
-    """The engine's own error message, short and terminal-safe, token-ID lists removed."""
-    try:
-        doc = r.json()
-        msg = doc.get("error", {}).get("message") if isinstance(doc.get("error"), dict) else \
-            doc.get("message") or doc.get("detail")
-    except (ValueError, AttributeError):
-        msg = None
-    text = str(msg) if msg else (r.text or r.reason or "")
-    text = re.sub(r"\[\s*-?\d+(?:\s*,\s*-?\d+){7,}[^\]]*\]?", "[token ids removed]", text)
-    return for_terminal(text, 300)
 
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")

@@ -19,6 +19,7 @@ from arena.text import for_terminal
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RUNS_DIR = REPO_ROOT / ".arena" / "runs"
 DEFAULT_TINY_DIR = REPO_ROOT / ".arena" / "models"
+DEFAULT_LOGS_DIR = REPO_ROOT / ".arena" / "engine-logs"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +47,29 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the commit of the submission file being measured (recorded)")
     b.add_argument("--model-cache", type=Path, default=None, metavar="DIR",
                    help="where Hub models are downloaded (default: the Hugging Face cache)")
+    b.add_argument("--engine-logs", type=Path, default=None, metavar="DIR",
+                   help="where the engines' logs are kept on this machine when the challenge "
+                        "names no maintainers' key (default: .arena/engine-logs/<run-id>); "
+                        "never inside --out, and never published")
     b.set_defaults(func=cmd_bench)
+
+    lg = sub.add_parser(
+        "logs", help="maintainers: make a key pair for engine logs, or open sealed logs",
+        description="Engine logs are never published. With `logs: maintainers_key` in the "
+                    "challenge file, a run seals them to that key (OUT/engine-logs.sealed.json)"
+                    "; a maintainer opens them here with the private key.")
+    lsub = lg.add_subparsers(dest="logs_command", required=True)
+    kg = lsub.add_parser("keygen", help="print a new key pair (public: for challenge.yaml)")
+    kg.add_argument("--private-out", type=Path, required=True, metavar="FILE",
+                    help="where to write the private key (mode 600; keep it out of the repo)")
+    kg.set_defaults(func=cmd_logs_keygen)
+    op = lsub.add_parser("open", help="decrypt a sealed engine-log file")
+    op.add_argument("sealed", type=Path, metavar="engine-logs.sealed.json")
+    op.add_argument("--key", type=Path, required=True, metavar="FILE",
+                    help="the maintainers' private key file")
+    op.add_argument("--out", type=Path, required=True, metavar="DIR",
+                    help="folder to write each engine's log into (<role>.log)")
+    op.set_defaults(func=cmd_logs_open)
 
     r = sub.add_parser(
         "references", help="organizers: write reference continuations and calibrate PPL",
@@ -75,6 +98,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--model-cache", type=Path, default=None, metavar="DIR")
     r.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     r.set_defaults(func=cmd_references)
+
+    cal = sub.add_parser(
+        "calibrate", help="organizers: measure honest numerical noise from honest runs",
+        description="Pool what the referee saw in honest runs (their result.json files) and "
+                    "print the integrity.noise block for the challenge file: how often an "
+                    "honest served token is not the referee's top-1, how far it trails, its "
+                    "rank.")
+    cal.add_argument("results", type=Path, nargs="+", metavar="RESULT.json")
+    cal.add_argument("--challenge", type=Path, default=None)
+    cal.add_argument("--source", default=None,
+                     help="what the figure comes from, in words (default: the runs' ids)")
+    cal.add_argument("--json", action="store_true",
+                     help="print JSON (format arena.calibration/1) instead of YAML")
+    cal.set_defaults(func=cmd_calibrate)
 
     t = sub.add_parser(
         "tiny-model", help="build the tiny Gemma-4 test model (seconds, no download)",
@@ -126,20 +163,98 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     run_id = new_run_id()
     out_dir = args.out or DEFAULT_RUNS_DIR / run_id
+    logs_dir = args.engine_logs or DEFAULT_LOGS_DIR / run_id
+    if _inside(logs_dir, out_dir):
+        print("arena bench: --engine-logs must not be inside --out (the out folder may be "
+              "published; engine logs never are)", file=sys.stderr)
+        return exitcodes.USAGE
     progress = ProgressPrinter(sys.stderr)
     stop_on_sigterm()
+    write_stage(out_dir, run_id, "prepare")
     record = run_bench(BenchPlan(report.submission, challenge, sets, commit=args.commit,
                                  model_cache=args.model_cache),
-                       progress=progress, run_id=run_id)
+                       progress=progress, run_id=run_id, keep_logs=logs_dir,
+                       on_stage=lambda stage: write_stage(out_dir, run_id, stage))
     path = out_dir / "result.json"
     write_json_atomic(path, record.result)
     progress(f"result: {record.verdict} -> {path}")
+    keep_engine_logs(challenge, record, out_dir, logs_dir, run_id, progress)
     if args.json:
         json.dump(record.result, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print(summary_table(record.result, str(path)))
     return record.exit_code
+
+
+def write_stage(out_dir: Path, run_id: str, stage: str) -> None:
+    """OUT/stage.json: the phase the run is in, so that a job that ends without a result
+    (cancelled, killed) is still recorded with the stage it reached."""
+    import datetime as dt
+
+    from arena.result import write_json_atomic
+
+    write_json_atomic(out_dir / "stage.json", {
+        "format": "arena.stage/1", "run_id": run_id, "stage": stage,
+        "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+
+
+def keep_engine_logs(challenge, record, out_dir: Path, logs_dir: Path, run_id: str,  # type: ignore[no-untyped-def]
+                     progress) -> None:
+    """Seal the engines' logs to the maintainers' key into OUT, or leave them on this host."""
+    import shutil
+
+    from runner.enginelog import seal_logs
+
+    if not record.engine_logs:
+        return
+    if challenge.logs_key:
+        dest = seal_logs(record.engine_logs, challenge.logs_key,
+                         out_dir / "engine-logs.sealed.json", run_id)
+        shutil.rmtree(logs_dir, ignore_errors=True)
+        progress(f"engine logs: sealed to the maintainers' key -> {dest.name} (maintainers: "
+                 "`arena logs open`)")
+    else:
+        progress(f"engine logs: kept on this machine in {logs_dir} (not published)")
+
+
+def _inside(p: Path, folder: Path) -> bool:
+    p, folder = p.resolve(), folder.resolve()
+    return p == folder or folder in p.parents
+
+
+def cmd_logs_keygen(args: argparse.Namespace) -> int:
+    from runner.enginelog import keygen
+
+    public, private = keygen()
+    fd = os.open(args.private_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(private + "\n")
+    print("logs:")
+    print(f"  maintainers_key: \"{public}\"")
+    print(f"# private key written to {for_terminal(str(args.private_out))}: keep it secret",
+          file=sys.stderr)
+    return exitcodes.OK
+
+
+def cmd_logs_open(args: argparse.Namespace) -> int:
+    from runner.enginelog import open_logs
+
+    try:
+        logs = open_logs(args.sealed, args.key.read_text(encoding="ascii").strip())
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"arena logs open: cannot open {for_terminal(str(args.sealed))}: "
+              f"{type(exc).__name__}", file=sys.stderr)
+        return exitcodes.USAGE
+    except Exception as exc:  # cryptography.exceptions.InvalidTag: wrong key or altered
+        print(f"arena logs open: {for_terminal(str(args.sealed))} does not open with this key "
+              f"({type(exc).__name__})", file=sys.stderr)
+        return exitcodes.INVALID
+    args.out.mkdir(parents=True, exist_ok=True)
+    for role, data in logs.items():
+        (args.out / f"{role}.log").write_bytes(data)
+        print(f"{role}: {len(data)} bytes -> {for_terminal(str(args.out / (role + '.log')))}")
+    return exitcodes.OK
 
 
 def stop_on_sigterm() -> None:
@@ -223,6 +338,38 @@ def cmd_references(args: argparse.Namespace) -> int:
               f"(calibration: {for_terminal(summary['calibration'])})")
         print(f"for the public set, set `ppl: reference: {summary['ppl']:.4f}` in the "
               "challenge file; keep the calibration beside a private set.")
+    return exitcodes.OK
+
+
+# -- arena calibrate -----------------------------------------------------------------------------
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import yaml
+
+    from arena.commands import load_challenge_or_exit
+    from runner.calibrate import CalibrationError, calibrate, load_results
+
+    challenge = load_challenge_or_exit(args.challenge)
+    try:
+        docs = load_results(args.results)
+        cal = calibrate(docs)
+    except CalibrationError as exc:
+        print(f"arena calibrate: {for_terminal(str(exc))}", file=sys.stderr)
+        return exitcodes.USAGE
+    source = args.source or (f"arena calibrate over {cal.runs} honest runs "
+                             f"({cal.tokens} served tokens), hardware {challenge.hardware}")
+    block = cal.noise_block(challenge.integrity.near_tie_margin, source[:500])
+    if args.json:
+        json.dump({"format": "arena.calibration/1", "noise": block,
+                   "seen": {"runs": cal.runs, "tokens": cal.tokens, "non_top1": cal.non_top1,
+                            "largest_lead": cal.largest_lead,
+                            "largest_rank": cal.largest_rank}}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(f"# seen: {cal.non_top1} of {cal.tokens} served tokens not the referee's top-1 "
+              f"over {cal.runs} runs; largest lead {cal.largest_lead:.4g}, largest rank "
+              f"{cal.largest_rank}")
+        print(yaml.safe_dump({"integrity": {"noise": block}}, sort_keys=False).rstrip())
     return exitcodes.OK
 
 

@@ -81,8 +81,25 @@ def harness_version() -> str:
     return version[:200]
 
 
+def sandbox_info(scratch_mib: int) -> dict[str, Any]:
+    """What every engine of the run ran in (runner.sandbox)."""
+    version = None
+    bwrap = shutil.which("bwrap")
+    if bwrap:
+        try:
+            out = subprocess.run([bwrap, "--version"], capture_output=True, text=True,
+                                 timeout=10).stdout.split()
+            version = out[-1][:100] if out else None
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return {"kind": "bubblewrap", "version": version, "network": "private loopback only",
+            "user": "uid 65534, no capabilities", "scratch_mib": int(scratch_mib)}
+
+
 def fingerprint(*, hardware: str, engine: str, engine_version: str,
-                prompt_sets: Mapping[str, str], submission_sha256: str) -> dict[str, Any]:
+                prompt_sets: Mapping[str, str], submission_sha256: str,
+                referee_version: str | None = None, scratch_mib: int = 0,
+                patch: Mapping[str, Any] | None = None) -> dict[str, Any]:
     gpu = gpu_info()
     return {
         "hardware": hardware,
@@ -97,4 +114,8 @@ def fingerprint(*, hardware: str, engine: str, engine_version: str,
         "torch": package_version("torch"),
         "prompt_sets": dict(prompt_sets),
         "submission_sha256": submission_sha256,
+        "referee": {"engine": engine, "engine_version": referee_version, "stock": True,
+                    "speculative_decoding": False},
+        "sandbox": sandbox_info(scratch_mib),
+        "patch": dict(patch) if patch else None,
     }

@@ -7,6 +7,16 @@ alternate (public 1, private 1, public 2, ...), so slow drift of the machine aff
 A pass's TPS is the tokens it received divided by its wall time. Every response must hold
 exactly the asked number of token IDs and finish for `length`: a shorter answer inflates TPS.
 
+No timed request is ever sent twice, and none is a set's prompt verbatim: each is a fresh
+variant of its prompt (one token of the prompt's middle third exchanged for another token of
+the same prompt, drawn with the operating system's randomness), so an engine that remembers
+earlier requests, or precomputed the public prompts, has no answer it can replay. Every
+variant's tokens are then judged against the variant itself by the referee.
+
+Progress lines carry stages, counts and times, never a figure (tokens/s, perplexity): the job
+log is public while the run goes, and a participant must not learn how a run will end before
+it has ended.
+
 PPL: teacher forcing on the reference continuations: context + target token IDs sent with
 `prompt_logprobs`; PPL = exp(sum of the negative log-probability of each actual target token /
 the number of target tokens).
@@ -58,6 +68,13 @@ class TpsSet:
     request_seconds: list[float] = field(default_factory=list)
     # prompt index -> the wall time of its request in every pass, in pass order
     seconds_by_prompt: dict[int, list[float]] = field(default_factory=dict)
+    # prompt index -> the prompt actually sent in every pass (its fresh variant), in pass order
+    sent: dict[int, list[tuple[int, ...]]] = field(default_factory=dict)
+
+    def served(self) -> list[tuple[int, tuple[int, ...], list[int]]]:
+        """Every timed request as (prompt index, prompt sent, token IDs served)."""
+        return [(i, self.sent[i][r], out) for i in sorted(self.outputs)
+                for r, out in enumerate(self.outputs[i])]
 
     @property
     def summary(self) -> Summary:
@@ -106,10 +123,10 @@ def _checked(gen_ids: list[int], finish_reason: str | None, asked: int, label: s
 
 
 def warm_up(client: EngineClient, prompts: Sequence[Sequence[int]], output_tokens: int,
-            audit: LengthAudit, progress: Progress = _quiet) -> float:
-    """Untimed requests before the timed passes, and one prompt-logprobs request (the engine
-    initializes its scoring path lazily, which would otherwise land in the first PPL
-    request). Returns their wall time."""
+            audit: LengthAudit, progress: Progress = _quiet, *, scoring: bool = False) -> float:
+    """Untimed requests before the timed passes, and with `scoring` one prompt-logprobs
+    request (an engine initializes its scoring path lazily). The submission's engine is never
+    asked for log-probabilities: nothing it says about them counts. Returns their wall time."""
     t0 = time.perf_counter()
     last: list[int] = []
     for i, ids in enumerate(prompts):
@@ -117,13 +134,13 @@ def warm_up(client: EngineClient, prompts: Sequence[Sequence[int]], output_token
         g = client.generate(ids, output_tokens)
         _checked(g.token_ids, g.finish_reason, output_tokens, f"warm-up request {i + 1}", audit)
         last = list(ids) + g.token_ids
-    if last:
+    if last and scoring:
         client.context = "warm-up of the scoring path"
         client.prompt_logprobs(last)
     seconds = time.perf_counter() - t0
     if prompts:
-        progress(f"warm-up: {len(prompts)} requests + 1 scoring request in {seconds:.1f} s "
-                 "(not timed)")
+        progress(f"warm-up: {len(prompts)} requests{' + 1 scoring request' if scoring else ''}"
+                 f" in {seconds:.1f} s (not timed)")
     return seconds
 
 
@@ -138,12 +155,40 @@ def pass_orders(n_prompts: int, repeats: int, seed: int) -> list[list[int]]:
     return orders
 
 
+_rng = random.SystemRandom()
+
+
+def fresh_variant(ids: Sequence[int], taken: set[tuple[int, ...]],
+                  rng: random.Random = _rng) -> list[int]:
+    """A prompt no request has carried yet: `ids` with one token in its middle third (inside
+    the message, away from the chat template's head and tail) replaced by another token of
+    the same prompt, so that it costs what the original costs."""
+    ids = list(ids)
+    pool = sorted(set(ids))
+    lo, hi = len(ids) // 3, max(len(ids) // 3 + 1, 2 * len(ids) // 3)
+    for _ in range(1000):
+        v = list(ids)
+        j = rng.randrange(lo, min(hi, len(ids)))
+        choices = [t for t in pool if t != v[j]] or [v[j] + 1]
+        v[j] = rng.choice(choices)
+        if tuple(v) not in taken:
+            taken.add(tuple(v))
+            return v
+    raise ValueError("no fresh variant of this prompt could be made")
+
+
 def measure_tps(client: EngineClient, sets: Sequence[EncodedSet], *, output_tokens: int,
                 repeats: int, seed: int, audit: LengthAudit,
-                progress: Progress = _quiet) -> dict[str, TpsSet]:
-    """Timed passes over every set, alternating between sets pass by pass."""
+                progress: Progress = _quiet,
+                taken: set[tuple[int, ...]] | None = None) -> dict[str, TpsSet]:
+    """Timed passes over every set, alternating between sets pass by pass. Every request is a
+    fresh variant of its prompt (`taken` holds every prompt sent so far and grows)."""
+    taken = taken if taken is not None else set()
+    for s in sets:
+        taken.update(tuple(p) for p in s.prompt_ids)
     results = {s.name: TpsSet(s.name, len(s.prompt_ids), output_tokens) for s in sets}
     orders = {s.name: pass_orders(len(s.prompt_ids), repeats, seed) for s in sets}
+    t_start = time.perf_counter()
     for r in range(repeats):
         for s in sets:
             res = results[s.name]
@@ -152,17 +197,19 @@ def measure_tps(client: EngineClient, sets: Sequence[EncodedSet], *, output_toke
             for k, i in enumerate(orders[s.name][r]):
                 client.context = (f"timed pass {r + 1} of {repeats} ({s.name}), request "
                                   f"{k + 1} of {len(s.prompt_ids)}")
-                g = client.generate(s.prompt_ids[i], output_tokens)
+                prompt = fresh_variant(s.prompt_ids[i], taken)
+                g = client.generate(prompt, output_tokens)
                 _checked(g.token_ids, g.finish_reason, output_tokens,
                          f"{s.set.label(i)} in timed pass {r + 1}", audit)
                 tokens += len(g.token_ids)
                 res.outputs.setdefault(i, []).append(g.token_ids)
+                res.sent.setdefault(i, []).append(tuple(prompt))
                 res.request_seconds.append(g.seconds)
                 res.seconds_by_prompt.setdefault(i, []).append(g.seconds)
             p = PassResult(r, tokens, time.perf_counter() - t0)
             res.passes.append(p)
-            progress(f"timed pass {r + 1}/{repeats} ({s.name}): {p.tokens} tokens in "
-                     f"{p.seconds:.2f} s = {p.tps:.1f} tokens/s")
+            progress(f"timed pass {r + 1}/{repeats} ({s.name}): {len(s.prompt_ids)} requests "
+                     f"done ({time.perf_counter() - t_start:.0f} s into the timed passes)")
     return results
 
 
@@ -194,8 +241,8 @@ def teacher_forced_ppl(client: EngineClient, encoded: EncodedSet,
         count += len(target)
         scored += 1
     value = math.exp(nll / count)
-    progress(f"perplexity ({encoded.name}): {value:.4f} over {count} reference tokens of "
-             f"{scored} prompts ({time.perf_counter() - t0:.1f} s)")
+    progress(f"perplexity ({encoded.name}): {count} reference tokens of {scored} prompts "
+             f"scored ({time.perf_counter() - t0:.1f} s)")
     return PplResult(value, count, scored, nll)
 
 

@@ -1,7 +1,7 @@
 """How a run reads in a terminal: progress lines as it goes, a summary table at the end.
 
-Everything that came from a submission or an engine is made terminal-safe here (arena.text);
-nothing here prints a prompt or an output.
+Everything that came from a submission is made terminal-safe here (arena.text); nothing here
+prints a prompt, an output, or anything an engine wrote (an old result's log tail included).
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ HEADLINE_FIGURES = {
     "public_private_gap": ("public_tps", "private_tps", "gap", "tolerance"),
     "scoring_consistency": ("outputs", "tokens", "top1_rate", "near_ties", "violations",
                             "nll_per_token"),
+    "near_ties": ("tokens", "non_top1", "allowed", "largest_lead", "largest_rank"),
     "cache_probe": ("speedup", "max_speedup", "timed_public_repeat_speedup",
                     "timed_private_repeat_speedup"),
     "greedy_fidelity": ("outputs", "tokens_compared", "match_rate", "near_ties", "violations",
-                        "first_divergence", "reference_startup_s"),
+                        "first_divergence"),
 }
 
 
@@ -123,11 +124,15 @@ def summary_table(result: Mapping[str, Any], result_path: str | None = None) -> 
                      f"{'-' if rate is None else f'{rate:.1%}'}, mean accepted length "
                      f"{_fmt(mal, 2)}")
     t = result["timings"]
-    parts = [(k, t[k]) for k in ("prepare_s", "startup_s", "warmup_s", "timed_s", "ppl_s",
-                                 "checks_s", "stop_s", "total_s") if k in t]
+    parts = [(k, t[k]) for k in ("prepare_s", "startup_s", "warmup_s", "timed_s",
+                                 "submission_checks_s", "stop_s", "referee_startup_s", "ppl_s",
+                                 "referee_s", "checks_s", "total_s") if k in t]
     lines.append("")
-    share = (f" (checks {t['checks_s'] / t['total_s']:.0%} of the run)"
-             if t.get("checks_s") and t.get("total_s") else "")
+    referee_s = t.get("referee_s", 0.0) + t.get("referee_startup_s", 0.0)
+    share = (f" (the referee {referee_s / t['total_s']:.0%} of the run)"
+             if referee_s and t.get("total_s") else "")
+    if t.get("checks_s") and t.get("total_s"):  # results from before the referee
+        share += f" (checks {t['checks_s'] / t['total_s']:.0%} of the run)"
     lines.append("timings: " + ", ".join(f"{k[:-2].replace('_', '-')} {v:.1f} s"
                                          for k, v in parts) + share)
     fp = result["fingerprint"]
@@ -137,10 +142,13 @@ def summary_table(result: Mapping[str, Any], result_path: str | None = None) -> 
                  + f", {for_terminal(fp.get('cpu') or '?')}; {for_terminal(fp['engine'])} "
                  f"{for_terminal(fp['engine_version'])}; harness "
                  f"{for_terminal(fp['harness_version'])}")
-    if result.get("log_tail"):
-        lines.append("")
-        lines.append("engine log (tail, scrubbed):")
-        lines += ["  | " + line for line in str(result["log_tail"]).splitlines()[-25:]]
+    ref, box = fp.get("referee"), fp.get("sandbox")
+    if ref or box:
+        lines.append("judged by: " + (f"the referee, stock {for_terminal(ref['engine'])} "
+                                      f"{for_terminal(str(ref.get('engine_version')))}"
+                                      if ref else "-")
+                     + (f"; every engine in a {for_terminal(box['kind'])} sandbox "
+                        f"({for_terminal(str(box.get('network')))})" if box else ""))
     if result_path:
         lines.append("")
         lines.append(f"result: {for_terminal(result_path)}")

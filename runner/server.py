@@ -1,16 +1,23 @@
 """The engine as a server the runner measures: starting it, watching it, stopping it for good.
 
-`Server` is the seam between measuring and serving. The measurement code only needs a base URL,
-the served model's name, whether the server is still alive, and the tail of its log. The normal
-implementation is `VllmServer`: vLLM's OpenAI-compatible server started by the runner on
-127.0.0.1 in its own process group, with a fresh cache, plugins disabled, prefix caching off,
-request logging off, the Hub offline, and only the validated engine arguments. `ManagedServer`
-is the process handling underneath it, usable with any command (tests start stand-in servers
-with it); `ExternalServer` is a server someone else started (a proxy in front of an engine, an
-engine in a container).
+`Server` is the seam between measuring and serving. The measurement code only needs a way to
+reach the server (`base_url`, and `uds` when it listens on a Unix socket), the served model's
+name, whether the server is still alive, and how its process ended. The normal implementation
+is `VllmServer`: vLLM's OpenAI-compatible server started by the runner inside its own sandbox
+(`runner.sandbox`: bubblewrap, private loopback, read-only model and engine, a capped scratch
+folder) and reached only through its Unix socket, with a fresh cache, plugins disabled, prefix
+caching off, request logging off, the Hub offline, and only the validated engine arguments.
+`ManagedServer` is the process handling underneath it, usable with any command (tests start
+stand-in servers with it, sandboxed or not); `ExternalServer` is a server someone else started
+(a proxy in front of an engine).
 
 Stopping kills the whole process group (SIGTERM, then SIGKILL), then every process that was ever
-seen descending from the server, and checks that none is left.
+seen descending from the server, and checks that none is left. For a sandboxed server, the
+death of bubblewrap takes the sandbox's PID namespace, and every process in it, with it.
+
+The engine's log (everything it wrote) is the engine's own text: untrusted, and possibly
+carrying encoded private prompts. It is kept in a capped file for maintainers
+(`runner.enginelog`); nothing from it is published.
 """
 
 from __future__ import annotations
@@ -22,18 +29,22 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
-import requests
+import httpx
 
 from arena.text import for_terminal
+from runner import sandbox as sbx
 
 SERVED_MODEL_NAME = "submission"
 LOG_TAIL_LINES = 60
 LOG_TAIL_CHARS = 8000
+LOG_CAP_BYTES = 64 << 20  # an engine cannot fill the runner's disk through its log
 DYING_GRACE_S = 60.0  # how long stop() waits for killed processes that have not exited yet
+UDS_BASE_URL = "http://engine"
 
 
 class ServerError(Exception):
@@ -48,7 +59,8 @@ class ServerError(Exception):
 class Server(Protocol):
     """An OpenAI-compatible engine server being measured."""
 
-    base_url: str  # http://host:port, no trailing slash
+    base_url: str  # http://host:port, no trailing slash (UDS_BASE_URL on a Unix socket)
+    uds: str | None  # the Unix socket to connect to, or None for TCP
     model: str  # the served model name to put in requests
 
     def alive(self) -> bool:
@@ -58,7 +70,8 @@ class Server(Protocol):
         """How the server's process ended ("exited with code 1"), or None if alive/unknown."""
 
     def log_tail(self) -> str | None:
-        """The scrubbed tail of the server's log, or None when the runner has no log."""
+        """The scrubbed tail of the server's log (for maintainers only, never published), or
+        None when the runner has no log."""
 
     def stop(self) -> None:
         """Stop the server and everything it started. Safe to call twice."""
@@ -67,14 +80,17 @@ class Server(Protocol):
 class ExternalServer:
     """A server the runner did not start: it is only measured, never stopped."""
 
-    def __init__(self, base_url: str, model: str = SERVED_MODEL_NAME):
+    def __init__(self, base_url: str, model: str = SERVED_MODEL_NAME, *,
+                 uds: str | None = None):
         self.base_url = base_url.rstrip("/")
+        self.uds = uds
         self.model = model
 
     def alive(self) -> bool:
         try:
-            return requests.get(self.base_url + "/health", timeout=5).status_code == 200
-        except requests.RequestException:
+            with http_client(self, 5.0) as c:
+                return c.get("/health").status_code == 200
+        except httpx.HTTPError:
             return False
 
     def exit_reason(self) -> str | None:
@@ -90,6 +106,13 @@ class ExternalServer:
         return f"ExternalServer({self.base_url!r})"
 
 
+def http_client(server: Any, timeout: float, *, connect: float | None = None) -> httpx.Client:
+    """An HTTP client for `server`: over its Unix socket when it has one, else over TCP."""
+    transport = httpx.HTTPTransport(uds=server.uds) if getattr(server, "uds", None) else None
+    return httpx.Client(base_url=server.base_url, transport=transport,
+                        timeout=httpx.Timeout(timeout, connect=connect or min(10.0, timeout)))
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free now (the server binds it a moment later)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -98,20 +121,29 @@ def free_port() -> int:
 
 
 class ManagedServer:
-    """A server process the runner owns: its own session and process group, its log in a file."""
+    """A server process the runner owns: its own session and process group, its log in a
+    capped file. With `sandbox`, the process runs inside a bubblewrap sandbox
+    (`runner.sandbox`) and is reached through its Unix socket; `argv` and `env` are then what
+    runs inside."""
 
-    def __init__(self, argv: Sequence[str], *, port: int, log_path: Path,
+    def __init__(self, argv: Sequence[str], *, log_path: Path, port: int | None = None,
                  env: Mapping[str, str] | None = None, model: str = SERVED_MODEL_NAME,
-                 scrub_secrets: Sequence[str] = (), cwd: Path | None = None):
+                 scrub_secrets: Sequence[str] = (), cwd: Path | None = None,
+                 sandbox: sbx.SandboxSpec | None = None, log_cap: int = LOG_CAP_BYTES):
         self.argv = list(argv)
         self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.sandbox = sandbox
+        self.uds: str | None = None
+        self.base_url = UDS_BASE_URL if sandbox else f"http://127.0.0.1:{port}"
         self.model = model
         self.log_path = Path(log_path)
         self.env = dict(env) if env is not None else dict(os.environ)
         self.scrub_secrets = list(scrub_secrets)
         self.cwd = cwd
+        self.log_cap = log_cap
+        self.child_pid: int | None = None  # the sandbox's first process (host PID)
         self._proc: subprocess.Popen[bytes] | None = None
+        self._pump: threading.Thread | None = None
         self._pgid: int | None = None
         self._seen: dict[int, float] = {}  # pid -> create time of every process seen in the tree
         self._stopped = False
@@ -120,14 +152,44 @@ class ManagedServer:
 
     def start(self) -> "ManagedServer":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
+        argv, env, pass_fds = self.argv, self.env, ()
+        status_r = status_w = None
+        if self.sandbox is not None:
+            status_r, status_w = os.pipe()
+            spec = sbx.SandboxSpec(self.argv, self.sandbox.binds, self.env,
+                                   self.sandbox.scratch_bytes, self.sandbox.devices)
+            try:
+                argv = sbx.bwrap_argv(spec, work=self.log_path.parent, status_fd=status_w)
+            except sbx.SandboxUnavailable as exc:
+                os.close(status_r)
+                os.close(status_w)
+                raise ServerError("the engine's sandbox could not be made: " + exc.message
+                                  + " Engines never run outside a sandbox.") from None
+            env, pass_fds = {"PATH": os.environ.get("PATH", sbx.PATH)}, (status_w,)
         try:
             self._proc = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self.env, cwd=self.cwd, start_new_session=True, close_fds=True)
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                env=env, cwd=self.cwd, start_new_session=True, close_fds=True,
+                pass_fds=pass_fds)
         finally:
-            log.close()
+            if status_w is not None:
+                os.close(status_w)
         self._pgid = self._proc.pid  # leader of its own new session and process group
+        self._pump = threading.Thread(target=_pump_log, args=(self._proc.stdout, self.log_path,
+                                                              self.log_cap), daemon=True)
+        self._pump.start()
+        if status_r is not None:
+            try:
+                self.child_pid = sbx.read_child_pid(status_r)
+                self.uds = sbx.socket_path(self.child_pid)
+            except sbx.SandboxUnavailable as exc:
+                code = self._proc.poll()
+                self.stop()
+                raise ServerError("the engine's sandbox could not be made: " + exc.message
+                                  + (f" (bubblewrap {describe_exit(code)})" if code is not None
+                                     else ""), log_tail=self.log_tail()) from None
+            finally:
+                os.close(status_r)
         self._remember_tree()
         return self
 
@@ -142,7 +204,7 @@ class ManagedServer:
         assert self._proc is not None, "start() first"
         t0 = time.monotonic()
         last_note = t0
-        session = requests.Session()
+        client = http_client(self, min(5.0, poll * 8))
         try:
             while True:
                 code = self._proc.poll()
@@ -151,11 +213,10 @@ class ManagedServer:
                     raise ServerError(f"the engine {describe_exit(code)} during start-up",
                                       log_tail=self.log_tail())
                 try:
-                    r = session.get(self.base_url + path, timeout=min(5.0, poll * 8))
-                    if r.status_code == 200:
+                    if client.get(path).status_code == 200:
                         self._remember_tree()
                         return time.monotonic() - t0
-                except requests.RequestException:
+                except httpx.HTTPError:
                     pass
                 now = time.monotonic()
                 if now - t0 > timeout:
@@ -168,7 +229,7 @@ class ManagedServer:
                 self._remember_tree()
                 time.sleep(poll)
         finally:
-            session.close()
+            client.close()
 
     # -- watching --------------------------------------------------------------------------
 
@@ -220,6 +281,8 @@ class ManagedServer:
                 time.monotonic() < deadline:
             time.sleep(0.25)
         self._stopped = True
+        if self._pump is not None:
+            self._pump.join(timeout=5)  # the pipe closes once every writer is gone
 
     def leftovers(self) -> list[int]:
         """Processes of this server still running (not zombies): none after stop()."""
@@ -319,6 +382,23 @@ def _kill_pid(pid: int) -> None:
         pass
 
 
+def _pump_log(stream: Any, path: Path, cap: int) -> None:
+    """Copy the engine's output to its log file, up to `cap` bytes; the rest is read and
+    dropped (a full pipe would stall the engine), and the file says so."""
+    written = 0
+    with open(path, "ab") as log:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            if written < cap:
+                part = chunk[:cap - written]
+                log.write(part)
+                log.flush()
+                written += len(part)
+                if written >= cap:
+                    log.write(b"\n[arena: the log reached its cap; the rest was dropped]\n")
+                    log.flush()
+    stream.close()
+
+
 def describe_exit(code: int) -> str:
     if code < 0:
         try:
@@ -349,9 +429,6 @@ def engine_argv(args: Mapping[str, Any]) -> list[str]:
     return out
 
 
-_CREDENTIAL = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_KEY$|^AWS_|^ACTIONS_",
-                         re.IGNORECASE)
-
 # Set by the harness on every run; a challenge's engine_env cannot override them.
 HARNESS_ENV = {
     "VLLM_PLUGINS": "",  # no plugin entry points: nothing installed beside vLLM runs
@@ -364,30 +441,38 @@ HARNESS_ENV = {
 
 
 class VllmServer(ManagedServer):
-    """vLLM's OpenAI-compatible server for one checkpoint, as the runner starts it."""
+    """vLLM's OpenAI-compatible server for one checkpoint, as the runner starts it: in its
+    own sandbox, listening on a Unix socket in the sandbox's scratch folder."""
 
     @classmethod
     def build(cls, model_path: Path, engine_args: Mapping[str, Any], *, workdir: Path,
               seed: int, engine_env: Mapping[str, str] | None = None,
-              port: int | None = None, python: str | None = None,
-              scrub_secrets: Sequence[str] = ()) -> "VllmServer":
+              python: str | None = None, scrub_secrets: Sequence[str] = (),
+              drafter_path: Path | None = None, overlay: Path | None = None,
+              scratch_bytes: int = sbx.DEFAULT_SCRATCH_BYTES,
+              log_cap: int = LOG_CAP_BYTES) -> "VllmServer":
         """A server ready to start(). `engine_args` are the validated submission arguments
-        (with the challenge's defaults merged in and drafter paths made local)."""
-        port = port or free_port()
-        cache = Path(workdir) / "vllm-cache"
-        cache.mkdir(parents=True, exist_ok=True)
-        # The engine gets the runner's environment minus vLLM settings (only the challenge's
-        # count) and minus credentials: it serves offline and needs none.
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("VLLM_") and not _CREDENTIAL.search(k)}
-        env.update(engine_env or {})
+        (with the challenge's defaults merged in; a drafter named by `sandbox.DRAFTER_DIR`,
+        served from `drafter_path`). `overlay` is a folder holding a patched `vllm` package
+        (`runner.overlay`), put first on the engine's import path."""
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        binds = [sbx.Bind(Path(model_path), sbx.MODEL_DIR)]
+        if drafter_path is not None:
+            binds.append(sbx.Bind(Path(drafter_path), sbx.DRAFTER_DIR))
+        # Inside the sandbox the environment starts empty: the challenge's engine_env, then
+        # the harness's own settings (which engine_env cannot override).
+        env = dict(engine_env or {})
         env.update(HARNESS_ENV)
-        env["VLLM_CACHE_ROOT"] = str(cache)  # fresh per run: no compiled artefact is reused
+        env["VLLM_CACHE_ROOT"] = f"{sbx.SCRATCH}/vllm-cache"  # fresh per run: nothing reused
+        if overlay is not None:
+            binds.append(sbx.Bind(Path(overlay), sbx.ENGINE_DIR))
+            env["PYTHONPATH"] = sbx.ENGINE_DIR
         argv = [
             python or sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-            "--model", str(model_path),
+            "--model", sbx.MODEL_DIR,
             "--served-model-name", SERVED_MODEL_NAME,
-            "--host", "127.0.0.1", "--port", str(port),
+            "--uds", sbx.SOCKET,
             "--seed", str(seed),
             "--no-enable-prefix-caching",
             "--no-enable-log-requests",
@@ -397,8 +482,8 @@ class VllmServer(ManagedServer):
             "--generation-config", "vllm",
             *engine_argv(engine_args),
         ]
-        return cls(argv, port=port, log_path=Path(workdir) / "engine.log", env=env,
-                   scrub_secrets=scrub_secrets)
+        return cls(argv, log_path=workdir / "engine.log", env=env, scrub_secrets=scrub_secrets,
+                   sandbox=sbx.SandboxSpec(argv, binds, env, scratch_bytes), log_cap=log_cap)
 
 
 # -- log tails -------------------------------------------------------------------------------

@@ -14,10 +14,11 @@ tiny model per session instead of starting their own. Reuse them like this:
   the same place `arena demo` uses) and checked against the digest the demo challenge pins.
 - `tiny_encoder`: a `ChatEncoder` (the tiny model's tokenizer and chat template).
 - `tiny_server`: a `VllmServer` serving the tiny model plainly, with the demo challenge's
-  engine defaults and environment, as `arena bench` would start it (ready; stopped at the end of
-  the session). Do not stop or kill it; start your own to test failures.
-- `engine_processes(under)`: live processes whose VLLM_CACHE_ROOT lies under a folder, for
-  checking that nothing was left behind.
+  engine defaults and environment, as `arena bench` would start it: in its sandbox, on its Unix
+  socket (ready; stopped at the end of the session). It is also the referee of runs whose
+  submission seat holds a proxy. Do not stop or kill it; start your own to test failures.
+- `engine_processes(under)`: live processes of engines whose run folder lies under a folder
+  (and their descendants), for checking that nothing was left behind.
 
 Tests that start vLLM are marked `@pytest.mark.vllm`.
 """
@@ -95,19 +96,28 @@ def shared_server(what: str, model_path: Path, engine_args: dict, challenge: Cha
 
 
 def engine_processes(under: Path) -> list:
-    """Live (non-zombie) processes whose VLLM_CACHE_ROOT is under `under`: every process an
-    engine started by the runner inherits that variable, whatever session it moved to."""
+    """Live (non-zombie) processes of engines whose run folder is under `under`, and all their
+    descendants. A sandboxed engine's bubblewrap names the run folder on its command line
+    (its generated /etc lives there); everything in the sandbox descends from it. vLLM's engine
+    core and workers rename themselves (setproctitle), so a name or an environment variable
+    alone does not find them."""
     import psutil
 
     under_s = str(Path(under).resolve())
-    out = []
+    found: dict[int, psutil.Process] = {}
     for p in psutil.process_iter():
         try:
             if p.pid == os.getpid() or p.status() == psutil.STATUS_ZOMBIE:
                 continue
-            root = p.environ().get("VLLM_CACHE_ROOT", "")
+            if any(under_s in arg for arg in p.cmdline()) or p.cwd().startswith(under_s):
+                found[p.pid] = p
         except (psutil.Error, OSError):
             continue
-        if root and str(Path(root).resolve()).startswith(under_s):
-            out.append(p)
-    return out
+    for p in list(found.values()):
+        try:
+            for c in p.children(recursive=True):
+                if c.status() != psutil.STATUS_ZOMBIE:
+                    found[c.pid] = c
+        except psutil.Error:
+            continue
+    return list(found.values())

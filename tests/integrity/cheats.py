@@ -11,8 +11,21 @@ gamed":
    chosen: some generated tokens are the target's second choice.
 3. `ShortOutputs`: stops early, returning fewer tokens than asked.
 4. `PublicAnswerCache`: answers pre-computed for the public prompts (fast on public prompts,
-   normal on private ones).
+   normal on private ones), served for any request close to one of them.
 5. `AnswerCache`: answers cached across requests (a repeated request is answered from memory).
+
+And, found by trying the runner as an attacker would once the engine is untrusted (each was
+verified by the runner before the referee judged quality):
+
+6. `ScoringFaker`: decodes approximately and remembers what it served; when asked to score
+   exactly those outputs, says every token was certain (logprob 0).
+7. `PassReplay`: replays the answer it gave a prompt in an earlier pass (about 3x the honest
+   tokens/s), for any request close to that prompt, but answers fresh whenever a request
+   repeats back to back (the old cache probe's pattern).
+8. `TailFaker`: computes the first half of each output, emits the tail without computing it,
+   and fakes the scoring of what it served.
+9. `TieTaker`: takes the runner-up wherever it is within the challenge's near-tie margin of
+   the top-1 (every step a "near-tie"; a top-1 rate far below honest noise).
 
 The approximate decoding of cheats 1 and 2 is built from the real engine's own top-2
 log-probabilities: every `SWAP_EVERY` tokens the proxy takes the second choice instead of the
@@ -24,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from typing import Any, Sequence
 
 from tests.runner.standins import RewritingProxy
@@ -119,11 +133,17 @@ class ShortOutputs(CheatProxy):
         return doc
 
 
-class PublicAnswerCache(CheatProxy):
-    """Cheat 4: answers for the public prompts computed before the run and served from memory;
-    every other request goes to the engine."""
+def close_to(a: Sequence[int], b: Sequence[int], most: int = 2) -> bool:
+    """Whether two prompts differ in at most `most` positions (the runner's fresh variants
+    exchange one token)."""
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b)) <= most
 
-    def __init__(self, upstream: str):
+
+class PublicAnswerCache(CheatProxy):
+    """Cheat 4: answers for the public prompts computed before the run and served from memory
+    for any request close to one of them; every other request goes to the engine."""
+
+    def __init__(self, upstream: Any):
         super().__init__(upstream)
         self.cache: dict[tuple[tuple[int, ...], int], dict[str, Any]] = {}
         self.hits = 0
@@ -136,17 +156,19 @@ class PublicAnswerCache(CheatProxy):
             self.cache[(tuple(ids), max_tokens)] = self.forward("/v1/completions", body)
 
     def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        key = (tuple(body.get("prompt") or ()), int(body.get("max_tokens", 0)))
-        if is_decode(body) and not asks_logprobs(body) and key in self.cache:
-            self.hits += 1
-            return copy.deepcopy(self.cache[key])
+        prompt, n = tuple(body.get("prompt") or ()), int(body.get("max_tokens", 0))
+        if is_decode(body) and not asks_logprobs(body):
+            for (known, m), doc in self.cache.items():
+                if m == n and close_to(known, prompt):
+                    self.hits += 1
+                    return copy.deepcopy(doc)
         return self.forward(path, body)
 
 
 class AnswerCache(CheatProxy):
     """Cheat 5: a decode request seen before is answered from memory."""
 
-    def __init__(self, upstream: str):
+    def __init__(self, upstream: Any):
         super().__init__(upstream)
         self.cache: dict[str, dict[str, Any]] = {}
         self.hits = 0
@@ -160,4 +182,136 @@ class AnswerCache(CheatProxy):
             return copy.deepcopy(self.cache[key])
         doc = self.forward(path, body)
         self.cache[key] = copy.deepcopy(doc)
+        return doc
+
+
+def certain_scoring(body: dict[str, Any], doc: dict[str, Any], served: Sequence[int]) -> None:
+    """Rewrite a scoring answer so that every served token reads as certain (logprob 0, rank
+    1): what an engine that lies about its log-probabilities returns."""
+    prompt = list(body["prompt"])
+    start = len(prompt) - len(served)
+    choice = doc["choices"][0]
+    lps = choice.get("prompt_logprobs") or [None] * len(prompt)
+    for j, tok in enumerate(served):
+        lps[start + j] = {str(tok): {"logprob": 0.0, "rank": 1, "decoded_token": ""}}
+    choice["prompt_logprobs"] = lps
+
+
+class ScoringFaker(CheatProxy):
+    """Cheat 6: approximate decoding; remembers every (prompt, output) it served and, when a
+    scoring request carries exactly one of them, claims every served token was certain."""
+
+    def __init__(self, upstream: Any):
+        super().__init__(upstream)
+        self.served: dict[tuple[int, ...], list[int]] = {}
+        self.faked = 0
+
+    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if is_decode(body):
+            doc = self.approximate_decode(path, body)
+            self.served[tuple(body["prompt"])] = list(doc["choices"][0]["token_ids"])
+            return doc
+        doc = self.forward(path, body)
+        if body.get("prompt_logprobs") is not None:
+            ids = list(body["prompt"])
+            for prompt, out in self.served.items():
+                if ids == list(prompt) + out:
+                    self.faked += 1
+                    certain_scoring(body, doc, out)
+        return doc
+
+
+class PassReplay(CheatProxy):
+    """Cheat 7: the answer given a prompt in an earlier pass is replayed for any later request
+    close to it (no engine work, so several times the honest speed), except when a request
+    repeats the one just before it: then it is answered fresh, as the old probe expected."""
+
+    def __init__(self, upstream: Any):
+        super().__init__(upstream)
+        self.memory: list[tuple[tuple[int, ...], int, dict[str, Any]]] = []
+        self.last: tuple[int, ...] | None = None
+        self.replays = 0
+        self._mem_lock = threading.Lock()
+
+    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if not is_decode(body):
+            return self.forward(path, body)
+        prompt, n = tuple(body["prompt"]), int(body["max_tokens"])
+        back_to_back, self.last = prompt == self.last, prompt
+        if not back_to_back:
+            with self._mem_lock:
+                hit = next((doc for known, m, doc in self.memory
+                            if m == n and close_to(known, prompt)), None)
+            if hit is not None:
+                self.replays += 1
+                return copy.deepcopy(hit)
+        doc = self.forward(path, body)
+        with self._mem_lock:
+            self.memory.append((prompt, n, copy.deepcopy(doc)))
+        return doc
+
+
+class TailFaker(CheatProxy):
+    """Cheat 8: only the first half of each output is computed; the tail repeats it (never
+    computed). Scoring requests for what it served are faked as certain."""
+
+    def __init__(self, upstream: Any):
+        super().__init__(upstream)
+        self.served: dict[tuple[int, ...], list[int]] = {}
+
+    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if is_decode(body) and not asks_logprobs(body):
+            n = int(body["max_tokens"])
+            doc = self.forward(path, dict(body, max_tokens=max(1, n // 2)))
+            head = list(doc["choices"][0]["token_ids"])
+            out = (head * (n // max(1, len(head)) + 1))[:n]
+            doc["choices"][0]["token_ids"] = out
+            doc["choices"][0]["finish_reason"] = "length"
+            doc["usage"] = dict(doc.get("usage") or {}, completion_tokens=n)
+            self.served[tuple(body["prompt"])] = out
+            return doc
+        doc = self.forward(path, body)
+        if body.get("prompt_logprobs") is not None:
+            ids = list(body["prompt"])
+            for prompt, out in self.served.items():
+                if ids == list(prompt) + out:
+                    certain_scoring(body, doc, out)
+        return doc
+
+
+class TieTaker(CheatProxy):
+    """Cheat 9: greedy decoding, except that wherever the engine's runner-up is within
+    `margin` of its top-1 the runner-up is taken, and decoding continues from it."""
+
+    STEP = 4  # tokens decoded per look-ahead
+
+    def __init__(self, upstream: Any, margin: float):
+        super().__init__(upstream)
+        self.margin = margin
+        self.swaps = 0
+
+    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if not is_decode(body) or asks_logprobs(body):
+            return self.forward(path, body)
+        n = int(body["max_tokens"])
+        out: list[int] = []
+        doc: dict[str, Any] = {}
+        while len(out) < n:
+            step = dict(body, prompt=list(body["prompt"]) + out,
+                        max_tokens=min(self.STEP, n - len(out)), logprobs=2,
+                        return_tokens_as_token_ids=True)
+            doc = self.forward(path, step)
+            choice = doc["choices"][0]
+            for tok, top in zip(choice["token_ids"], choice["logprobs"]["top_logprobs"]):
+                ranked = sorted(((int(k.split(":")[1]), v) for k, v in top.items()),
+                                key=lambda kv: -kv[1])
+                if len(ranked) > 1 and ranked[0][1] - ranked[1][1] <= self.margin:
+                    out.append(ranked[1][0] if ranked[0][0] == tok else ranked[0][0])
+                    self.swaps += 1
+                    break  # the engine's next tokens followed its own choice: decode again
+                out.append(tok)
+        doc = copy.deepcopy(doc)
+        choice = doc["choices"][0]
+        choice.update(token_ids=out[:n], finish_reason="length", text="", logprobs=None)
+        doc["usage"] = dict(doc.get("usage") or {}, completion_tokens=n)
         return doc

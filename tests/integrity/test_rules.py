@@ -143,8 +143,10 @@ def test_cache_probe_statistics() -> None:
     assert I.probe_speedup([(1.0, 1.0), (1.2, 1.0), (3.0, 1.0)]) == pytest.approx(1.2)
     assert I.probe_speedup([(1.0, 0.01), (1.0, 0.01), (1.0, 1.0)]) == pytest.approx(100)
     t = TpsSet("public", 3, 64)
+    # Each prompt's first request against the median of its later ones (not the fastest,
+    # which one lucky request would set).
     t.seconds_by_prompt = {0: [1.0, 0.1, 0.1], 1: [1.0, 0.2, 0.1], 2: [1.0, 1.0, 1.0]}
-    assert I.timed_repeat_speedup(t) == pytest.approx(10)
+    assert I.timed_repeat_speedup(t) == pytest.approx(1 / 0.15)
     t.seconds_by_prompt = {0: [1.0]}
     assert I.timed_repeat_speedup(t) is None
 
@@ -205,3 +207,52 @@ def test_the_summary_shows_every_check_with_its_figures() -> None:
             "first_divergence [-, 3, -, -]]") in text
     assert "top1_rate 1, near_ties 0, violations 0, nll_per_token 6.426]" in text
     assert "checks 10.0 s" in text and "(checks 10% of the run)" in text
+
+
+# -- the referee's judgement, with calibrated noise ---------------------------------------------
+
+def bounds(rate: float = 0.0, tokens: int = 10_000, max_lead: float = 0.01) -> I.NoiseBounds:
+    from arena.challenge import Integrity, NoiseCalibration
+
+    integ = Integrity(4, 32, 0.05, 0.25, "invalid", 3, 1.5,
+                      noise=NoiseCalibration(rate, max_lead, 2, tokens, "test"))
+    return I.NoiseBounds.of(integ)
+
+
+def test_noise_bounds_come_from_the_calibration_and_never_pass_the_margin() -> None:
+    b = bounds(rate=0.001, max_lead=0.2)
+    assert b.max_lead == 0.05 and b.rate == 0.001 and b.max_rank == 2  # capped at the margin
+    b = bounds(rate=0.0, tokens=10_000)
+    assert b.rate == pytest.approx(1e-4)  # no flip seen in T tokens still bounds the rate by 1/T
+    uncalibrated = bounds(tokens=0)
+    assert uncalibrated.max_lead == 0.05 and uncalibrated.allowed_flips(500) == 500
+
+
+def test_allowed_flips_is_a_poisson_bound_that_honest_noise_stays_under() -> None:
+    b = bounds(rate=0.0003)
+    assert 4 <= b.allowed_flips(6912) <= 12  # about 2 expected
+    assert b.allowed_flips(6912) < 0.05 * 6912  # a tie-taker's rate is far above it
+    rng = random.Random(5)
+    # Honest runs at the calibrated rate stay under the bound (one in a million may not).
+    for _ in range(300):
+        flips = sum(rng.random() < 0.0003 for _ in range(6912))
+        assert flips <= b.allowed_flips(6912)
+
+
+def test_judging_served_tokens_by_rank_lead_and_rate() -> None:
+    def entry(actual: int, lp: float, *others: tuple[int, float]) -> dict[str, dict[str, float]]:
+        d = {str(actual): {"logprob": lp}}
+        d.update({str(t): {"logprob": v} for t, v in others})
+        return d
+
+    b = bounds()
+    entries = [entry(1, -1.0, (9, -1.5)),                 # top-1
+               entry(2, -1.004, (9, -1.0)),               # an honest flip: rank 2, lead 0.004
+               entry(3, -1.03, (9, -1.0)),                # lead 0.03: past the calibrated 0.01
+               entry(4, -1.002, (9, -1.0), (8, -1.001))]  # rank 3: the wrong direction
+    j = I.judge_output(entries, [1, 2, 3, 4], b)
+    assert (j.tokens, j.top1, j.flips, j.violations) == (4, 1, 1, 2)
+    assert j.first_violation == (2, pytest.approx(0.03), 2)
+    assert j.max_rank == 3 and j.max_lead == pytest.approx(0.03)
+    assert j.nll == pytest.approx(4.036)
+    assert I.rank_of({5: -1.0, 6: -2.0}, 7) == 3

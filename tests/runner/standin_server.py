@@ -7,28 +7,92 @@ completions, prompt logprobs) and misbehaves on request:
     --ignore-sigterm    SIGTERM is ignored: stopping must escalate to SIGKILL
     --escapee FILE      start a child in its own session (outside the process group) that
                         writes its pid to FILE; stopping must still find and kill it
+    --uds PATH          listen on a Unix socket (as the runner's sandboxed engines do)
+    --attack JSON       try to get out at start-up (run it in the engine's sandbox): reach
+                        an outside address and the runner's loopback, read the private
+                        prompts, read the runner's environment, write outside scratch; the
+                        outcomes are served at GET /attack. JSON names the targets:
+                        {"host_port": N, "private": PATH, "write": PATH, "env": NAME}
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
+import socket
+import socketserver
 import subprocess
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-state = {"completions": 0}
+state: dict = {"completions": 0, "attack": None}
+
+
+def _try(fn) -> str:  # type: ignore[no-untyped-def]
+    try:
+        fn()
+        return "allowed"
+    except Exception as exc:  # the outcome is the point: report it
+        return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def attack(targets: dict) -> dict:
+    """What an engine that wants out would try first."""
+    def outside() -> None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect(("192.0.2.1", 9))  # a route lookup only: UDP connect sends nothing
+
+    def loopback() -> None:
+        socket.create_connection(("127.0.0.1", int(targets["host_port"])), timeout=2).close()
+
+    def private() -> None:
+        for root, _, files in os.walk(targets["private"]):
+            for f in files:
+                open(os.path.join(root, f)).read()
+        if not os.path.exists(targets["private"]):
+            raise FileNotFoundError(targets["private"])
+
+    def write_outside() -> None:
+        with open(targets["write"], "w") as f:
+            f.write("written from inside the engine's sandbox")
+
+    def write_model() -> None:
+        with open("/usr/lib/arena-was-here", "w") as f:
+            f.write("x")
+
+    env = {k: v for k, v in os.environ.items()}
+    return {
+        "outside_address": _try(outside),
+        "runner_loopback": _try(loopback),
+        "read_private": _try(private),
+        "write_outside_scratch": _try(write_outside),
+        "write_system": _try(write_model),
+        "runner_environment": ("visible" if targets.get("env") in env else "not visible"),
+        "environment_names": sorted(env),
+        "write_scratch": _try(lambda: open("/scratch/mine", "w").write("x")),
+    }
+
+
+class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--port", type=int, default=None)
+    ap.add_argument("--uds", default=None)
+    ap.add_argument("--attack", default=None)
     ap.add_argument("--hang-after", type=int, default=None)
     ap.add_argument("--ignore-sigterm", action="store_true")
     ap.add_argument("--escapee", default=None)
     args = ap.parse_args()
+    if args.attack:
+        state["attack"] = attack(json.loads(args.attack))
+        sys.stdout.write("standin: tried to get out\n")
+        sys.stdout.flush()
     if args.ignore_sigterm:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if args.escapee:
@@ -38,6 +102,9 @@ def main() -> None:
                           "time.sleep(3600)", args.escapee], start_new_session=True)
 
     class Handler(BaseHTTPRequestHandler):
+        def address_string(self) -> str:
+            return "client"
+
         def log_message(self, fmt: str, *a: object) -> None:
             sys.stdout.write("standin: " + (fmt % a) + "\n")
             sys.stdout.flush()
@@ -57,6 +124,8 @@ def main() -> None:
                 self._send(200, {"object": "list", "data": [{"id": "submission"}]})
             elif self.path == "/version":
                 self._send(200, {"version": "0.32.0"})
+            elif self.path == "/attack" and state["attack"] is not None:
+                self._send(200, state["attack"])
             elif self.path == "/metrics":
                 self._send(200, "# no metrics\n", "text/plain")
             else:
@@ -78,7 +147,10 @@ def main() -> None:
             self._send(200, {"choices": [choice],
                              "usage": {"completion_tokens": int(body["max_tokens"])}})
 
-    ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+    if args.uds:
+        UnixHTTPServer(args.uds, Handler).serve_forever()
+    else:
+        ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
 
 
 if __name__ == "__main__":

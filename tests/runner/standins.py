@@ -5,7 +5,8 @@
   participant could build (short outputs, different decoding when logprobs are asked, cached
   answers) are written as rewrite functions on top of it.
 - `standin_server.py` (run as a process through `runner.server.ManagedServer`): an engine that
-  hangs, ignores SIGTERM, or leaves an escaped child behind.
+  hangs, ignores SIGTERM, leaves an escaped child behind, or (in the engine's sandbox) tries
+  to get out.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
-import requests
-
-from runner.server import ManagedServer, free_port
+from runner import sandbox as sbx
+from runner.server import ExternalServer, ManagedServer, free_port, http_client
 
 STANDIN = Path(__file__).resolve().parent / "standin_server.py"
 
@@ -36,12 +36,13 @@ class UpstreamError(Exception):
 
 
 class RewritingProxy:
-    """A real HTTP server in front of `upstream`. GET requests are passed through; each POST is
+    """A real HTTP server in front of `upstream` (a server, or its URL). GET requests are passed through; each POST is
     answered by `answer`, which forwards it and puts completion answers through `rewrite`.
     `exchanges` records (request body, answer as sent) for every POST; `calls` counts them."""
 
-    def __init__(self, upstream: str, rewrite: Rewrite | None = None):
-        self.upstream = upstream.rstrip("/")
+    def __init__(self, upstream: Any, rewrite: Rewrite | None = None):
+        # A server (with its Unix socket, as the runner's engines listen) or a URL.
+        self.upstream = ExternalServer(upstream) if isinstance(upstream, str) else upstream
         self.rewrite = rewrite
         self.exchanges: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self._lock = threading.Lock()
@@ -60,7 +61,8 @@ class RewritingProxy:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
-                r = requests.get(proxy.upstream + self.path, timeout=60)
+                with http_client(proxy.upstream, 60) as c:
+                    r = c.get(self.path)
                 self._reply(r.status_code, r.content,
                             r.headers.get("Content-Type", "application/json"))
 
@@ -99,8 +101,8 @@ class RewritingProxy:
         """The upstream engine's answer (one HTTP session per proxy thread)."""
         session = getattr(self._session, "s", None)
         if session is None:
-            session = self._session.s = requests.Session()
-        r = session.post(self.upstream + path, json=body, timeout=300)
+            session = self._session.s = http_client(self.upstream, 300)
+        r = session.post(path, json=body)
         if r.status_code != 200:
             raise UpstreamError(r.status_code, r.content)
         return r.json()
@@ -110,8 +112,15 @@ class RewritingProxy:
         return self.rewrite(path, body, doc) if self.rewrite is not None else doc
 
 
-def standin(tmp: Path, *args: str) -> ManagedServer:
-    """A stand-in engine process (not started), with its log in `tmp`."""
+def standin(tmp: Path, *args: str, sandboxed: bool = False) -> ManagedServer:
+    """A stand-in engine process (not started), with its log in `tmp`; with `sandboxed`, in
+    the engine's sandbox exactly as vLLM would be, listening on the sandbox's Unix socket."""
+    if sandboxed:
+        argv = [sys.executable, "/standin/standin_server.py", "--uds", sbx.SOCKET, *args]
+        return ManagedServer(argv, log_path=tmp / "standin.log", env={},
+                             sandbox=sbx.SandboxSpec(argv, [sbx.Bind(STANDIN.parent,
+                                                                     "/standin")],
+                                                     {}, 64 << 20))
     port = free_port()
     return ManagedServer([sys.executable, str(STANDIN), "--port", str(port), *args],
                          port=port, log_path=tmp / "standin.log")

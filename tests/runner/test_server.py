@@ -48,23 +48,32 @@ def test_vllm_command_is_the_harness_s_own(tmp_path: Path,
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
     monkeypatch.setenv("GITHUB_TOKEN", "ghs_secret")
     monkeypatch.setenv("VLLM_USE_PRECOMPILED", "1")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
     server = VllmServer.build(tmp_path / "model", {"max_model_len": 1024}, workdir=tmp_path,
                               seed=1, engine_env={"VLLM_CPU_KVCACHE_SPACE": "1",
-                                                  "VLLM_PLUGINS": "evil"}, port=12345)
+                                                  "VLLM_PLUGINS": "evil"},
+                              drafter_path=tmp_path / "drafter")
     argv = server.argv
     assert argv[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
     for flag in ("--no-enable-prefix-caching", "--no-enable-log-requests"):
         assert flag in argv
-    assert argv[argv.index("--host") + 1] == "127.0.0.1"
-    assert argv[argv.index("--port") + 1] == "12345"
+    # Reached only through its Unix socket, inside the sandbox's scratch folder.
+    assert argv[argv.index("--uds") + 1] == "/scratch/engine.sock"
+    assert "--host" not in argv and "--port" not in argv
+    assert argv[argv.index("--model") + 1] == "/model"
     assert argv[argv.index("--generation-config") + 1] == "vllm"
     assert "--disable-log-stats" not in argv and "--trust-remote-code" not in argv
+    # The environment inside starts empty: only what the engine needs, never the runner's.
     env = server.env
     assert env["VLLM_PLUGINS"] == "" and env["HF_HUB_OFFLINE"] == "1"
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "1"
-    assert env["VLLM_CACHE_ROOT"] == str(tmp_path / "vllm-cache")
-    assert not {"HF_TOKEN", "GITHUB_TOKEN", "VLLM_USE_PRECOMPILED"} & set(env)
-    assert env["PATH"] == os.environ["PATH"]
+    assert env["VLLM_CACHE_ROOT"] == "/scratch/vllm-cache"
+    assert not {"HF_TOKEN", "GITHUB_TOKEN", "VLLM_USE_PRECOMPILED", "HTTPS_PROXY",
+                "PATH", "HOME"} & set(env)
+    # The model and the drafter are bound read-only at fixed paths; nothing else of theirs.
+    assert server.sandbox is not None
+    assert [(str(b.host), b.inside) for b in server.sandbox.binds] == [
+        (str(tmp_path / "model"), "/model"), (str(tmp_path / "drafter"), "/drafter")]
 
 
 def test_a_process_that_exits_during_start_up_is_an_error_with_its_log(tmp_path: Path) -> None:
@@ -127,6 +136,7 @@ def test_external_server_is_measured_but_never_stopped(tmp_path: Path) -> None:
         assert ext.base_url == owner.base_url and ext.alive()
         ext.stop()
         assert owner.alive() and requests.get(owner.base_url + "/health").ok
+        assert ext.uds is None
         assert ext.log_tail() is None and ext.exit_reason() is None
     finally:
         owner.stop()
