@@ -104,32 +104,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     say(f"== 3/6 private prompt set: {PRIVATE_PROMPTS} generated prompts in {private} "
         "(only its SHA-256 appears in results)")
 
-    # 4. Benchmarks, each exactly as a maintainer would run it.
+    # 4. Benchmarks, each exactly as a maintainer would run it, judged by one shared referee.
     store = ResultsStore(work / "store")
-    say(f"== 4/6 benchmarking {len(reports)} submissions on vLLM (CPU build); each start-up "
-        "takes about a minute")
+    say(f"== 4/6 benchmarking {len(reports)} submissions on vLLM (CPU build), every engine in "
+        "its sandbox; each start-up takes about a minute")
+    referee = start_referee(challenge, model_dir, work / "referee", say)
     worst = exitcodes.OK
     ran: list[dict[str, Any]] = []
-    for r in reports:
-        assert r.submission is not None
-        out = work / "runs" / r.submission.name
-        cmd = [sys.executable, "-m", "arena", "bench", _rel(Path(r.path)),
-               "--challenge", _rel(args.challenge), "--private", _rel(private),
-               "--out", _rel(out), "--json"]
-        say("   $ arena " + " ".join(for_terminal(c) for c in cmd[3:]))
-        returncode = run_child(cmd)
-        result_file = out / "result.json"
-        if not result_file.is_file():
-            print(f"arena demo: `arena bench` wrote no result for {r.submission.id} (exit "
-                  f"{returncode}).", file=sys.stderr)
-            return returncode or exitcodes.INFRA
-        doc = json.loads(result_file.read_text(encoding="utf-8"))
-        path = store.append_result(doc)
-        ran.append(doc)
-        say(f"   {for_terminal(r.submission.id)}: {doc['verdict']}, stored as "
-            f"{path.relative_to(work)}")
-        if returncode != exitcodes.OK:
-            worst = max(worst, returncode)
+    try:
+        worst = bench_all(reports, args, private, work, store, referee, ran)
+    finally:
+        referee.stop()
+        say("   the referee stopped")
+    if worst < 0:
+        return -worst
 
     # 5. The ranking.
     say("== 5/6 ranking (verified runs, best per submission, ties shared)")
@@ -149,6 +137,63 @@ def cmd_demo(args: argparse.Namespace) -> int:
     say(f"   private prompts {private}")
     say(f"   site            {site / 'index.html'}  (preview: arena site --serve --store {store.root})")
     say(f"done in {time.monotonic() - t0:.0f} s")
+    return worst
+
+
+def start_referee(challenge: Any, model_dir: Path, work: Path, say: Callable[[str], None]) -> Any:
+    """The demo's referee: stock vLLM on the tiny model with the challenge's defaults, in its
+    sandbox, started once and shared by every run whose referee would be the same (each run
+    would otherwise start its own, as on the GPU runner)."""
+    from runner.bench import REFEREE, ServeSpec, serve_with_vllm
+    from runner.fingerprint import installed_engine_version
+
+    say("   starting the referee (stock vLLM, the challenge's defaults, its own sandbox), "
+        "shared by every run below")
+    spec = ServeSpec(model_dir, "vllm", installed_engine_version() or "",
+                     referee_args(challenge, {}), challenge.engine_env, challenge.seed, work,
+                     challenge.startup_timeout_s, (), lambda m: say(f"   {m}"), role=REFEREE,
+                     scratch_bytes=challenge.sandbox.scratch_mib << 20)
+    return serve_with_vllm(spec)
+
+
+def referee_args(challenge: Any, engine_args: dict[str, Any]) -> dict[str, Any]:
+    args = dict(challenge.engine_defaults)
+    args.update(engine_args)
+    args.pop("speculative_config", None)
+    return args
+
+
+def bench_all(reports: list[Any], args: argparse.Namespace, private: Path, work: Path,
+              store: Any, referee: Any, ran: list[dict[str, Any]]) -> int:
+    """`arena bench` for each sample, in order; returns the worst exit code (negative: stop)."""
+    from arena.commands import load_challenge_or_exit
+
+    challenge = load_challenge_or_exit(args.challenge)
+    shared = referee_args(challenge, {})
+    worst = exitcodes.OK
+    for r in reports:
+        assert r.submission is not None
+        out = work / "runs" / r.submission.name
+        cmd = [sys.executable, "-m", "arena", "bench", _rel(Path(r.path)),
+               "--challenge", _rel(args.challenge), "--private", _rel(private),
+               "--out", _rel(out), "--engine-logs", _rel(work / "engine-logs" /
+                                                         r.submission.name), "--json"]
+        if referee_args(challenge, dict(r.submission.engine_args)) == shared:
+            cmd += ["--referee-socket", referee.uds]
+        say("   $ arena " + " ".join(for_terminal(c) for c in cmd[3:]))
+        returncode = run_child(cmd)
+        result_file = out / "result.json"
+        if not result_file.is_file():
+            print(f"arena demo: `arena bench` wrote no result for {r.submission.id} (exit "
+                  f"{returncode}).", file=sys.stderr)
+            return -(returncode or exitcodes.INFRA)
+        doc = json.loads(result_file.read_text(encoding="utf-8"))
+        path = store.append_result(doc)
+        ran.append(doc)
+        say(f"   {for_terminal(r.submission.id)}: {doc['verdict']}, stored as "
+            f"{path.relative_to(work)}")
+        if returncode != exitcodes.OK:
+            worst = max(worst, returncode)
     return worst
 
 

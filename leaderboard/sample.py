@@ -29,8 +29,8 @@ _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
         2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
 
 # The runner's checks, in the order it reports them (runner.integrity.CHECK_ORDER).
-CHECK_NAMES = ("model_identity", "output_length", "public_private_gap", "ppl_cap",
-               "scoring_consistency", "cache_probe", "greedy_fidelity")
+CHECK_NAMES = ("model_identity", "output_length", "public_private_gap", "cache_probe",
+               "ppl_cap", "scoring_consistency", "near_ties", "greedy_fidelity")
 BASE_REVISION = "ee0ef6023621cff504d758262d4e04895a5af4a2"
 
 

@@ -339,9 +339,8 @@ def _run_card(r: Any, links: "Links") -> Markup:
     if d.get("speculative"):
         out.append('  <h4>Speculative decoding</h4>\n'
                    f'  <dl class="facts small">{_facts_dl(d["speculative"])}</dl>\n')
-    if d.get("log_tail"):
-        out.append('  <details><summary>Engine log (tail)</summary><pre class="log"><code>'
-                   f'{_clean(d["log_tail"])}</code></pre></details>\n')
+    # An old result's log_tail is the engine's own text: never shown (what an untrusted
+    # engine wrote is never published).
     out.append("</section>\n")
     return Markup("".join(out))
 

@@ -51,6 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where the engines' logs are kept on this machine when the challenge "
                         "names no maintainers' key (default: .arena/engine-logs/<run-id>); "
                         "never inside --out, and never published")
+    b.add_argument("--referee-socket", default=None, metavar="PATH",
+                   help="use a referee that is already running on this Unix socket instead of "
+                        "starting one (the caller vouches that it is stock vLLM of this version "
+                        "serving this checkpoint with the submission's arguments, speculative "
+                        "decoding off, sandboxed; `arena demo` shares one across its runs). "
+                        "The bench workflow never passes it.")
     b.set_defaults(func=cmd_bench)
 
     lg = sub.add_parser(
@@ -132,7 +138,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from arena.commands import load_challenge_or_exit, validate_paths
     from arena.result import write_json_atomic
     from arena.store import new_run_id
-    from runner.bench import BenchPlan, run_bench
+    from runner.bench import BenchPlan, run_bench, serve_with_vllm
     from runner.prompts import PromptSetError
     from runner.report import ProgressPrinter, summary_table
 
@@ -171,9 +177,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     progress = ProgressPrinter(sys.stderr)
     stop_on_sigterm()
     write_stage(out_dir, run_id, "prepare")
+    serve = serve_with_vllm
+    if args.referee_socket:
+        serve = with_running_referee(args.referee_socket)
     record = run_bench(BenchPlan(report.submission, challenge, sets, commit=args.commit,
                                  model_cache=args.model_cache),
-                       progress=progress, run_id=run_id, keep_logs=logs_dir,
+                       progress=progress, run_id=run_id, keep_logs=logs_dir, serve=serve,
                        on_stage=lambda stage: write_stage(out_dir, run_id, stage))
     path = out_dir / "result.json"
     write_json_atomic(path, record.result)
@@ -185,6 +194,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         print(summary_table(record.result, str(path)))
     return record.exit_code
+
+
+def with_running_referee(socket_path: str):  # type: ignore[no-untyped-def]
+    """A serve function that starts the submission's engine as usual and answers the referee's
+    role with the referee already listening on `socket_path` (it is not stopped here)."""
+    from runner.bench import REFEREE, serve_with_vllm
+    from runner.server import UDS_BASE_URL, ExternalServer
+
+    def serve(spec):  # type: ignore[no-untyped-def]
+        if spec.role == REFEREE:
+            spec.progress("referee: the running referee given by --referee-socket")
+            return ExternalServer(UDS_BASE_URL, uds=socket_path)
+        return serve_with_vllm(spec)
+    return serve
 
 
 def write_stage(out_dir: Path, run_id: str, stage: str) -> None:

@@ -88,6 +88,9 @@ def time_submission(run: Run, checks: Sequence[RunCheck]) -> None:
         finally:
             run.timings["timed_s"] = time.monotonic() - tt
         after = _metrics_or_none(client)
+        busy = _delta(before, after, "vllm:e2e_request_latency_seconds_sum")
+        if busy is not None:  # the engine's own timing of the timed requests (a benchmark
+            run.timings["engine_busy_s"] = busy  # figure only: nothing is judged on it)
         run.speculative = speculative_summary(
             before, after, run.plan.submission.engine_args.get("speculative_config"))
         run.checks.append(C.output_length(run.audit))
@@ -130,6 +133,13 @@ def _keep_log(run: Run, server, role: str) -> None:  # type: ignore[no-untyped-d
     path = getattr(server, "log_path", None)
     if path is not None:
         run.engine_logs[role] = path
+
+
+def _delta(before: dict[str, float] | None, after: dict[str, float] | None,
+           name: str) -> float | None:
+    if not before or not after or name not in after:
+        return None
+    return max(0.0, after[name] - before.get(name, 0.0))
 
 
 def _metrics_or_none(client: EngineClient) -> dict[str, float] | None:

@@ -39,6 +39,25 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$fingerprint" ]; then
   echo "$fingerprint" > "$stamp"
 fi
 
+# Every engine runs in a bubblewrap sandbox (runner/sandbox.py): the demo needs it as much as
+# the tests do. Debian's package; never an unsandboxed fallback.
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing bubblewrap (Debian package): every engine runs in its sandbox"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null
+  else
+    echo "bubblewrap is missing: every engine runs in a bubblewrap sandbox. Install Debian's" >&2
+    echo "bubblewrap package (sudo apt-get install bubblewrap) and run this again." >&2
+    exit 2
+  fi
+fi
+if ! "$VENV/bin/python" -m runner.sandbox --self-check >/dev/null 2>&1; then
+  echo "bubblewrap is installed but cannot make a sandbox here (unprivileged user namespaces" >&2
+  echo "refused?). Details: $VENV/bin/python -m runner.sandbox --self-check" >&2
+  exit 3
+fi
+
 if [ "$want_test" = 1 ]; then
   scripts/setup-test-tools.sh
 fi

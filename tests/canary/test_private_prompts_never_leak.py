@@ -50,7 +50,10 @@ def test_the_journey_went_through_every_channel(journey: Journey) -> None:
     assert journey.exit_codes["bob"] == 3 and bob["verdict"] == "error"
     [reason] = bob["reasons"]
     assert reason["check"] == "engine" and "(private)" in reason["message"], reason
-    assert bob["log_tail"], "the engine's log tail is what this run is for"
+    # What the engine wrote stays on the runner: not in the result, not in the artifact.
+    assert "log_tail" not in bob and bob["stage"] == "time"
+    assert sorted(p.name for p in journey.jobs["bob"].out.iterdir()) == \
+        ["result.json", "stage.json"]
     assert bob["fingerprint"]["prompt_sets"]["private"] == journey.private.sha256
 
     stored = sorted(p for p in fake.branch_files["results"] if p.startswith("results/"))
@@ -97,15 +100,15 @@ def test_the_canaries_are_what_the_runner_reads(journey: Journey, scanner: Canar
 
 def test_a_leak_at_the_runner_is_found_wherever_it_is_published(
         journey: Journey, scanner: CanaryScanner, tmp_path: Path) -> None:
-    """The control: bob's error result as if the engine's log tail had kept a private prompt
-    and a reason had quoted another one's token IDs. Published and built into the site through
-    the same steps, the scan finds both, in the artifact, the comment, the check run, the
-    results branch and the site."""
+    """The control: bob's error result as if its reason had quoted a private prompt and
+    another one's token IDs. Published and built into the site through the same steps, the
+    scan finds both, in the artifact, the comment, the check run, the results branch and the
+    site."""
     private = journey.private
     prompt = private.canary(f"{private.rows[3]['id']}.messages[0]")
     ids = private.canary(f"{private.rows[5]['id']}.reference")
     doc = json.loads(json.dumps(journey.results["bob"]))
-    doc["log_tail"] += f"\nERROR [engine] request 4 failed: {prompt.text}"
+    doc["reasons"][0]["message"] += f" (request 4 failed: {prompt.text})"
     doc["reasons"][0]["message"] += " (prompt ids " + " ".join(map(str, ids.token_ids)) + ")"
     validate_result(doc)
 

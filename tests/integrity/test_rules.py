@@ -224,8 +224,10 @@ def test_noise_bounds_come_from_the_calibration_and_never_pass_the_margin() -> N
     assert b.max_lead == 0.05 and b.rate == 0.001 and b.max_rank == 2  # capped at the margin
     b = bounds(rate=0.0, tokens=10_000)
     assert b.rate == pytest.approx(1e-4)  # no flip seen in T tokens still bounds the rate by 1/T
-    uncalibrated = bounds(tokens=0)
-    assert uncalibrated.max_lead == 0.05 and uncalibrated.allowed_flips(500) == 500
+    provisional = bounds(rate=0.02, tokens=0, max_lead=0.5)  # figures without a calibration
+    assert provisional.max_lead == 0.05 and provisional.rate == 0.02
+    nothing = bounds(rate=0.0, tokens=0, max_lead=0.0)  # no figures at all: the margin only
+    assert nothing.max_lead == 0.05 and nothing.allowed_flips(500) == 500
 
 
 def test_allowed_flips_is_a_poisson_bound_that_honest_noise_stays_under() -> None:
