@@ -213,6 +213,10 @@ class Challenge:
     # The maintainers' public key (X25519, base64) the engine logs are sealed to; without it
     # the logs stay on the runner host.
     logs_key: str | None = None
+    # A checkpoint may be at most this many times the base model's size (its weight files, from
+    # the Hub's file metadata, checked before anything big is downloaded); a drafter this many.
+    max_size_factor: float = 1.5
+    drafter_size_factor: float = 0.5
 
     @property
     def root(self) -> Path:
@@ -289,8 +293,15 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
 
     models = d.get("models", {})
     allow_local, local_dir = False, None
-    if c.mapping(("models",), models, optional=["allow_local", "local_dir"]):
+    size_factor, drafter_factor = 1.5, 0.5
+    if c.mapping(("models",), models, optional=["allow_local", "local_dir", "max_size_factor",
+                                                "drafter_size_factor"]):
         allow_local = bool(c.boolean(("models", "allow_local"), models.get("allow_local", False)))
+        size_factor = c.number(("models", "max_size_factor"), models.get("max_size_factor", 1.5),
+                               minimum=0.01, maximum=100) or size_factor
+        drafter_factor = c.number(("models", "drafter_size_factor"),
+                                  models.get("drafter_size_factor", 0.5), minimum=0.001,
+                                  maximum=100) or drafter_factor
         if allow_local:
             ld = c.string(("models", "local_dir"), models.get("local_dir"), max_len=500)
             if ld:
@@ -450,6 +461,7 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
         engine_env={k: str(v) for k, v in engine_env.items()},
         tags=tuple(tags), maintainers=tuple(maintainers), max_submission_bytes=max_bytes, raw=d,
         sandbox=sandbox or Sandbox(), logs_key=logs_key,
+        max_size_factor=size_factor, drafter_size_factor=drafter_factor,
     )
 
 

@@ -8,13 +8,21 @@
   model is pinned exactly as a Hub commit pins a repository.
 - The model identity check compares the checkpoint's configuration with the base model's: the
   architecture and every dimension must be equal; only quantization and dtype may differ.
+- Nothing big is downloaded before it is known to be worth it (`prepare_checked`): the Hub's
+  file metadata at the pinned commit gives every file's size, the configuration alone is
+  fetched and identity-checked first (a drafter's against what its method needs), the total is
+  capped at the base model's size times the challenge's factor, and the download itself is held
+  to the run's deadline.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -205,3 +213,124 @@ def identity_differences(base: Mapping[str, Any], candidate: Mapping[str, Any],
 def _short(value: Any) -> str:
     s = json.dumps(value, sort_keys=True)
     return s if len(s) <= 80 else s[:77] + "..."
+
+
+# -- checked before downloaded -------------------------------------------------------------------
+
+def hub_files(ref: ModelRef, what: str) -> dict[str, int]:
+    """Every file of a Hub repository at the pinned commit, with its size (the Hub's metadata;
+    nothing is downloaded)."""
+    from huggingface_hub import HfApi
+
+    try:
+        info = HfApi().model_info(ref.id, revision=ref.revision, files_metadata=True)
+    except Exception as exc:  # noqa: BLE001 - classified below
+        raise _hub_error(exc, ref, what) from None
+    return {s.rfilename: int(s.size or 0) for s in (info.siblings or [])}
+
+
+def fetch_config(ref: ModelRef, cache_dir: Path | None, what: str) -> dict[str, Any]:
+    """The repository's config.json alone."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = hf_hub_download(ref.id, "config.json", revision=ref.revision,
+                               cache_dir=str(cache_dir) if cache_dir else None)
+    except Exception as exc:  # noqa: BLE001
+        raise _hub_error(exc, ref, what, file="config.json") from None
+    return read_config(Path(path).parent)
+
+
+def _hub_error(exc: Exception, ref: ModelRef, what: str, file: str | None = None) -> ModelError:
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    if isinstance(exc, GatedRepoError):
+        return ModelError("error", what, f"the {what} {ref.id} is gated and this runner has no "
+                                         "access to it. A maintainer must grant the runner access.")
+    if isinstance(exc, RevisionNotFoundError):
+        return ModelError("invalid", "model_revision", f"the {what} {ref.id} has no commit "
+                                                       f"{ref.revision}. Pin a commit that exists.")
+    if isinstance(exc, RepositoryNotFoundError):
+        return ModelError("invalid", what, f"the {what} {ref.id} does not exist on the Hugging "
+                                           "Face Hub (or is private).")
+    if isinstance(exc, EntryNotFoundError) and file:
+        return ModelError("invalid", "model_identity", f"the {what} {ref.id} has no {file}, so "
+                                                       "it cannot be identified.")
+    return ModelError("error", what, f"asking the Hub about the {what} {ref.id} failed: "
+                                     f"{type(exc).__name__}")
+
+
+def weight_bytes(files: Mapping[str, int], patterns: tuple[str, ...] = WEIGHT_FILES) -> int:
+    """The bytes a download of these patterns would fetch."""
+    return sum(size for name, size in files.items()
+               if any(fnmatch.fnmatch(name, p) for p in patterns))
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+
+def check_size(total: int, cap: float, *, what: str, ref: ModelRef, factor: float) -> None:
+    if total > cap:
+        raise ModelError("invalid", "model_size", (
+            f"the {what} {ref.id}@{ref.revision[:12]} is {_gb(total)} of weights and "
+            f"configuration, over the cap of {_gb(cap)} ({factor:g} times the base model). "
+            "Nothing was downloaded. Submit a checkpoint of the challenge's model."))
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+
+
+def _nested(cfg: Mapping[str, Any], key: str) -> Any:
+    """A dimension of a model's configuration, also when it sits in its text configuration."""
+    if key in cfg:
+        return cfg[key]
+    for sub in ("text_config", "language_config", "llm_config"):
+        if isinstance(cfg.get(sub), Mapping) and key in cfg[sub]:
+            return cfg[sub][key]
+    return None
+
+
+def drafter_problems(drafter: Mapping[str, Any], base: Mapping[str, Any], method: str) -> list[str]:
+    """What makes a drafter unusable for its method with the base model: every method
+    proposes token IDs the target verifies, so the vocabularies must be the same; EAGLE heads
+    read the target's hidden states, so their width must match too."""
+    out = []
+    if _nested(drafter, "vocab_size") != _nested(base, "vocab_size"):
+        out.append(f"its vocab_size is {_nested(drafter, 'vocab_size')}, the base model's "
+                   f"{_nested(base, 'vocab_size')}: it cannot propose the target's tokens")
+    if method in ("eagle", "eagle3") and \
+            _nested(drafter, "hidden_size") != _nested(base, "hidden_size"):
+        out.append(f"its hidden_size is {_nested(drafter, 'hidden_size')}, the base model's "
+                   f"{_nested(base, 'hidden_size')}: an EAGLE head reads the target's hidden "
+                   "states")
+    return out
+
+
+def download_by(deadline: float, ref: ModelRef, cache_dir: Path | None, files: tuple[str, ...],
+                what: str) -> Path:
+    """`_download`, held to the run's deadline (time.monotonic()): past it, the run ends in
+    error instead of waiting on a slow or endless download."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["path"] = _download(ref, cache_dir, files, what)
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    t = threading.Thread(target=work, daemon=True, name=f"download {ref.id}")
+    t.start()
+    t.join(max(0.0, deadline - time.monotonic()))
+    if t.is_alive():
+        raise ModelError("error", what, f"downloading the {what} {ref.id} did not finish within "
+                                        "the run's time limit")
+    if "error" in box:
+        raise box["error"]
+    return box["path"]

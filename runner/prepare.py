@@ -1,8 +1,12 @@
 """Phase 1, prepare: the checkpoint (and any drafter) on the runner, pinned and identified, and
 the prompts as token IDs.
 
-The checkpoint's configuration must be the base model's (only the weights' storage may differ)
-before anything is served; a drafter is prepared only after that.
+Nothing big is fetched before it is known to be worth fetching. For a Hub checkpoint: the Hub's
+file metadata at the pinned commit (every file's size), then its config.json alone, which must
+be the base model's (only the weights' storage may differ); then the size cap (the base
+model's weight files times `models.max_size_factor`); only then the weights, held to the run's
+deadline. A drafter the same way, its configuration checked against what its method needs,
+capped at `models.drafter_size_factor`.
 """
 
 from __future__ import annotations
@@ -15,28 +19,82 @@ from arena.challenge import ModelRef
 from runner import checks as C
 from runner.context import Invalid, Run
 from runner.encoding import ChatEncoder, EncodedSet
-from runner.models import TOKENIZER_FILES, identity_differences, prepare_model, read_config
+from runner.models import (
+    TOKENIZER_FILES,
+    WEIGHT_FILES,
+    ModelError,
+    PreparedModel,
+    check_size,
+    download_by,
+    drafter_problems,
+    fetch_config,
+    folder_bytes,
+    hub_files,
+    identity_differences,
+    is_local,
+    prepare_model,
+    read_config,
+    weight_bytes,
+)
 from runner.prompts import PromptSet, warmup_prompts
 
 
 def prepare(run: Run) -> None:
     sub, ch = run.plan.submission, run.plan.challenge
     tp = time.monotonic()
-    base = prepare_model(ch.base_model, challenge=ch, cache_dir=run.plan.model_cache,
-                         files=TOKENIZER_FILES, what="base model")
-    run.model = prepare_model(sub.model, challenge=ch, cache_dir=run.plan.model_cache)
+    cache = run.plan.model_cache
+    base = prepare_model(ch.base_model, challenge=ch, cache_dir=cache, files=TOKENIZER_FILES,
+                         what="base model")
+    base_cfg = read_config(base.path)
+    base_size = (folder_bytes(base.path) if is_local(ch.base_model.id)
+                 else weight_bytes(hub_files(ch.base_model, "base model")))
+    run.model = checked_model(run, sub.model, base_cfg, base_size * ch.max_size_factor,
+                              ch.max_size_factor)
     run.progress(f"model: {sub.model.id}@{sub.model.revision[:12]} ready ({run.model.source})")
-    diffs = identity_differences(read_config(base.path), read_config(run.model.path))
-    run.checks.append(C.model_identity(diffs, model=sub.model.id, base=ch.base_model.id))
-    if diffs:
-        raise Invalid("model_identity", run.checks[-1].message)
     spec_config = sub.engine_args.get("speculative_config")
     if isinstance(spec_config, dict) and "model" in spec_config:
-        run.drafter = prepare_model(ModelRef(spec_config["model"], spec_config["revision"]),
-                                    challenge=ch, cache_dir=run.plan.model_cache, what="drafter")
+        ref = ModelRef(spec_config["model"], spec_config["revision"])
+        run.drafter = checked_model(run, ref, base_cfg, base_size * ch.drafter_size_factor,
+                                    ch.drafter_size_factor, what="drafter",
+                                    method=str(spec_config.get("method", "")))
         run.progress(f"drafter: {spec_config['model']}@{spec_config['revision'][:12]} ready")
     run.encoded, run.warm_ids = encode_all(base.path, run.plan.sets, ch.warmup_requests)
     run.timings["prepare_s"] = time.monotonic() - tp
+
+
+def checked_model(run: Run, ref: ModelRef, base_cfg: dict, cap: float, factor: float, *,
+                  what: str = "model", method: str = "") -> PreparedModel:
+    """A checkpoint (or drafter) identified from its configuration, and within its size cap,
+    before its weights are downloaded."""
+    ch = run.plan.challenge
+    if is_local(ref.id):
+        model = prepare_model(ref, challenge=ch, cache_dir=run.plan.model_cache, what=what)
+        _identify(run, read_config(model.path), base_cfg, ref, what, method)
+        check_size(folder_bytes(model.path), cap, what=what, ref=ref, factor=factor)
+        return model
+    files = hub_files(ref, what)
+    _identify(run, fetch_config(ref, run.plan.model_cache, what), base_cfg, ref, what, method)
+    check_size(weight_bytes(files), cap, what=what, ref=ref, factor=factor)
+    run.progress(f"{what}: {ref.id}@{ref.revision[:12]} identified and within its size cap; "
+                 "downloading")
+    path = download_by(run.deadline, ref, run.plan.model_cache, WEIGHT_FILES, what)
+    return PreparedModel(ref, path, "hub")
+
+
+def _identify(run: Run, cfg: dict, base_cfg: dict, ref: ModelRef, what: str,
+              method: str) -> None:
+    ch = run.plan.challenge
+    if what == "drafter":
+        problems = drafter_problems(cfg, base_cfg, method)
+        if problems:
+            raise ModelError("invalid", "drafter_identity", (
+                f"the drafter {ref.id} cannot serve {method or 'its method'} for "
+                f"{ch.base_model.id}: " + "; ".join(problems) + ". Nothing was downloaded."))
+        return
+    diffs = identity_differences(base_cfg, cfg)
+    run.checks.append(C.model_identity(diffs, model=ref.id, base=ch.base_model.id))
+    if diffs:
+        raise Invalid("model_identity", run.checks[-1].message)
 
 
 def encode_all(tokenizer_dir: Path, sets: Sequence[PromptSet],

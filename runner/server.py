@@ -144,6 +144,7 @@ class ManagedServer:
         self.child_pid: int | None = None  # the sandbox's first process (host PID)
         self._proc: subprocess.Popen[bytes] | None = None
         self._pump: threading.Thread | None = None
+        self._status_fd: int | None = None
         self._pgid: int | None = None
         self._seen: dict[int, float] = {}  # pid -> create time of every process seen in the tree
         self._stopped = False
@@ -175,10 +176,14 @@ class ManagedServer:
             if status_w is not None:
                 os.close(status_w)
         self._pgid = self._proc.pid  # leader of its own new session and process group
-        self._pump = threading.Thread(target=_pump_log, args=(self._proc.stdout, self.log_path,
+        log = open(self.log_path, "ab")  # exists from now on; the pump writes it
+        self._pump = threading.Thread(target=_pump_log, args=(self._proc.stdout, log,
                                                               self.log_cap), daemon=True)
         self._pump.start()
         if status_r is not None:
+            # Kept open until the end: bubblewrap writes the exit status there last, and a
+            # closed pipe would kill it with SIGPIPE instead.
+            self._status_fd = status_r
             try:
                 self.child_pid = sbx.read_child_pid(status_r)
                 self.uds = sbx.socket_path(self.child_pid)
@@ -188,8 +193,6 @@ class ManagedServer:
                 raise ServerError("the engine's sandbox could not be made: " + exc.message
                                   + (f" (bubblewrap {describe_exit(code)})" if code is not None
                                      else ""), log_tail=self.log_tail()) from None
-            finally:
-                os.close(status_r)
         self._remember_tree()
         return self
 
@@ -283,6 +286,9 @@ class ManagedServer:
         self._stopped = True
         if self._pump is not None:
             self._pump.join(timeout=5)  # the pipe closes once every writer is gone
+        if self._status_fd is not None:
+            os.close(self._status_fd)
+            self._status_fd = None
 
     def leftovers(self) -> list[int]:
         """Processes of this server still running (not zombies): none after stop()."""
@@ -382,11 +388,11 @@ def _kill_pid(pid: int) -> None:
         pass
 
 
-def _pump_log(stream: Any, path: Path, cap: int) -> None:
+def _pump_log(stream: Any, log: Any, cap: int) -> None:
     """Copy the engine's output to its log file, up to `cap` bytes; the rest is read and
     dropped (a full pipe would stall the engine), and the file says so."""
     written = 0
-    with open(path, "ab") as log:
+    with log:
         for chunk in iter(lambda: stream.read1(65536), b""):
             if written < cap:
                 part = chunk[:cap - written]

@@ -212,7 +212,8 @@ def test_a_hung_engine_is_an_error_and_is_killed(tiny_model, demo_challenge,
         started.append(s)
         return s
 
-    record = run_bench(BenchPlan(submission(ch), ch, [public(ch)]), serve=serve)
+    record = run_bench(BenchPlan(submission(ch), ch, [public(ch)]), serve=serve,
+                       keep_logs=tmp_path / "logs")
     doc = validate_result(record.result)
     assert doc["verdict"] == "error" and record.exit_code == 3
     [reason] = doc["reasons"]
