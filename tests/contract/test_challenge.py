@@ -26,7 +26,7 @@ def test_the_fast_gemma_challenge_loads_with_the_issue_values(challenge):
     assert challenge.engines["vllm"].allows("0.32.0")
     assert not challenge.engines["vllm"].allows("0.31.9")
     assert challenge.engines["vllm"].allows("0.33.1")
-    assert challenge.tie_tps > 0
+    assert challenge.noise.sigma > 0 and 0.5 <= challenge.noise.confidence < 1
     assert challenge.startup_timeout_s and challenge.request_timeout_s and challenge.run_timeout_s
     expected_args = {"dtype", "quantization", "kv_cache_dtype", "max_model_len",
                      "gpu_memory_utilization", "max_num_seqs", "max_num_batched_tokens",

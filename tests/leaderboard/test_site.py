@@ -140,7 +140,7 @@ def test_the_json_ranking_is_the_canonical_ranking(hostile):
     ch = load_challenge(ch_path)
     store = ResultsStore(store_root)
     bot = rank([s.doc for s in store.results()], store.verdicts(), hardware=ch.hardware,
-               tie_tps=ch.tie_tps)
+               noise=ch.noise)
     doc = json.loads((out / "api" / "leaderboard.json").read_text())
     assert [(e["rank"], e["submission"], e["run_id"]) for e in doc["entries"]] == [
         (e.rank, e.submission_id, e.run_id) for e in bot]
