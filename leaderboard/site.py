@@ -624,7 +624,11 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
     tasks += [page_task("authors.html.j2", pager_file(p, "authors"), section="authors",
                         pager=p, entries=chunk)
               for p, chunk in paginate(model.author_entries, page_size, "authors")]
-    tasks.append(page_task("tree.html.j2", "tree.html", section="tree", tree=model.tree))
+    tree_graph = charts.lineage(list(model.submissions.values()), href=href,
+                                lead_id=model.entries[0].submission_id if model.entries
+                                else None)
+    tasks.append(page_task("tree.html.j2", "tree.html", section="tree", tree=model.tree,
+                           graph=tree_graph))
     tasks += [page_task("runs.html.j2", pager_file(p, "runs"), section="runs", pager=p,
                         runs=chunk)
               for p, chunk in paginate(model.runs, runs_page_size, "runs")]
