@@ -195,8 +195,8 @@ def print_ranking(challenge: Any, store: Any, out: Callable[[str], None]) -> Non
     for r in rows:
         out("   " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     if any(e.tied for e in entries):
-        out(f"   (= : tied, within {entries[0].margin:.1f} tokens/s of the fastest of its group "
-            "at the top: the run-to-run noise at the challenge's confidence)")
+        out(f"   (= : tied: a gap within the run-to-run noise, under {entries[0].margin:.1f} "
+            "tokens/s at the top)")
 
 
 def build_site(challenge: Any, store_root: Path, out: Path,
