@@ -18,11 +18,13 @@ Rules:
   scores is smaller than t * sigma * sqrt(2), the gap two runs of one configuration exceed only
   with probability 1 - confidence (a two-sided test on the difference of two single runs, each
   with noise sigma). sigma is the challenge's calibrated figure (challenge.yaml, `ranking.noise`)
-  pooled with the board's own repeated runs of one configuration (same config SHA-256 measured
-  more than once), weighted by degrees of freedom; t is Student's quantile at the pooled
-  degrees of freedom. A configuration's spread counts at most `unstable_factor` calibrated
-  sigmas, and runs whose own passes scatter more than that (`is_unstable`) are left out of the
-  pool, so no one can widen the ties by submitting noise. The spread of one run's passes (its
+  or, when that is larger, the calibration pooled with the board's own repeated runs of one
+  configuration (same config SHA-256 measured more than once), weighted by degrees of freedom;
+  t is Student's quantile at the degrees of freedom of the figure used. The board widens ties,
+  never narrows them (a quiet configuration can be chosen and re-run to narrow them around a
+  rival). A configuration's spread counts at most `unstable_factor` calibrated sigmas, and
+  runs whose own passes scatter more than that (`is_unstable`) are left out of the pool, so
+  no one can blow the ties open by submitting noise. The spread of one run's passes (its
   confidence interval) is not run-to-run noise and plays no part.
 - Ties are measured against the fastest entry of each group, so they cannot chain down the
   table. Within a tie the earlier submission is listed first: the one whose ranked
@@ -108,6 +110,7 @@ class TieRule:
     board_configs: int  # configurations measured more than once
     board_runs: int  # their runs
     board_capped: int  # configurations whose spread counted as `unstable_factor` sigmas
+    widened: bool = False  # the board's repeats, pooled with the calibration, raised sigma
 
     def noise_at(self, tps: float) -> float:
         """The run-to-run sigma, in tokens/s, at a score of `tps`."""
@@ -129,16 +132,26 @@ class TieRule:
         words = (f"Two entries share a rank when the gap between their scores is smaller than "
                  f"t × σ × √2: the gap two runs of one configuration would exceed only "
                  f"{1 - self.confidence:.0%} of the time (two-sided, confidence "
-                 f"{self.confidence:.0%}). σ = {unit}: the challenge's calibrated run-to-run "
-                 f"noise ({cal}, weighted as {self.calibrated_df} degrees of freedom)")
+                 f"{self.confidence:.0%}). σ = {unit}, the run-to-run noise: ")
+        board = ""
         if self.board_df:
-            board = (f"{self.board_sigma:.2%}" if self.relative
-                     else f"{self.board_sigma:.2f} tok/s")
-            words += (f" pooled with {self.board_runs} repeated runs of {self.board_configs} "
-                      f"configurations on this board ({board}, {self.board_df} degrees of "
-                      f"freedom")
-            words += (f"; {self.board_capped} too scattered to count in full)"
-                      if self.board_capped else ")")
+            board = (f"{self.board_runs} repeated runs of {self.board_configs} "
+                     f"configuration{'s' if self.board_configs != 1 else ''} on this board ("
+                     + (f"{self.board_sigma:.2%}" if self.relative
+                        else f"{self.board_sigma:.2f} tok/s")
+                     + f", {self.board_df} degrees of freedom"
+                     + (f"; {self.board_capped} too scattered to count in full" if
+                        self.board_capped else "") + ")")
+        if self.widened:
+            words += (f"the challenge's calibrated figure ({cal}, weighted as "
+                      f"{self.calibrated_df} degrees of freedom) pooled with {board}, which "
+                      f"show more noise than calibrated")
+        else:
+            words += (f"the challenge's calibrated figure, weighted as {self.calibrated_df} "
+                      f"degrees of freedom")
+            if board:
+                words += (f"; the board's {board} do not show more, and the board may widen "
+                          f"the ties, never narrow them")
         words += (f"; t = {self.quantile:.2f}, Student's t at {self.df} degrees of freedom.")
         if tps is not None:
             words += f" At {tps:,.1f} tok/s a gap under {self.margin(tps):,.1f} tok/s is a tie."
@@ -356,12 +369,18 @@ def _tie_rule(rankable: Sequence[Mapping[str, Any]], noise: Noise) -> TieRule:
     board_var, board_df = pooled_variance(estimates)
     var, df = pooled_variance([(noise.sigma ** 2, noise.degrees_of_freedom),
                                (board_var, board_df)])
+    widened = board_df > 0 and var > noise.sigma ** 2
+    if not widened:
+        # The board can show the noise larger than calibrated, never smaller: a quiet
+        # configuration can be chosen (a slow one, in tokens/s), and re-run to narrow the
+        # ties around a rival. Lowering sigma is a maintainer's edit to challenge.yaml.
+        var, df = noise.sigma ** 2, noise.degrees_of_freedom
     return TieRule(
         confidence=noise.confidence, relative=noise.relative, sigma=math.sqrt(var), df=df,
         quantile=two_sided_quantile(noise.confidence, df), calibrated_sigma=noise.sigma,
         calibrated_df=noise.degrees_of_freedom, source=noise.source,
         board_sigma=math.sqrt(board_var) if board_df else None, board_df=board_df,
-        board_configs=len(estimates), board_runs=runs, board_capped=capped)
+        board_configs=len(estimates), board_runs=runs, board_capped=capped, widened=widened)
 
 
 def tie_rule(

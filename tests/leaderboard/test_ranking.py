@@ -160,7 +160,25 @@ def test_repeated_runs_of_one_configuration_pool_into_the_noise(run):
     assert board(pair) == [(1, "a/x"), (2, "b/y")]
     assert board(pair + reruns) [:2] == [(1, "b/y"), (1, "a/x")]
     # Words on the ranking page say where sigma comes from.
-    assert "pooled with 11 repeated runs of 1 configurations" in rule.describe(300.0)
+    assert "pooled with 11 repeated runs of 1 configuration on this board" in rule.describe(
+        300.0)
+
+
+def test_quiet_reruns_cannot_narrow_the_ties_around_a_rival(run):
+    """A later entry 4 tok/s ahead of the leader ties with it; its author re-runs a slow, quiet
+    configuration 40 times (at 50 tok/s the spread in tokens/s is tiny), hoping to pull sigma
+    down and rank alone. The board may widen the ties, never narrow them."""
+    cfg = sample.config(args={"max_model_len": 1500})
+    rng = random.Random(9)
+    quiet = [run("mallory/slow", 50.0 + rng.gauss(0, 0.05), day=1 + i % 28, hour=i % 20,
+                 cfg=cfg) for i in range(40)]
+    pair = [run("alice/leader", 300.0, day=1), run("mallory/ahead", 304.0, day=2)]
+    assert board(pair) == [(1, "alice/leader"), (1, "mallory/ahead")]
+    assert board(pair + quiet)[:2] == [(1, "alice/leader"), (1, "mallory/ahead")]
+    rule = tie_rule(pair + quiet, [], hardware="a10g", noise=NOISE)
+    assert rule.board_df == 39 and rule.board_sigma < 0.1
+    assert (rule.sigma, rule.df, rule.widened) == (1.2, 30, False)
+    assert "never narrow them" in rule.describe(300.0)
 
 
 def test_wild_reruns_of_one_configuration_cannot_blow_the_ties_open(run):

@@ -470,25 +470,34 @@ def test_the_synthetic_board_of_300_before_and_after(tmp_path):
     assert before[0].submission_id == "agent-0016/int4-253" and round(before[0].tps, 1) == 292.1
 
     after = [e for e in entries if e.rank == 1]
-    assert [e.submission_id for e in after] == [
-        "agent-0001/graphs-267", "agent-0002/fp8-kv-283", "agent-0073/graphs-284",
-        "agent-0065/graphs-293", "dev6/mtp-299"]
-    assert max(e.tps for e in after) - min(e.tps for e in after) < after[0].margin
-    assert all(after[0].tps - e.tps >= after[0].margin for e in entries[len(after):])
-    # The board's own repeated runs (each configuration run about three times) set sigma.
+    fastest = max(after, key=lambda e: e.tps)
+    # 9 share rank 1 now, all within 4.7 tok/s of the fastest (2.75 x 1.2 x sqrt 2); the 2%
+    # gain of 296.0 over 290.1 is no longer hidden in a tie.
+    assert len(after) == 9 and fastest.submission_id == "agent-0001/graphs-267"
+    assert (round(min(e.tps for e in after), 1), round(fastest.tps, 1)) == (291.5, 296.0)
+    assert all(fastest.tps - e.tps < 4.67 for e in after)
+    assert all(fastest.tps - e.tps >= 4.66 for e in entries[len(after):])
+    out = {e.submission_id: round(e.tps, 1) for e in before if e not in after}
+    assert min(out.values()) == 290.1 and max(out.values()) < 291.4, out  # rank 10 or below
+    # The board's repeats (each configuration run about three times) show less noise than
+    # calibrated: reported, and not used to narrow the ties.
     ties = doc["challenge"]["ties"]
-    assert ties["board_configurations"] > 200 and ties["degrees_of_freedom"] > 400
-    assert doc["challenge"]["tie_tps"] == pytest.approx(after[0].margin)
+    assert ties["board_configurations"] > 200 and ties["board_sigma"] < 1.2
+    assert ties["sigma"] == 1.2 and ties["degrees_of_freedom"] == 30
+    assert doc["challenge"]["tie_tps"] == pytest.approx(fastest.margin)
 
     home = (tmp_path / "site" / "index.html").read_text()
-    assert _stat(home, "Rank 1").startswith("agent-0001/graphs-267 296.0 tok/s (private)")
+    # Before, the headline said "Best private TPS 292.1 ... agent-0016/int4-253" and nothing
+    # else. Now: who is listed first and why, how many share it within what, the fastest.
+    assert _stat(home, "Rank 1").startswith("agent-0016/int4-253 292.1 tok/s (private)")
     assert "listed first: its configuration ran first" in _stat(home, "Rank 1")
-    assert _stat(home, "Shared by 5").startswith(
-        f"294.6–296.0 tok/s: all within {after[0].margin:.1f} tok/s of the fastest")
-    assert _stat(home, "Fastest measured") is None  # the one listed first is the fastest
+    assert _stat(home, "Shared by 9").startswith(
+        "291.5–296.0 tok/s: all within 4.7 tok/s of the fastest, the run-to-run noise")
+    assert _stat(home, "Fastest measured").startswith(
+        "296.0 fastest agent-0001/graphs-267: tied at rank 1, listed after")
     # The rule in words, with its figures and the noise figure's source.
     assert "Two entries share a rank when the gap between their scores is smaller than" in home
-    assert "pooled with" in home and "original Fast Gemma challenge" in home
+    assert "never narrow them" in home and "original Fast Gemma challenge" in home
 
 
 def test_a_shared_rank_names_who_is_first_why_and_who_is_fastest(tmp_path):
