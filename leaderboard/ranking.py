@@ -150,8 +150,8 @@ class TieRule:
             words += (f"the challenge's calibrated figure, weighted as {self.calibrated_df} "
                       f"degrees of freedom")
             if board:
-                words += (f"; the board's {board} do not show more, and the board may widen "
-                          f"the ties, never narrow them")
+                words += (f"; the {board} do not show more, and the board may widen the "
+                          f"ties, never narrow them")
         words += (f"; t = {self.quantile:.2f}, Student's t at {self.df} degrees of freedom.")
         if tps is not None:
             words += f" At {tps:,.1f} tok/s a gap under {self.margin(tps):,.1f} tok/s is a tie."
