@@ -164,6 +164,20 @@ def test_repeated_runs_of_one_configuration_pool_into_the_noise(run):
         300.0)
 
 
+def test_a_relative_calibration_pools_reruns_as_fractions_of_their_mean(run):
+    rel = Noise(sigma=0.004, relative=True, degrees_of_freedom=30, source="x" * 10,
+                confidence=0.99, unstable_factor=3.0)
+    cfg = sample.config(args={"max_model_len": 2222})
+    values = [150.0, 152.0, 148.0, 151.0, 149.0]
+    reruns = [run("z/rerun", v, day=1 + i, cfg=cfg) for i, v in enumerate(values)]
+    rule = tie_rule(reruns, [], hardware="a10g", noise=rel)
+    import statistics
+    frac = statistics.stdev(values) / statistics.fmean(values)  # 0.0105: more than 0.004
+    assert rule.relative and rule.widened and rule.board_sigma == pytest.approx(frac)
+    assert rule.sigma == pytest.approx(((30 * 0.004 ** 2 + 4 * frac ** 2) / 34) ** 0.5)
+    assert rule.noise_at(300.0) == pytest.approx(rule.sigma * 300.0)
+
+
 def test_quiet_reruns_cannot_narrow_the_ties_around_a_rival(run):
     """A later entry 4 tok/s ahead of the leader ties with it; its author re-runs a slow, quiet
     configuration 40 times (at 50 tok/s the spread in tokens/s is tiny), hoping to pull sigma

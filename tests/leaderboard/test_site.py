@@ -640,3 +640,15 @@ def test_the_lineage_graph_thins_what_would_overlap_at_10000_submissions():
     assert f'href="{site.page_path(subs[-1].id)}"' in chart.svg  # the front is always drawn
     assert "drawn for" in chart.svg and "more submissions on the same pixels" in chart.svg
     assert '<rect class="node withdrawn' in chart.svg and 'class="node invalid' in chart.svg
+
+
+def test_a_leader_alone_says_by_how_much_it_leads(hostile):
+    home = (hostile[0] / "index.html").read_text()
+    assert _stat(home, "Rank 1").startswith("mallory/xss-desc 151.0 tok/s (private)")
+    assert "listed first" not in _stat(home, "Rank 1")
+    # (Several of its submissions share one configuration, whose runs widen sigma a little.)
+    margin = json.loads((hostile[0] / "api" / "leaderboard.json").read_text())[
+        "challenge"]["tie_tps"]
+    assert _stat(home, "Alone at rank 1").startswith(
+        f"151.0 30.0 tok/s ahead of rank 2; ties are gaps under {margin:.1f}")
+    assert _stat(home, "Fastest measured") is None
