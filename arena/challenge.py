@@ -430,9 +430,9 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
     )
 
 
-_RANKING_HELP = ("Give the run-to-run noise of the score: noise: {sigma_tps: S (or sigma_relative: "
-                 "a fraction of the score), degrees_of_freedom: N, source: \"where S comes from\"}, "
-                 "and confidence: 0.99 (see challenge.yaml).")
+_RANKING_HELP = ("Give the run-to-run noise of the score: noise: {sigma_tps: S (or "
+                 "sigma_relative: a fraction of the score), degrees_of_freedom: N, source: "
+                 "\"where S comes from\"}, and confidence: 0.99 (see challenge.yaml).")
 
 
 def _parse_ranking(c: Checker, rk: Any) -> Noise | None:

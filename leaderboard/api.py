@@ -95,7 +95,8 @@ _CHALLENGE = _obj(
 
 _ENTRY = _obj(
     ["rank", "tied", "submission", "author", "name", "tps", "tps_set", "stdev", "ci95",
-     "tie_margin", "fastest_of_tie", "unstable", "private_tps", "public_tps", "ppl", "run_id", "started_at", "first_run_at", "page"],
+     "tie_margin", "fastest_of_tie", "unstable", "private_tps", "public_tps", "ppl", "run_id",
+     "started_at", "first_run_at", "page"],
     {"rank": {"type": "integer", "minimum": 1,
               "description": "Shared by entries within the noise of the first of their group."},
      "tied": {"type": "boolean", "description": "Shares its rank with another entry."},
