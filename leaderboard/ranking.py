@@ -95,11 +95,12 @@ class Entry:
 @dataclass(frozen=True)
 class TieRule:
     """When two scores tie: the noise they are judged against and the quantile for the
-    challenge's confidence. `tied` is the rule; `rank` applies it and nothing else does."""
+    challenge's confidence. `tied` is the rule, written once: `rank` groups by it, and the
+    feed uses it to say that a new record is within the noise."""
 
     confidence: float
     relative: bool  # sigma is a fraction of the score, not tokens/s
-    sigma: float  # the calibrated figure pooled with the board's repeated runs
+    sigma: float  # the figure used: calibrated, or pooled with the board's repeats when larger
     df: int
     quantile: float  # two-sided Student t quantile at `confidence`, `df` degrees of freedom
     calibrated_sigma: float
