@@ -9,6 +9,7 @@ every problem at once, each at its line.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -175,6 +176,24 @@ class Integrity:
 
 
 @dataclass(frozen=True)
+class Noise:
+    """Run-to-run noise of the score on the challenge's hardware (its `ranking` section): how
+    far one configuration's median TPS moves when it is measured again in a fresh run. The
+    ranking's ties rest on it (leaderboard.ranking.TieRule)."""
+
+    sigma: float  # tokens/s, or a fraction of the score when `relative`
+    relative: bool
+    degrees_of_freedom: int  # its weight against the board's own repeated runs
+    source: str  # where the figure comes from, in words
+    confidence: float  # a gap is a tie unless it is this unlikely between two runs of one config
+    unstable_factor: float  # a run whose passes scatter more than this times sigma is flagged
+
+    def sigma_at(self, tps: float) -> float:
+        """The calibrated noise, in tokens/s, at a score of `tps`."""
+        return self.sigma * tps if self.relative else self.sigma
+
+
+@dataclass(frozen=True)
 class Challenge:
     path: Path
     id: str
@@ -195,7 +214,7 @@ class Challenge:
     ppl_reference: float
     ppl_max_increase: float
     integrity: Integrity
-    tie_tps: float
+    noise: Noise
     quota_runs_per_day: int
     authors_may_bench: bool
     startup_timeout_s: float
@@ -369,10 +388,7 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
         if all(v is not None for v in vals.values()) and noise is not None:
             integrity = Integrity(**vals, noise=noise)  # type: ignore[arg-type]
 
-    rk = d.get("ranking")
-    tie = None
-    if c.mapping(("ranking",), rk, required=["tie_tps"]):
-        tie = c.number(("ranking", "tie_tps"), rk.get("tie_tps"), minimum=0)
+    noise = _parse_ranking(c, d.get("ranking"))
 
     q = d.get("quotas")
     runs_per_day, authors_may_bench = None, False
@@ -433,7 +449,7 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
 
     if len(c.problems) > ok_before:
         return None
-    assert base and cid and title and hardware and public and sub_dir and integrity
+    assert base and cid and title and hardware and public and sub_dir and integrity and noise
     return Challenge(
         path=path, id=cid, title=title, summary=summary, base_model=base, hardware=hardware,
         allow_local_models=allow_local, local_models_dir=local_dir,
@@ -442,7 +458,7 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
         output_tokens=meas["output_tokens"], warmup_requests=meas["warmup_requests"],
         repeats=meas["repeats"], concurrency=meas["concurrency"], seed=meas["seed"],
         ppl_reference=ppl_ref, ppl_max_increase=ppl_inc,  # type: ignore[arg-type]
-        integrity=integrity, tie_tps=tie,  # type: ignore[arg-type]
+        integrity=integrity, noise=noise,  # type: ignore[arg-type]
         quota_runs_per_day=runs_per_day, authors_may_bench=authors_may_bench,  # type: ignore[arg-type]
         startup_timeout_s=timeouts["startup_s"], request_timeout_s=timeouts["request_s"],  # type: ignore[arg-type]
         run_timeout_s=timeouts["run_s"],  # type: ignore[arg-type]
@@ -482,6 +498,61 @@ def _parse_sandbox(c: Checker, sb: Any) -> Sandbox | None:
     if scratch is None or log is None:
         return None
     return Sandbox(scratch, log)
+
+
+_RANKING_HELP = ("Give the run-to-run noise of the score: noise: {sigma_tps: S (or "
+                 "sigma_relative: a fraction of the score), degrees_of_freedom: N, source: "
+                 "\"where S comes from\"}, and confidence: 0.99 (see challenge.yaml).")
+
+
+def _parse_ranking(c: Checker, rk: Any) -> Noise | None:
+    """The ranking section: the calibrated run-to-run noise and the confidence of a tie.
+
+    `tie_tps` (a fixed threshold, with overlapping confidence intervals as ties too) is no
+    longer read; a file that still has it is told what replaces it."""
+    path = ("ranking",)
+    if isinstance(rk, dict) and "tie_tps" in rk:
+        old = rk["tie_tps"]
+        hint = ""
+        if isinstance(old, (int, float)) and not isinstance(old, bool) and old > 0:
+            # The old threshold read as a two-sided 95% margin on the difference of two runs.
+            hint = (f" Your tie_tps: {show(old)} matches sigma_tps of about "
+                    f"{old / (1.96 * math.sqrt(2)):.2g} at confidence 0.95.")
+        c.problem(path + ("tie_tps",), "is no longer read: ties now rest on the run-to-run "
+                  "noise of the score, not a fixed threshold or overlapping confidence "
+                  "intervals. Replace it. " + _RANKING_HELP + hint, at_key=True)
+        if "noise" not in rk:
+            return None
+        rk = {k: v for k, v in rk.items() if k != "tie_tps"}
+    if not c.mapping(path, rk, required=["noise", "confidence"], optional=["unstable_factor"]):
+        return None
+    nz = rk.get("noise")
+    npath = path + ("noise",)
+    confidence = c.number(path + ("confidence",), rk.get("confidence"), minimum=0.5,
+                          maximum=0.9999)
+    unstable = c.number(path + ("unstable_factor",), rk.get("unstable_factor", 3.0),
+                        minimum=1, maximum=100)
+    if not c.mapping(npath, nz, required=["degrees_of_freedom", "source"],
+                     optional=["sigma_tps", "sigma_relative"]):
+        return None
+    has = [k for k in ("sigma_tps", "sigma_relative") if k in nz]
+    sigma = None
+    if len(has) != 1:
+        c.problem(npath, "needs exactly one of sigma_tps (tokens/s) and sigma_relative (a "
+                  "fraction of the score), " + ("not both." if has else "and has neither."))
+    elif has[0] == "sigma_tps":
+        sigma = c.number(npath + ("sigma_tps",), nz["sigma_tps"], positive=True, maximum=10000)
+    else:
+        sigma = c.number(npath + ("sigma_relative",), nz["sigma_relative"], positive=True,
+                         maximum=1)
+    df = c.integer(npath + ("degrees_of_freedom",), nz.get("degrees_of_freedom"), minimum=1,
+                   maximum=100000)
+    source = c.string(npath + ("source",), nz.get("source"), min_len=10, max_len=1000)
+    if sigma is None or df is None or source is None or confidence is None or unstable is None:
+        return None
+    return Noise(sigma=sigma, relative=has[0] == "sigma_relative", degrees_of_freedom=df,
+                 source=" ".join(source.split()), confidence=confidence,
+                 unstable_factor=unstable)
 
 
 def _resolve(root: Path, rel: str) -> Path:

@@ -257,7 +257,7 @@ def rank_line(store_dir: Path | None, doc: dict[str, Any], bot: Bot) -> str | No
     store = ResultsStore(store_dir)
     results = [r.doc for r in store.results() if r.doc["run_id"] != doc["run_id"]] + [doc]
     entries = rank(results, store.verdicts(), hardware=bot.challenge.hardware,
-                   tie_tps=bot.challenge.tie_tps)
+                   noise=bot.challenge.noise)
     sid = doc["submission"]["id"]
     for e in entries:
         if e.submission_id == sid:
