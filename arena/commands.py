@@ -13,6 +13,7 @@ from arena.challenge import Challenge, ChallengeError, default_challenge_path, l
 from arena.submission import (
     FileReport,
     SubmissionIndex,
+    disk_patch_reader,
     iter_submission_files,
     location,
     schema_path,
@@ -28,7 +29,8 @@ VALIDATE_FORMAT = "arena.validate/1"
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "validate", help="check submission files against the challenge's rules",
-        description="Check submission YAML files. Exit 0: all valid; 1: some invalid; "
+        description="Check submission YAML files (and the engine patch each names, beside it). "
+                    "Exit 0: all valid; 1: some invalid; "
                     "2: usage error. The bot runs exactly this check on pull requests.")
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                    help="submission files or folders (default: the challenge's submissions/)")
@@ -106,7 +108,7 @@ def validate_paths(paths: list[Path], challenge: Challenge) -> list[FileReport]:
         raw, parsed = entry
         reports.append(validate_file(raw, path_in_repo=repo_relative(f, challenge),
                                      challenge=challenge, index=index, display_path=str(f),
-                                     parsed=parsed))
+                                     parsed=parsed, read_patch=disk_patch_reader(f.parent)))
     return reports
 
 
