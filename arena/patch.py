@@ -268,12 +268,13 @@ def _parse_file(lines: list[str], i: int, p: _Parser) -> tuple[FilePatch | None,
     while i < len(lines) and not lines[i].startswith(("diff --git ", "@@")):
         ln, num = lines[i], i + 1
         i += 1
-        if ln.startswith("new file mode "):
-            new_file = True
-            modes.append((num, ln[len("new file mode "):]))
-        elif ln.startswith("deleted file mode "):
-            deleted = True
-            modes.append((num, ln[len("deleted file mode "):]))
+        if ln.startswith(("new file mode ", "deleted file mode ")):
+            if new_file or deleted:
+                p.problem(num, "a second 'new file mode' or 'deleted file mode' line for one "
+                               "file. Regenerate the patch.")
+                ok = False
+            new_file, deleted = new_file or ln[0] == "n", deleted or ln[0] == "d"
+            modes.append((num, ln.split(" ", 3)[3]))
         elif ln.startswith("index "):
             if old_blob is not None:
                 p.problem(num, "a second 'index' line for one file. Regenerate the patch.")
@@ -311,10 +312,15 @@ def _parse_file(lines: list[str], i: int, p: _Parser) -> tuple[FilePatch | None,
             p.problem(num, "is a binary change. A patch may only change Python source (.py "
                            "text files).")
             ok = False
-        elif ln.startswith("--- "):
-            minus = (num, ln[4:])
-        elif ln.startswith("+++ "):
-            plus = (num, ln[4:])
+        elif ln.startswith(("--- ", "+++ ")):
+            if (minus if ln[0] == "-" else plus) is not None:
+                p.problem(num, f"a second {show(ln[:3])} line for one file. Regenerate the "
+                               "patch.")
+                ok = False
+            elif ln[0] == "-":
+                minus = (num, ln[4:])
+            else:
+                plus = (num, ln[4:])
         elif ln.startswith(("literal ", "delta ")):
             p.problem(num, "is part of a binary change. A patch may only change Python source.")
             ok = False
