@@ -267,3 +267,22 @@ def test_the_demo_challenge_takes_a_patched_submission(tmp_path, demo_challenge)
     report = validate(repo, doc)
     assert report.valid, [p.format() for p in report.problems]
     assert yaml.safe_load(dump(doc))["engine"]["patch"] == "fast.patch"
+
+
+def test_the_example_patch_is_made_against_the_installed_release():
+    """docs/examples/attention-log.patch: each pre-image blob is the installed vLLM's file (what
+    the runner checks), found without importing vLLM."""
+    import importlib.util
+    from pathlib import Path
+
+    from arena.patch import parse_patch
+
+    spec = importlib.util.find_spec("vllm")
+    if spec is None or not spec.origin:
+        pytest.skip("vLLM is not installed here")
+    site = Path(spec.origin).parent.parent
+    text = (REPO / "docs" / "examples" / "attention-log.patch").read_text()
+    patch = parse_patch(text, path="attention-log.patch")
+    for f in patch.files:
+        data = (site / f.path).read_bytes()
+        assert hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() == f.old_blob, f.path
