@@ -427,6 +427,7 @@ def announce(bot: Bot, pub: Publication, body: str) -> list[str]:
             comments.edit_comment(bot, queued.comment, comments.marker(
                 "bench", run=bot.run_id, sha=queued.fields.get("sha"),
                 check=queued.fields.get("check"), state="done",
+                patch=queued.fields.get("patch"),
                 nonce=queued.fields.get("nonce")) + "\n" + note)
     except API_ERRORS as exc:
         failed.append(describe_failure(exc, "Posting the result comment", bot.now()))

@@ -340,7 +340,19 @@ def patches(draw):
     for parts in names:
         path = "vllm/" + "/".join(parts) + ".py"
         assume(path.lower() not in {"vllm/_version.py", "vllm/version.py"})
-        text, a, r = draw(file_changes(path))
+        kind = draw(st.sampled_from(["modified", "modified", "new", "deleted"]))
+        if kind == "modified":
+            text, a, r = draw(file_changes(path))
+        else:
+            body = draw(st.lists(LINE, min_size=1, max_size=6))
+            sign, n = ("+", len(body)) if kind == "new" else ("-", len(body))
+            a, r = (n, 0) if kind == "new" else (0, n)
+            rng = f"-0,0 +1,{n}" if kind == "new" else f"-1,{n} +0,0"
+            blobs = f"{NULL_BLOB}..{'e' * 40}" if kind == "new" else f"{'e' * 40}..{NULL_BLOB}"
+            text = (f"diff --git a/{path} b/{path}\n{kind} file mode 100644\nindex {blobs}\n"
+                    + (f"--- /dev/null\n+++ b/{path}\n" if kind == "new"
+                       else f"--- a/{path}\n+++ /dev/null\n")
+                    + f"@@ {rng} @@\n" + "".join(sign + x + "\n" for x in body))
         out.append(text)
         counts[path] = (a, r)
     return "".join(out), counts
