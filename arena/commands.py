@@ -76,6 +76,11 @@ def validate_paths(paths: list[Path], challenge: Challenge) -> list[FileReport]:
     overlay: dict[str, str | None] = {}
     for f in files:
         shown = str(f)
+        if f.name.endswith(".patch"):
+            loaded[f] = Problem(shown, 1, 1, "", (
+                f"is an engine patch; it is checked with the submission that names it. Run "
+                f"`arena validate` on {f.name[: -len('.patch')]}.yaml beside it."))
+            continue
         if f.is_symlink():
             loaded[f] = Problem(shown, 1, 1, "", "is a symbolic link. Commit the file itself.")
             continue

@@ -286,3 +286,11 @@ def test_the_example_patch_is_made_against_the_installed_release():
     for f in patch.files:
         data = (site / f.path).read_bytes()
         assert hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() == f.old_blob, f.path
+
+
+def test_arena_validate_on_the_patch_itself_points_at_its_yaml(repo):
+    repo.write("submissions/alice/fast.yaml", patched())
+    p = repo.write("submissions/alice/fast.patch", GOOD)
+    (report,) = validate_paths([p], repo.challenge)
+    (problem,) = report.problems
+    assert "fast.yaml beside it" in problem.message
