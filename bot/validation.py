@@ -208,6 +208,16 @@ def assess_pull_request(bot: Bot, number: int, sha: str, author: str) -> Assessm
             contents[path] = read_file_at(bot, path, sha,
                                           max_bytes=bot.challenge.max_submission_bytes)
         max_yaml = bot.challenge.max_submission_bytes
+        # A patch removed while the YAML beside it stays: that YAML is checked (and fails if it
+        # still names the patch).
+        for f in files:
+            y = yaml_beside(f.path)
+            if (f.removed and is_patch_path(f.path, bot.challenge) and y not in contents
+                    and y not in a.removed):
+                bot.say(f"reading {y} at {short(sha)}")
+                raw = read_file_at(bot, y, sha, max_bytes=max_yaml)
+                if isinstance(raw, bytes):
+                    contents[y] = raw
         for p in patches:
             raw = contents.get(yaml_beside(p))
             named = patch_of(raw, max_yaml) if isinstance(raw, bytes) else None

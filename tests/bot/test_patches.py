@@ -202,3 +202,16 @@ def test_publish_recomputes_the_config_hash_with_the_patch(fake, make_bot, chall
     pr2 = fake.open_pull("alice", {YAML: patched_yaml(), PATCH: diff(body="+other")})
     other, _ = expected_config_sha(bot, YAML, pr2.head_sha)
     assert with_patch != other
+
+
+def test_removing_a_patch_its_yaml_still_names_is_refused(fake, bot, pr_event):
+    pr = fake.open_pull("alice", {PATCH: None})
+    fake.commits[pr.head_sha][YAML] = Entry("file", patched_yaml())
+    on_pull_request(bot, pr_event(pr.number))
+    body = fake.bot_comments(pr.number)[0].body
+    assert "'fast.patch', which cannot be used: does not exist" in body
+    assert fake.labels_of(pr.number) == [labels.VALIDATION["invalid"]]
+    # Removing both is a plain removal.
+    pr2 = fake.open_pull("alice", {PATCH: None, YAML: None})
+    on_pull_request(bot, pr_event(pr2.number))
+    assert fake.labels_of(pr2.number) == [labels.VALIDATION["valid"]]
