@@ -264,6 +264,7 @@ def _parse_file(lines: list[str], i: int, p: _Parser) -> tuple[FilePatch | None,
     ok = path is not None
     modes: list[tuple[int, str]] = []
     minus = plus = None
+    moved = False
     # Extended header lines, up to the first hunk or the next file.
     while i < len(lines) and not lines[i].startswith(("diff --git ", "@@")):
         ln, num = lines[i], i + 1
@@ -294,18 +295,18 @@ def _parse_file(lines: list[str], i: int, p: _Parser) -> tuple[FilePatch | None,
                            "'old mode'/'new mode').")
             ok = False
         elif ln.startswith(("similarity index ", "dissimilarity index ", "rename from ",
-                            "rename to ", "rename old ", "rename new ")):
-            if ln.startswith("rename from "):
-                p.problem(num, "renames a file. A patch may not rename or move files: change "
-                               "the file in place, or add a new file and delete the old one "
-                               "(git diff --no-renames).")
-                ok = False
-            elif ln.startswith(("similarity index ", "dissimilarity index ")):
-                ok = False  # said on the rename/copy line that follows
-        elif ln.startswith(("copy from ", "copy to ")):
-            if ln.startswith("copy from "):
-                p.problem(num, "copies a file. A patch may not copy files: add the new file "
-                               "with its whole content (git diff --no-renames).")
+                            "rename to ", "rename old ", "rename new ", "copy from ",
+                            "copy to ")):
+            # Said once per file, at the first of these lines: any one of them alone would make
+            # `git apply` write another path than the one the 'diff --git' line names.
+            if not moved:
+                what = ("copies a file. A patch may not copy files: add the new file with its "
+                        "whole content" if ln.startswith("copy ") or "copy " in "".join(
+                            lines[i:i + 3]) else
+                        "renames a file. A patch may not rename or move files: change the file "
+                        "in place, or add a new file and delete the old one")
+                p.problem(num, f"{what} (git diff --no-renames).")
+            moved = True
             ok = False
         elif ln.startswith("GIT binary patch") or (ln.startswith("Binary files ")
                                                    and ln.endswith(" differ")):

@@ -197,8 +197,14 @@ BAD = [
     ("rename", "diff --git a/vllm/a.py b/vllm/b.py\nsimilarity index 100%\n"
      "rename from vllm/a.py\nrename to vllm/b.py\n", 1, "rename"),
     ("rename same name", hdr() + "similarity index 90%\nrename from vllm/x.py\n"
-     "rename to vllm/x.py\n", 3, "renames"),
-    ("copy", hdr() + "similarity index 90%\ncopy from vllm/y.py\ncopy to vllm/x.py\n", 3, "copies"),
+     "rename to vllm/x.py\n", 2, "renames"),
+    ("copy", hdr() + "similarity index 90%\ncopy from vllm/y.py\ncopy to vllm/x.py\n", 2, "copies"),
+    ("copy to alone", hdr() + f"copy to vllm/y.py\nindex {OLD}..{NEW} 100644\n", 2, "copies"),
+    ("rename to alone", modified().replace("index ", "rename to vllm/y.py\nindex ", 1), 2,
+     "renames"),
+    ("rename new alone", hdr() + "rename new vllm/y.py\n", 2, "renames"),
+    ("similarity alone", modified().replace("index ", "similarity index 90%\nindex ", 1), 2,
+     "renames"),
     ("git binary patch", hdr() + f"index {OLD}..{NEW} 100644\nGIT binary patch\nliteral 4\n"
      "LcmZ?d00001\n", 3, "binary"),
     ("binary files differ", hdr() + f"index {OLD}..{NEW} 100644\n"
