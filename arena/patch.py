@@ -32,6 +32,11 @@ PATCH_DIR = "vllm/"
 MAX_PROBLEMS = 50
 MAX_PATH = 300
 
+# In added lines: characters that make code read differently from what runs ("Trojan Source":
+# bidirectional overrides, zero-width characters) and control characters other than tab and
+# form feed. The maintainer who approves a patch must see the code that runs.
+_HIDDEN_RE = re.compile("[\x01-\x08\x0b\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e"
+                        "\u2060-\u2064\u2066-\u2069\ufeff]")
 _HUNK_RE = re.compile(r"@@ -(\d{1,9})(?:,(\d{1,9}))? \+(\d{1,9})(?:,(\d{1,9}))? @@(?: .*)?")
 _INDEX_RE = re.compile(r"index ([0-9A-Za-z]+)\.\.([0-9A-Za-z]+)(?: ([0-7]{6}))?")
 MAKE_PATCH = ("Make the patch in a vLLM clone with `git diff --full-index v<version> -- vllm/` "
@@ -599,6 +604,14 @@ def _parse_hunk(lines: list[str], i: int, p: _Parser) -> tuple[Hunk | None, int]
         if ln.startswith("\\") and ln != "\\ No newline at end of file":
             p.problem(num + 1 + k, f"{show(ln, 60)}: the only '\\' line git writes is "
                                    "'\\ No newline at end of file'. Regenerate the patch.")
+            return None, i
+    for k, ln in enumerate(body):
+        hidden = _HIDDEN_RE.search(ln) if ln[0] == "+" else None
+        if hidden:
+            p.problem(num + 1 + k, f"adds a line with an invisible or reordering character "
+                                   f"(U+{ord(hidden.group()):04X}), which can make code read "
+                                   "differently from what runs. Remove it (write it as an "
+                                   "escape in a string literal if the code needs it).")
             return None, i
     if not any(ln[0] in "+-" for ln in body):
         p.problem(num, "this hunk changes no line (context only). Regenerate the patch.")

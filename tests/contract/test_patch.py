@@ -236,6 +236,9 @@ BAD = [
     ("same file twice", GOOD + GOOD, 11, "a second time"),
     ("carriage return", GOOD.replace("\n", "\r\n"), 1, "carriage return"),
     ("NUL byte", GOOD.replace("+B", "+B\x00"), 8, "NUL"),
+    ("trojan source bidi", GOOD.replace("+B", "+x = 1  # \u202e } \u2066"), 8, "U+202E"),
+    ("zero-width space", GOOD.replace("+B", "+a\u200bb = 1"), 8, "U+200B"),
+    ("escape sequence", GOOD.replace("+B", "+print('\x1b[2J')"), 8, "U+001B"),
     ("no final newline", GOOD[:-1], 10, "does not end with a newline"),
     ("leading e-mail header", "From: someone\nSubject: x\n\n" + GOOD, 1, "starts with text"),
     ("no diff at all", "hello\nworld\n", 1, ""),
@@ -297,8 +300,10 @@ def test_problems_are_capped_so_a_hostile_patch_cannot_flood_the_comment():
 # -- Hypothesis: structure-aware generators ----------------------------------------------------
 
 SEG = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_", min_size=1, max_size=8)
-LINE = st.text(alphabet=st.characters(blacklist_categories=("Cs",),
-                                      blacklist_characters="\r\n\x00"), max_size=30)
+# Code lines: any printable text (controls and invisible format characters are refused in
+# added lines, see "trojan source" above), tabs included.
+LINE = st.text(alphabet=st.one_of(st.characters(blacklist_categories=("Cs", "Cc", "Cf")),
+                                  st.just("\t")), max_size=30)
 
 
 @st.composite
