@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from packaging.version import InvalidVersion, Version
 
 from arena import yamlstrict
+from arena.patch import PatchRules
 from arena.problems import Problem, show
 from arena.shape import Checker
 
@@ -124,10 +125,24 @@ class ArgSpec:
 
 
 @dataclass(frozen=True)
+class Release:
+    """An upstream release that patches are made against: its tag and, where pinned, the full
+    commit SHA the tag names."""
+
+    version: str
+    tag: str
+    commit: str | None = None
+
+
+@dataclass(frozen=True)
 class EngineRule:
     name: str
     min_version: Version
     max_version: Version | None
+    patches: PatchRules = PatchRules()
+    # Per allowed version: the release a patch must be made against. A version without an
+    # entry takes no patch.
+    releases: Mapping[str, Release] = field(default_factory=dict)
 
     def allows(self, version: str) -> bool:
         try:
@@ -572,7 +587,8 @@ def _parse_engines(c: Checker, e: Any) -> dict[str, EngineRule]:
             c.problem(path, f"{show(name)} is not an engine this harness can run (vllm).",
                       at_key=True)
             continue
-        if not c.mapping(path, rule, required=["min_version"], optional=["max_version"]):
+        if not c.mapping(path, rule, required=["min_version"],
+                         optional=["max_version", "patches", "releases"]):
             continue
         versions = []
         for k in ("min_version", "max_version"):
@@ -586,8 +602,62 @@ def _parse_engines(c: Checker, e: Any) -> dict[str, EngineRule]:
             except InvalidVersion:
                 c.problem(path + (k,), f"{show(s)} is not a version number such as 0.32.0.")
                 versions.append(None)
+        patches = _parse_patch_rules(c, path + ("patches",), rule.get("patches", {}))
+        releases = _parse_releases(c, path + ("releases",), rule.get("releases", {}))
         if versions[0] is not None:
-            out[name] = EngineRule(name, versions[0], versions[1])
+            er = EngineRule(name, versions[0], versions[1], patches, releases)
+            for v in releases:
+                if not er.allows(v):
+                    c.problem(path + ("releases", v), f"{show(v)} is not an allowed version "
+                                                      f"({er.describe()}).", at_key=True)
+            if patches.allowed and not releases:
+                c.problem(path + ("patches", "allowed"), "patches are allowed, but no release "
+                          "is pinned to make them against. Add releases: {\"<version>\": "
+                          "{tag: v<version>, commit: <full SHA>}}.")
+            out[name] = er
+    return out
+
+
+def _parse_patch_rules(c: Checker, path: tuple[Any, ...], p: Any) -> PatchRules:
+    keys = ["allowed", "max_bytes", "max_files", "max_file_lines", "max_file_bytes"]
+    if not c.mapping(path, p, optional=keys):
+        return PatchRules()
+    d = PatchRules()
+    allowed = c.boolean(path + ("allowed",), p.get("allowed", False))
+    caps = {}
+    for k, hi in (("max_bytes", 4 * 1024 * 1024), ("max_files", 1000),
+                  ("max_file_lines", 100_000), ("max_file_bytes", 4 * 1024 * 1024)):
+        caps[k] = c.integer(path + (k,), p.get(k, getattr(d, k)), minimum=1, maximum=hi) \
+            or getattr(d, k)
+    return PatchRules(allowed=bool(allowed), **caps)
+
+
+def _parse_releases(c: Checker, path: tuple[Any, ...], r: Any) -> dict[str, Release]:
+    out: dict[str, Release] = {}
+    if not c.mapping(path, r, closed=False):
+        return out
+    for version, spec in r.items():
+        at = path + (version,)
+        if not isinstance(version, str):
+            c.problem(at, "a release is named by its version in quotes, such as \"0.32.0\".",
+                      at_key=True)
+            continue
+        try:
+            Version(version)
+        except InvalidVersion:
+            c.problem(at, f"{show(version)} is not a version number such as 0.32.0.",
+                      at_key=True)
+            continue
+        if not c.mapping(at, spec, required=["tag"], optional=["commit"]):
+            continue
+        tag = c.string(at + ("tag",), spec.get("tag"), pattern=r"v?[0-9][A-Za-z0-9.+-]{0,39}",
+                       hint="Write the release's git tag, such as v0.32.0.")
+        commit = None
+        if "commit" in spec:
+            commit = c.string(at + ("commit",), spec.get("commit"), pattern=REVISION_RE,
+                              hint="Write the full 40-character commit SHA the tag names.")
+        if tag:
+            out[version] = Release(version, tag, commit)
     return out
 
 

@@ -119,6 +119,26 @@ class SubmissionView:
         return self.file.submission.tags if self.file else ()
 
     @property
+    def patch(self) -> Any:
+        """The engine patch its file carries (arena.submission.PatchInfo), or None."""
+        return self.file.submission.patch if self.file else None
+
+    @property
+    def source(self) -> Any:
+        """engine.source: the fork and commit the patch came from, or None."""
+        return self.file.submission.source if self.file else None
+
+    @property
+    def patch_sha256(self) -> str | None:
+        """The patch's digest as measured (from the file, else from the recorded config)."""
+        if self.patch is not None:
+            return self.patch.sha256
+        eng = (self.config or {}).get("engine")
+        patch = eng.get("patch") if isinstance(eng, Mapping) else None
+        sha = patch.get("sha256") if isinstance(patch, Mapping) else None
+        return sha if isinstance(sha, str) else None
+
+    @property
     def reasons(self) -> tuple[str, ...]:
         """Why the submission is not ranked, in words, newest run first."""
         if self.state.state != "active":

@@ -31,6 +31,7 @@ from markupsafe import Markup, escape
 
 from arena.challenge import HUB_ID_RE, REVISION_RE, Challenge
 from arena.store import ResultsStore
+from arena.submission import REPO_RE
 from arena.text import for_html, has_unsafe_characters, needs_html_escaping
 from leaderboard import api, charts
 from leaderboard.load import ValidationCache, load_store, load_submission_files
@@ -106,6 +107,15 @@ class Links:
         if (isinstance(model_id, str) and isinstance(revision, str)
                 and re.fullmatch(HUB_ID_RE, model_id) and re.fullmatch(REVISION_RE, revision)):
             return f"https://huggingface.co/{model_id}/tree/{revision}"
+        return None
+
+    @staticmethod
+    def source(repo: Any, commit: Any) -> str | None:
+        """The commit on GitHub that a patch came from (engine.source), only when the repo is a
+        well-formed owner/name and the commit a full SHA: anything else is shown, not linked."""
+        if (isinstance(repo, str) and isinstance(commit, str) and re.fullmatch(REPO_RE, repo)
+                and ".." not in repo and re.fullmatch(REVISION_RE, commit)):
+            return f"https://github.com/{quote(repo, safe='/')}/commit/{commit}"
         return None
 
     @staticmethod
