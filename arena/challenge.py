@@ -9,6 +9,7 @@ every problem at once, each at its line.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any, Mapping
 from packaging.version import InvalidVersion, Version
 
 from arena import yamlstrict
+from arena.patch import PatchRules
 from arena.problems import Problem, show
 from arena.shape import Checker
 
@@ -123,10 +125,24 @@ class ArgSpec:
 
 
 @dataclass(frozen=True)
+class Release:
+    """An upstream release that patches are made against: its tag and, where pinned, the full
+    commit SHA the tag names."""
+
+    version: str
+    tag: str
+    commit: str | None = None
+
+
+@dataclass(frozen=True)
 class EngineRule:
     name: str
     min_version: Version
     max_version: Version | None
+    patches: PatchRules = PatchRules()
+    # Per allowed version: the release a patch must be made against. A version without an
+    # entry takes no patch.
+    releases: Mapping[str, Release] = field(default_factory=dict)
 
     def allows(self, version: str) -> bool:
         try:
@@ -175,6 +191,24 @@ class Integrity:
 
 
 @dataclass(frozen=True)
+class Noise:
+    """Run-to-run noise of the score on the challenge's hardware (its `ranking` section): how
+    far one configuration's median TPS moves when it is measured again in a fresh run. The
+    ranking's ties rest on it (leaderboard.ranking.TieRule)."""
+
+    sigma: float  # tokens/s, or a fraction of the score when `relative`
+    relative: bool
+    degrees_of_freedom: int  # its weight against the board's own repeated runs
+    source: str  # where the figure comes from, in words
+    confidence: float  # a gap is a tie unless it is this unlikely between two runs of one config
+    unstable_factor: float  # a run whose passes scatter more than this times sigma is flagged
+
+    def sigma_at(self, tps: float) -> float:
+        """The calibrated noise, in tokens/s, at a score of `tps`."""
+        return self.sigma * tps if self.relative else self.sigma
+
+
+@dataclass(frozen=True)
 class Challenge:
     path: Path
     id: str
@@ -195,7 +229,7 @@ class Challenge:
     ppl_reference: float
     ppl_max_increase: float
     integrity: Integrity
-    tie_tps: float
+    noise: Noise
     quota_runs_per_day: int
     authors_may_bench: bool
     startup_timeout_s: float
@@ -380,10 +414,7 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
         if all(v is not None for v in vals.values()) and noise is not None:
             integrity = Integrity(**vals, noise=noise)  # type: ignore[arg-type]
 
-    rk = d.get("ranking")
-    tie = None
-    if c.mapping(("ranking",), rk, required=["tie_tps"]):
-        tie = c.number(("ranking", "tie_tps"), rk.get("tie_tps"), minimum=0)
+    noise = _parse_ranking(c, d.get("ranking"))
 
     q = d.get("quotas")
     runs_per_day, authors_may_bench = None, False
@@ -444,7 +475,7 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
 
     if len(c.problems) > ok_before:
         return None
-    assert base and cid and title and hardware and public and sub_dir and integrity
+    assert base and cid and title and hardware and public and sub_dir and integrity and noise
     return Challenge(
         path=path, id=cid, title=title, summary=summary, base_model=base, hardware=hardware,
         allow_local_models=allow_local, local_models_dir=local_dir,
@@ -453,7 +484,7 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
         output_tokens=meas["output_tokens"], warmup_requests=meas["warmup_requests"],
         repeats=meas["repeats"], concurrency=meas["concurrency"], seed=meas["seed"],
         ppl_reference=ppl_ref, ppl_max_increase=ppl_inc,  # type: ignore[arg-type]
-        integrity=integrity, tie_tps=tie,  # type: ignore[arg-type]
+        integrity=integrity, noise=noise,  # type: ignore[arg-type]
         quota_runs_per_day=runs_per_day, authors_may_bench=authors_may_bench,  # type: ignore[arg-type]
         startup_timeout_s=timeouts["startup_s"], request_timeout_s=timeouts["request_s"],  # type: ignore[arg-type]
         run_timeout_s=timeouts["run_s"],  # type: ignore[arg-type]
@@ -496,6 +527,61 @@ def _parse_sandbox(c: Checker, sb: Any) -> Sandbox | None:
     return Sandbox(scratch, log)
 
 
+_RANKING_HELP = ("Give the run-to-run noise of the score: noise: {sigma_tps: S (or "
+                 "sigma_relative: a fraction of the score), degrees_of_freedom: N, source: "
+                 "\"where S comes from\"}, and confidence: 0.99 (see challenge.yaml).")
+
+
+def _parse_ranking(c: Checker, rk: Any) -> Noise | None:
+    """The ranking section: the calibrated run-to-run noise and the confidence of a tie.
+
+    `tie_tps` (a fixed threshold, with overlapping confidence intervals as ties too) is no
+    longer read; a file that still has it is told what replaces it."""
+    path = ("ranking",)
+    if isinstance(rk, dict) and "tie_tps" in rk:
+        old = rk["tie_tps"]
+        hint = ""
+        if isinstance(old, (int, float)) and not isinstance(old, bool) and old > 0:
+            # The old threshold read as a two-sided 95% margin on the difference of two runs.
+            hint = (f" Your tie_tps: {show(old)} matches sigma_tps of about "
+                    f"{old / (1.96 * math.sqrt(2)):.2g} at confidence 0.95.")
+        c.problem(path + ("tie_tps",), "is no longer read: ties now rest on the run-to-run "
+                  "noise of the score, not a fixed threshold or overlapping confidence "
+                  "intervals. Replace it. " + _RANKING_HELP + hint, at_key=True)
+        if "noise" not in rk:
+            return None
+        rk = {k: v for k, v in rk.items() if k != "tie_tps"}
+    if not c.mapping(path, rk, required=["noise", "confidence"], optional=["unstable_factor"]):
+        return None
+    nz = rk.get("noise")
+    npath = path + ("noise",)
+    confidence = c.number(path + ("confidence",), rk.get("confidence"), minimum=0.5,
+                          maximum=0.9999)
+    unstable = c.number(path + ("unstable_factor",), rk.get("unstable_factor", 3.0),
+                        minimum=1, maximum=100)
+    if not c.mapping(npath, nz, required=["degrees_of_freedom", "source"],
+                     optional=["sigma_tps", "sigma_relative"]):
+        return None
+    has = [k for k in ("sigma_tps", "sigma_relative") if k in nz]
+    sigma = None
+    if len(has) != 1:
+        c.problem(npath, "needs exactly one of sigma_tps (tokens/s) and sigma_relative (a "
+                  "fraction of the score), " + ("not both." if has else "and has neither."))
+    elif has[0] == "sigma_tps":
+        sigma = c.number(npath + ("sigma_tps",), nz["sigma_tps"], positive=True, maximum=10000)
+    else:
+        sigma = c.number(npath + ("sigma_relative",), nz["sigma_relative"], positive=True,
+                         maximum=1)
+    df = c.integer(npath + ("degrees_of_freedom",), nz.get("degrees_of_freedom"), minimum=1,
+                   maximum=100000)
+    source = c.string(npath + ("source",), nz.get("source"), min_len=10, max_len=1000)
+    if sigma is None or df is None or source is None or confidence is None or unstable is None:
+        return None
+    return Noise(sigma=sigma, relative=has[0] == "sigma_relative", degrees_of_freedom=df,
+                 source=" ".join(source.split()), confidence=confidence,
+                 unstable_factor=unstable)
+
+
 def _resolve(root: Path, rel: str) -> Path:
     p = Path(rel)
     return p if p.is_absolute() else (root / p).resolve()
@@ -513,7 +599,8 @@ def _parse_engines(c: Checker, e: Any) -> dict[str, EngineRule]:
             c.problem(path, f"{show(name)} is not an engine this harness can run (vllm).",
                       at_key=True)
             continue
-        if not c.mapping(path, rule, required=["min_version"], optional=["max_version"]):
+        if not c.mapping(path, rule, required=["min_version"],
+                         optional=["max_version", "patches", "releases"]):
             continue
         versions = []
         for k in ("min_version", "max_version"):
@@ -527,8 +614,62 @@ def _parse_engines(c: Checker, e: Any) -> dict[str, EngineRule]:
             except InvalidVersion:
                 c.problem(path + (k,), f"{show(s)} is not a version number such as 0.32.0.")
                 versions.append(None)
+        patches = _parse_patch_rules(c, path + ("patches",), rule.get("patches", {}))
+        releases = _parse_releases(c, path + ("releases",), rule.get("releases", {}))
         if versions[0] is not None:
-            out[name] = EngineRule(name, versions[0], versions[1])
+            er = EngineRule(name, versions[0], versions[1], patches, releases)
+            for v in releases:
+                if not er.allows(v):
+                    c.problem(path + ("releases", v), f"{show(v)} is not an allowed version "
+                                                      f"({er.describe()}).", at_key=True)
+            if patches.allowed and not releases:
+                c.problem(path + ("patches", "allowed"), "patches are allowed, but no release "
+                          "is pinned to make them against. Add releases: {\"<version>\": "
+                          "{tag: v<version>, commit: <full SHA>}}.")
+            out[name] = er
+    return out
+
+
+def _parse_patch_rules(c: Checker, path: tuple[Any, ...], p: Any) -> PatchRules:
+    keys = ["allowed", "max_bytes", "max_files", "max_file_lines", "max_file_bytes"]
+    if not c.mapping(path, p, optional=keys):
+        return PatchRules()
+    d = PatchRules()
+    allowed = c.boolean(path + ("allowed",), p.get("allowed", False))
+    caps = {}
+    for k, hi in (("max_bytes", 4 * 1024 * 1024), ("max_files", 1000),
+                  ("max_file_lines", 100_000), ("max_file_bytes", 4 * 1024 * 1024)):
+        caps[k] = c.integer(path + (k,), p.get(k, getattr(d, k)), minimum=1, maximum=hi) \
+            or getattr(d, k)
+    return PatchRules(allowed=bool(allowed), **caps)
+
+
+def _parse_releases(c: Checker, path: tuple[Any, ...], r: Any) -> dict[str, Release]:
+    out: dict[str, Release] = {}
+    if not c.mapping(path, r, closed=False):
+        return out
+    for version, spec in r.items():
+        at = path + (version,)
+        if not isinstance(version, str):
+            c.problem(at, "a release is named by its version in quotes, such as \"0.32.0\".",
+                      at_key=True)
+            continue
+        try:
+            Version(version)
+        except InvalidVersion:
+            c.problem(at, f"{show(version)} is not a version number such as 0.32.0.",
+                      at_key=True)
+            continue
+        if not c.mapping(at, spec, required=["tag"], optional=["commit"]):
+            continue
+        tag = c.string(at + ("tag",), spec.get("tag"), pattern=r"v?[0-9][A-Za-z0-9.+-]{0,39}",
+                       hint="Write the release's git tag, such as v0.32.0.")
+        commit = None
+        if "commit" in spec:
+            commit = c.string(at + ("commit",), spec.get("commit"), pattern=REVISION_RE,
+                              hint="Write the full 40-character commit SHA the tag names.")
+        if tag:
+            out[version] = Release(version, tag, commit)
     return out
 
 

@@ -13,6 +13,7 @@ from arena.challenge import Challenge, ChallengeError, default_challenge_path, l
 from arena.submission import (
     FileReport,
     SubmissionIndex,
+    disk_patch_reader,
     iter_submission_files,
     location,
     schema_path,
@@ -28,7 +29,8 @@ VALIDATE_FORMAT = "arena.validate/1"
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "validate", help="check submission files against the challenge's rules",
-        description="Check submission YAML files. Exit 0: all valid; 1: some invalid; "
+        description="Check submission YAML files (and the engine patch each names, beside it). "
+                    "Exit 0: all valid; 1: some invalid; "
                     "2: usage error. The bot runs exactly this check on pull requests.")
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                    help="submission files or folders (default: the challenge's submissions/)")
@@ -74,6 +76,11 @@ def validate_paths(paths: list[Path], challenge: Challenge) -> list[FileReport]:
     overlay: dict[str, str | None] = {}
     for f in files:
         shown = str(f)
+        if f.name.endswith(".patch"):
+            loaded[f] = Problem(shown, 1, 1, "", (
+                f"is an engine patch; it is checked with the submission that names it. Run "
+                f"`arena validate` on {f.name[: -len('.patch')]}.yaml beside it."))
+            continue
         if f.is_symlink():
             loaded[f] = Problem(shown, 1, 1, "", "is a symbolic link. Commit the file itself.")
             continue
@@ -106,7 +113,7 @@ def validate_paths(paths: list[Path], challenge: Challenge) -> list[FileReport]:
         raw, parsed = entry
         reports.append(validate_file(raw, path_in_repo=repo_relative(f, challenge),
                                      challenge=challenge, index=index, display_path=str(f),
-                                     parsed=parsed))
+                                     parsed=parsed, read_patch=disk_patch_reader(f.parent)))
     return reports
 
 

@@ -227,7 +227,7 @@ def print_ranking(challenge: Any, store: Any, out: Callable[[str], None]) -> Non
     from leaderboard.ranking import rank
 
     entries = rank([r.doc for r in store.results()], store.verdicts(),
-                   hardware=challenge.hardware, tie_tps=challenge.tie_tps)
+                   hardware=challenge.hardware, noise=challenge.noise)
     if not entries:
         out("   no verified run to rank")
         return
@@ -240,8 +240,8 @@ def print_ranking(challenge: Any, store: Any, out: Callable[[str], None]) -> Non
     for r in rows:
         out("   " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     if any(e.tied for e in entries):
-        out(f"   (= : tied, within {challenge.tie_tps:g} tokens/s or overlapping confidence "
-            "intervals)")
+        out(f"   (= : tied: a gap within the run-to-run noise, under {entries[0].margin:.1f} "
+            "tokens/s at the top)")
 
 
 def build_site(challenge: Any, store_root: Path, out: Path,

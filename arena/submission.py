@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
+from arena import patch as patches
 from arena import yamlstrict
 from arena.challenge import (
     FORBIDDEN_ARGS,
@@ -25,6 +26,7 @@ from arena.challenge import (
     REVISION_RE,
     ArgSpec,
     Challenge,
+    EngineRule,
     ModelRef,
 )
 from arena.problems import Problem, show, type_name
@@ -42,6 +44,40 @@ SPECULATIVE_FIELDS = ("method", "model", "revision", "num_speculative_tokens",
                       "prompt_lookup_min", "prompt_lookup_max")
 # The first line of every submission: editors then check the file against the published schema.
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../schema.json"
+PATCH_NAME_RE = rf"{NAME_RE}\.patch"
+# GitHub repositories (engine.source.repo): owner/name.
+REPO_RE = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/[A-Za-z0-9._-]{1,100}"
+
+# Reads the patch file a submission names (a plain file name, beside the YAML), at most
+# `max_bytes` bytes: its bytes, or a Problem saying why it cannot be used (absent, a link, too
+# large). Locally it reads the folder; in the bot, the pull request's head commit.
+PatchReader = Callable[[str, int], "bytes | Problem"]
+
+
+@dataclass(frozen=True)
+class PatchInfo:
+    """The engine patch a submission carries: where it is, its digest and what it changes."""
+
+    path: str  # in the repository, beside the YAML
+    sha256: str
+    bytes: int
+    files: int
+    added: int
+    removed: int
+    paths: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "bytes": self.bytes,
+                "files": self.files, "added": self.added, "removed": self.removed,
+                "paths": list(self.paths)}
+
+
+@dataclass(frozen=True)
+class Source:
+    """engine.source: the fork and commit a patch came from (shown, never fetched)."""
+
+    repo: str
+    commit: str
 
 
 @dataclass(frozen=True)
@@ -60,17 +96,24 @@ class Submission:
     claimed_tps: float | None = None
     claimed_ppl: float | None = None
     path: str = ""
+    patch: PatchInfo | None = None
+    source: Source | None = None
 
     @property
     def id(self) -> str:
         return f"{self.login or 'local'}/{self.name}"
 
     def config(self) -> dict[str, Any]:
-        """What the measurement depends on, normalized: the checkpoint and the engine."""
+        """What the measurement depends on, normalized: the checkpoint and the engine, with the
+        patch's digest when it carries one (a different patch is a different configuration;
+        a submission without one hashes as it always did)."""
+        engine: dict[str, Any] = {"name": self.engine_name, "version": self.engine_version,
+                                  "args": _sorted(self.engine_args)}
+        if self.patch is not None:
+            engine["patch"] = {"sha256": self.patch.sha256}
         return {
             "model": {"id": self.model.id, "revision": self.model.revision},
-            "engine": {"name": self.engine_name, "version": self.engine_version,
-                       "args": _sorted(self.engine_args)},
+            "engine": engine,
         }
 
     def config_sha256(self) -> str:
@@ -86,6 +129,9 @@ class Submission:
             **self.config(),
             "claimed": {"tps": self.claimed_tps, "ppl": self.claimed_ppl},
             "path": self.path,
+            "patch": self.patch.to_json() if self.patch else None,
+            "source": {"repo": self.source.repo, "commit": self.source.commit}
+            if self.source else None,
         }
 
 
@@ -120,8 +166,14 @@ class FileReport:
             "path": self.path,
             "valid": self.valid,
             "id": self.submission.id if self.submission else None,
-            "problems": [p.to_json() for p in self.problems],
+            "problems": [self._problem_json(p) for p in self.problems],
         }
+
+    def _problem_json(self, p: Problem) -> dict[str, Any]:
+        d = p.to_json()
+        if p.file != self.path:  # the patch file's own problems say which file
+            d["file"] = p.file
+        return d
 
 
 class SubmissionIndex:
@@ -210,10 +262,13 @@ def validate_file(
     index: SubmissionIndex | None = None,
     display_path: str | None = None,
     parsed: yamlstrict.Document | yamlstrict.YamlError | None = None,
+    read_patch: PatchReader | None = None,
 ) -> FileReport:
     """Validate one submission file's bytes. Never raises for bad input: every problem is in
     the report. `path_in_repo` (relative to the repository root, forward slashes) decides the
-    author and the expected name; `display_path` is what messages call the file."""
+    author and the expected name; `display_path` is what messages call the file. A submission
+    that names a patch (engine.patch) has it read by `read_patch` and checked as data; without
+    a reader the patch counts as missing."""
     shown = display_path or path_in_repo
     report = FileReport(shown, None)
     login, stem = location(path_in_repo, challenge)
@@ -243,11 +298,79 @@ def validate_file(
     doc = parsed
     c = Checker(doc, shown)
     sub = _check(c, doc.data, challenge, login, stem, index or SubmissionIndex(), path_in_repo)
+    patch_problems: list[Problem] = []
+    if sub is not None and isinstance(sub.patch, str):
+        info, patch_problems = _check_patch_file(c, sub, challenge, shown, path_in_repo,
+                                                 read_patch)
+        sub = replace(sub, patch=info)
     report.problems.extend(c.problems)
     report.problems.sort(key=lambda p: (p.line, p.column))
+    report.problems.extend(patch_problems)  # the patch file's own, after the YAML's
     if not report.problems:
         report.submission = sub
     return report
+
+
+def patch_location(path: str, name: str) -> str:
+    """The patch file beside the YAML at `path` (forward slashes, as in the repository)."""
+    parent = PurePosixPath(path.replace("\\", "/")).parent
+    return name if str(parent) == "." else f"{parent}/{name}"
+
+
+def _check_patch_file(c: Checker, sub: Submission, ch: Challenge, shown: str,
+                      path_in_repo: str, read_patch: PatchReader | None
+                      ) -> tuple[PatchInfo | None, list[Problem]]:
+    """Read and check the patch the valid YAML names. Problems of the YAML field go to `c`;
+    the patch's own (at its diff lines) are returned."""
+    name = sub.patch
+    assert isinstance(name, str)
+    rule = ch.engines[sub.engine_name]
+    shown_patch = patch_location(shown, name)
+    repo_patch = patch_location(path_in_repo, name)
+    if read_patch is None:
+        c.problem(("engine", "patch"), f"names {show(name)}, which was not provided to the "
+                                       "validator. Put the patch file beside the YAML.")
+        return None, []
+    got = read_patch(name, rule.patches.max_bytes)
+    if isinstance(got, Problem):
+        c.problem(("engine", "patch"), f"names {show(name)}, which cannot be used: "
+                                       f"{got.message} Commit the patch file beside the YAML, "
+                                       "in the same pull request.")
+        return None, []
+    problems, parsed = patches.check(got, rule.patches, path=shown_patch)
+    if parsed is None:
+        if not problems:  # pragma: no cover - check() always says why
+            problems = [Problem(shown_patch, 1, 1, "", "is not an acceptable patch.")]
+        c.problem(("engine", "patch"), f"{show(name)} is not an acceptable patch "
+                                       f"({len(problems)} problem{'s' if len(problems) != 1 else ''}"
+                                       " in the patch file, listed below).")
+        return None, problems
+    return PatchInfo(path=repo_patch, sha256=parsed.sha256, bytes=parsed.size,
+                     files=len(parsed.files), added=parsed.added, removed=parsed.removed,
+                     paths=tuple(f.path for f in parsed.files)), []
+
+
+def disk_patch_reader(folder: Path) -> PatchReader:
+    """Reads a patch file in `folder` (the YAML's): a regular file, not a link, at most
+    max_bytes (a larger one is reported, not read)."""
+    def read(name: str, max_bytes: int) -> bytes | Problem:
+        p = folder / name
+        if p.is_symlink():
+            return Problem(str(p), 1, 1, "", "it is a symbolic link.")
+        if not p.exists():
+            return Problem(str(p), 1, 1, "", "it does not exist.")
+        if not p.is_file():
+            return Problem(str(p), 1, 1, "", "it is not a regular file.")
+        try:
+            with p.open("rb") as fh:
+                raw = fh.read(max_bytes + 1)
+        except OSError as exc:
+            return Problem(str(p), 1, 1, "", f"it cannot be read ({exc.strerror}).")
+        if len(raw) > max_bytes:
+            return Problem(str(p), 1, 1, "", f"it is larger than {max_bytes} bytes, the most a "
+                                             "patch may have.")
+        return raw
+    return read
 
 
 def _check(c: Checker, d: Any, ch: Challenge, login: str | None, stem: str | None,
@@ -304,10 +427,18 @@ def _check(c: Checker, d: Any, ch: Challenge, login: str | None, stem: str | Non
 
     if c.problems or name is None or desc is None or model is None or engine is None:
         return None
+    patch_name, source = engine[3], engine[4]
+    if patch_name is not None and patch_name != f"{name}.patch":
+        c.problem(("engine", "patch"), f"{show(patch_name)} must be {show(name + '.patch')}: "
+                                       "the patch is named after the submission and lies beside "
+                                       f"its YAML. Rename the patch file to {name}.patch.")
+        return None
+    # While validating, `patch` holds the file name; validate_file replaces it with PatchInfo.
     return Submission(
         login=login, name=name, description=desc, model=model, engine_name=engine[0],
         engine_version=engine[1], engine_args=engine[2], parent=parent, tags=tuple(tags),
         claimed_tps=claimed_tps, claimed_ppl=claimed_ppl, path=path_in_repo,
+        patch=patch_name, source=source,  # type: ignore[arg-type]
     )
 
 
@@ -358,8 +489,10 @@ def _check_model_ref(c: Checker, path: tuple[Any, ...], m: Any, ch: Challenge) -
     return ModelRef(mid, rev) if mid and rev else None
 
 
-def _check_engine(c: Checker, e: Any, ch: Challenge) -> tuple[str, str, dict[str, Any]] | None:
-    if not c.mapping(("engine",), e, required=["name", "version"], optional=["args"]):
+def _check_engine(c: Checker, e: Any, ch: Challenge
+                  ) -> tuple[str, str, dict[str, Any], str | None, Source | None] | None:
+    if not c.mapping(("engine",), e, required=["name", "version"],
+                     optional=["args", "patch", "source"]):
         return None
     name = c.string(("engine", "name"), e.get("name"), max_len=40)
     rule = None
@@ -389,9 +522,60 @@ def _check_engine(c: Checker, e: Any, ch: Challenge) -> tuple[str, str, dict[str
                 checked = _check_arg(c, ("engine", "args", key), key, value, ch)
                 if checked is not _BAD:
                     args[key] = checked
+    patch_name = _check_patch_field(c, e, rule, version) if "patch" in e else None
+    source = None
+    if "source" in e:
+        source = _check_source(c, e.get("source"))
+        if "patch" not in e:
+            c.problem(("engine", "source"), "records where a patch came from, but there is no "
+                                            "engine.patch. Add the patch or remove source.",
+                      at_key=True)
     if name is None or rule is None or version is None:
         return None
-    return name, version, args
+    return name, version, args, patch_name, source
+
+
+def _check_patch_field(c: Checker, e: Any, rule: EngineRule | None,
+                       version: str | None) -> str | None:
+    value = e.get("patch")
+    path = ("engine", "patch")
+    if not isinstance(value, str):
+        c.problem(path, f"must be the patch's file name in quotes, not {type_name(value)}.")
+        return None
+    if "/" in value or "\\" in value:
+        c.problem(path, f"{show(value)} must be a plain file name (no folders): the patch lies "
+                        "beside the YAML, in your own folder.")
+        return None
+    if not re.fullmatch(PATCH_NAME_RE, value):
+        c.problem(path, f"{show(value)} is not a patch file name. Write <name>.patch, with the "
+                        "submission's name.")
+        return None
+    if rule is None or version is None:
+        return value
+    if not rule.patches.allowed:
+        c.problem(path, "this challenge does not allow engine patches. Remove engine.patch.",
+                  at_key=True)
+        return None
+    if version not in rule.releases:
+        pinned = ", ".join(sorted(rule.releases)) or "none"
+        c.problem(path, f"a patch is made against a pinned release, and {show(version)} has "
+                        f"none (pinned: {pinned}). Set engine.version to a pinned release and "
+                        "make the patch against its tag.", at_key=True)
+        return None
+    return value
+
+
+def _check_source(c: Checker, s: Any) -> Source | None:
+    path = ("engine", "source")
+    if not c.mapping(path, s, required=["repo", "commit"]):
+        return None
+    repo = c.string(path + ("repo",), s.get("repo"), pattern=REPO_RE, max_len=140,
+                    hint="Write the GitHub repository as owner/name.")
+    if repo is not None and (repo.endswith(".git") or ".." in repo):
+        c.problem(path + ("repo",), f"{show(repo)}: write owner/name without '.git' or '..'.")
+        repo = None
+    commit = _check_revision(c, path + ("commit",), s.get("commit")) if "commit" in s else None
+    return Source(repo, commit) if repo and commit else None
 
 
 _BAD = object()
@@ -562,6 +746,7 @@ def json_schema(ch: Challenge) -> dict[str, Any]:
                     "args": {"type": "object", "additionalProperties": False,
                              "properties": args,
                              "description": "Allowlisted engine arguments only."},
+                    **_patch_schema(ch),
                 },
             },
             "claimed": {"type": "object", "additionalProperties": False,
@@ -569,6 +754,33 @@ def json_schema(ch: Challenge) -> dict[str, Any]:
                                        "ppl": {"type": "number", "exclusiveMinimum": 0}},
                         "description": "Optional: your own measurement on the public prompts."},
         },
+    }
+
+
+def _patch_schema(ch: Challenge) -> dict[str, Any]:
+    rules = [(n, r) for n, r in sorted(ch.engines.items()) if r.patches.allowed and r.releases]
+    if not rules:
+        return {}
+    name, rule = rules[0]
+    pinned = ", ".join(f"{v} (tag {r.tag}" + (f", commit {r.commit})" if r.commit else ")")
+                       for v, r in sorted(rule.releases.items()))
+    p = rule.patches
+    return {
+        "patch": {"type": "string", "pattern": f"^{PATCH_NAME_RE}$",
+                  "description": "<name>.patch beside this file: a `git diff --full-index "
+                                 f"<tag> -- vllm/` of a vLLM clone against the pinned release "
+                                 f"of engine.version ({pinned}). Only .py files under vllm/; "
+                                 f"at most {p.max_bytes} bytes, {p.max_files} files, "
+                                 f"{p.max_file_lines} added lines and {p.max_file_bytes} added "
+                                 "bytes per file."},
+        "source": {"type": "object", "additionalProperties": False,
+                   "required": ["repo", "commit"],
+                   "description": "Where the patch came from (shown on the site).",
+                   "properties": {
+                       "repo": {"type": "string", "pattern": f"^{REPO_RE}$", "maxLength": 140,
+                                "description": "A GitHub repository, owner/name."},
+                       "commit": {"type": "string", "pattern": f"^{REVISION_RE}$",
+                                  "description": "The full commit SHA of the patched tree."}}},
     }
 
 

@@ -81,10 +81,18 @@ def cancel_run(bot: Bot, run_id: int) -> None:
 
 
 def queued_body(bot: Bot, *, run_id: int, run_url: str, sha: str, path: str, sub_id: str,
-                requested_by: str, check_id: int | None, quota_line: str, nonce: str | None = None
-                ) -> str:
-    head = comments.marker(QUEUED_KIND, run=run_id, sha=sha, check=check_id, nonce=nonce) \
-        if nonce else comments.with_nonce(QUEUED_KIND, run=run_id, sha=sha, check=check_id)
+                requested_by: str, check_id: int | None, quota_line: str, nonce: str | None = None,
+                patch: Any = None) -> str:
+    # What was approved: the commit, and the engine patch's SHA-256 where the submission has one.
+    patch_sha = patch.sha256 if patch is not None else None
+    head = comments.marker(QUEUED_KIND, run=run_id, sha=sha, check=check_id, patch=patch_sha,
+                           nonce=nonce) \
+        if nonce else comments.with_nonce(QUEUED_KIND, run=run_id, sha=sha, check=check_id,
+                                          patch=patch_sha)
+    patch_line = ([f"It carries the engine patch {code(patch.path)} (SHA-256 {code(patch_sha)}: "
+                   f"{patch.files} file{'s' if patch.files != 1 else ''}, +{patch.added} "
+                   f"−{patch.removed} lines), which was approved with the commit.", ""]
+                  if patch is not None else [])
     return "\n".join([
         head,
         f"### ⏳ Benchmark queued: {code(sub_id)}",
@@ -94,6 +102,7 @@ def queued_body(bot: Bot, *, run_id: int, run_url: str, sha: str, path: str, sub
         "It waits for a GPU runner (and for a maintainer's approval where the environment asks "
         "for one); the results will be posted here.",
         "",
+        *patch_line,
         "A push to this pull request before the run starts voids it: comment `/bench` again for "
         "the new commit. `/cancel` cancels it.",
         "",
@@ -180,7 +189,8 @@ def handle_bench(bot: Bot, req: Request) -> int:
                   "24 hours." if q.limit else "")
     comments.post_comment(bot, req.number, queued_body(
         bot, run_id=run_id, run_url=run_url, sha=sha, path=path, sub_id=sub_id,
-        requested_by=req.sender, check_id=check_id, quota_line=quota_line))
+        requested_by=req.sender, check_id=check_id, quota_line=quota_line,
+        patch=report.submission.patch))
     try:
         labels.set_state_label(bot, req.number, labels.BENCHMARK, "queued")
     except API_ERRORS as exc:

@@ -46,9 +46,11 @@ def build_digest(challenge: Challenge, results: list[dict[str, Any]],
                  unavailable: dict[str, str] | None = None, top: int = TOP,
                  recent: int = RECENT) -> dict[str, Any]:
     """Pure: the digest document."""
-    from leaderboard.ranking import rank, run_status, submission_state
+    from leaderboard.ranking import rank, run_status, submission_state, tie_rule
 
-    entries = rank(results, verdicts, hardware=challenge.hardware, tie_tps=challenge.tie_tps)
+    entries = rank(results, verdicts, hardware=challenge.hardware, noise=challenge.noise)
+    rule = tie_rule(results, verdicts, hardware=challenge.hardware, noise=challenge.noise)
+    lead_tps = entries[0].tps if entries else None
     latest = sorted(results, key=lambda r: (r["finished_at"], r["run_id"]), reverse=True)
     recent_rows = []
     for r in latest[:recent]:
@@ -69,7 +71,10 @@ def build_digest(challenge: Challenge, results: list[dict[str, Any]],
             "base_model": {"id": challenge.base_model.id,
                            "revision": challenge.base_model.revision},
             "score": "median decode tokens/s at batch 1 (private prompts when measured)",
-            "ppl_cap": round(challenge.ppl_cap, 6), "tie_tps": challenge.tie_tps,
+            "ppl_cap": round(challenge.ppl_cap, 6),
+            # The tie margin at the leader's score (the rule: leaderboard.ranking.TieRule).
+            "tie_tps": round(rule.margin(lead_tps) if lead_tps else rule.margin(0.0), 3),
+            "ties": rule.describe(lead_tps),
             "runs_per_author_per_day": challenge.quota_runs_per_day,
             "authors_may_bench": challenge.authors_may_bench,
         },
@@ -123,7 +128,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
     lines = [f"## {code(ch['title'], 120)}: the state of the challenge", "",
              f"Hardware {code(ch['hardware'], 40)} · base model {code(ch['base_model']['id'])} · "
              f"score: {ch['score']} · perplexity cap {ch['ppl_cap']:.3f} · gaps under "
-             f"{ch['tie_tps']} tokens/s are ties. Updated {doc['generated_at']}.", "",
+             f"{ch['tie_tps']} tokens/s at the top are ties (run-to-run noise). "
+             f"Updated {doc['generated_at']}.", "",
              f"### Top {len(doc['ranking'])} of {doc['ranked_total']}", ""]
     if doc["ranking"]:
         lines += ["| Rank | Submission | tokens/s | Set | PPL | Run |", "|---|---|---|---|---|---|"]

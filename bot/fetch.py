@@ -1,7 +1,8 @@
 """`arena bot fetch-submission`: the bench job's only contact with the pull request. With a
 read-only token it checks that the PR's head is still the commit a maintainer approved, reads
-the submission file at that commit through the API as data, validates it, and writes its bytes.
-Nothing from the PR is checked out or run."""
+the submission file at that commit through the API as data, validates it, and writes its bytes;
+the engine patch it names, read and checked the same way, is written beside it. Nothing from the
+PR is checked out or run."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from arena.text import for_terminal
 from bot.client import API_ERRORS, describe_failure
 from bot.context import Bot
 from bot.files import read_file_at
-from bot.validation import parent_of, base_index
+from bot.validation import api_patch_reader, parent_of, base_index
 
 HEAD_MOVED = "head-moved"
 
@@ -52,11 +53,31 @@ def fetch_submission(bot: Bot, *, pr: int, sha: str, path: str, out: Path) -> in
     parent = parent_of(raw, bot.challenge.max_submission_bytes)
     if parent and parent not in index:
         index = index.with_overlay({parent: None})
-    report = validate_file(raw, path_in_repo=path, challenge=bot.challenge, index=index)
+    patch_bytes: dict[str, bytes] = {}
+    reader = api_patch_reader(bot, path, sha)
+
+    def keep(name: str, max_bytes: int) -> bytes | Problem:
+        got = reader(name, max_bytes)
+        if isinstance(got, bytes):
+            patch_bytes[name] = got
+        return got
+    try:
+        report = validate_file(raw, path_in_repo=path, challenge=bot.challenge, index=index,
+                               read_patch=keep)
+    except API_ERRORS as exc:
+        print(f"arena bot fetch-submission: {describe_failure(exc, 'Reading the patch')}",
+              file=sys.stderr)
+        return exitcodes.INFRA
     if not report.valid:
         for p in report.problems:
             print(p.format(), file=sys.stderr)
         return refuse(f"{path} at {sha[:12]} is not a valid submission.")
+    sub = report.submission
+    if sub is not None and sub.patch is not None:
+        # The validated bytes, beside the YAML where `arena bench` reads them (a plain name).
+        name = sub.patch.path.rsplit("/", 1)[-1]
+        write_bytes_atomic(out.with_name(name), patch_bytes[name])
+        bot.say(f"wrote {out.with_name(name)} (engine patch, SHA-256 {sub.patch.sha256})")
     write_bytes_atomic(out, raw)
-    bot.say(f"wrote {out} ({len(raw)} bytes, {report.submission.id if report.submission else ''})")
+    bot.say(f"wrote {out} ({len(raw)} bytes, {sub.id if sub else ''})")
     return exitcodes.OK

@@ -43,7 +43,8 @@ def changed_files(bot: Bot, number: int) -> list[ChangedFile]:
     return out
 
 
-def read_file_at(bot: Bot, path: str, sha: str, *, max_bytes: int) -> bytes | Problem:
+def read_file_at(bot: Bot, path: str, sha: str, *, max_bytes: int,
+                 what: str = "a submission") -> bytes | Problem:
     """The bytes of a regular file at a commit, or a Problem saying why it cannot be used: not a
     regular file (a symbolic link, a submodule, a folder), too large, or absent. API failures
     other than 404 propagate: they say nothing about the file."""
@@ -63,12 +64,12 @@ def read_file_at(bot: Bot, path: str, sha: str, *, max_bytes: int) -> bytes | Pr
     if kind != "file":
         return Problem(path, 1, 1, "", f"is a {kind}, not a regular file. Commit the file itself.")
     if content.size > max_bytes:
-        return Problem(path, 1, 1, "", f"is {content.size} bytes; a submission may be at most "
+        return Problem(path, 1, 1, "", f"is {content.size} bytes; {what} may be at most "
                                        f"{max_bytes} bytes.")
     if content.encoding != "base64":
         return Problem(path, 1, 1, "", "could not be read through the API (no content).")
     raw = content.decoded_content
     if len(raw) > max_bytes:
-        return Problem(path, 1, 1, "", f"is {len(raw)} bytes; a submission may be at most "
+        return Problem(path, 1, 1, "", f"is {len(raw)} bytes; {what} may be at most "
                                        f"{max_bytes} bytes.")
     return raw

@@ -34,7 +34,7 @@ from bot.fetch import head_of
 from bot.render import block, code, footer, short
 from bot.results_branch import StoreWriteError, append_record
 from bot.site import dispatch_site
-from bot.validation import base_index, parent_of
+from bot.validation import api_patch_reader, base_index, parent_of
 
 RESULT_KIND = "result"
 MAX_RESULT_BYTES = 2 * 1024 * 1024
@@ -115,7 +115,8 @@ def expected_config_sha(bot: Bot, path: str, sha: str) -> tuple[str | None, str 
     if isinstance(raw, Problem):
         return None, raw.format()
     report = validate_file(raw, path_in_repo=path, challenge=bot.challenge,
-                           index=_index_with_parent(bot, raw))
+                           index=_index_with_parent(bot, raw),
+                           read_patch=api_patch_reader(bot, path, sha))
     if not report.valid or report.submission is None:
         return None, f"{path} at {sha[:12]} is not a valid submission"
     return report.submission.config_sha256(), None
@@ -257,7 +258,7 @@ def rank_line(store_dir: Path | None, doc: dict[str, Any], bot: Bot) -> str | No
     store = ResultsStore(store_dir)
     results = [r.doc for r in store.results() if r.doc["run_id"] != doc["run_id"]] + [doc]
     entries = rank(results, store.verdicts(), hardware=bot.challenge.hardware,
-                   tie_tps=bot.challenge.tie_tps)
+                   noise=bot.challenge.noise)
     sid = doc["submission"]["id"]
     for e in entries:
         if e.submission_id == sid:
@@ -426,6 +427,7 @@ def announce(bot: Bot, pub: Publication, body: str) -> list[str]:
             comments.edit_comment(bot, queued.comment, comments.marker(
                 "bench", run=bot.run_id, sha=queued.fields.get("sha"),
                 check=queued.fields.get("check"), state="done",
+                patch=queued.fields.get("patch"),
                 nonce=queued.fields.get("nonce")) + "\n" + note)
     except API_ERRORS as exc:
         failed.append(describe_failure(exc, "Posting the result comment", bot.now()))

@@ -3,24 +3,32 @@ files of the PR's head commit read through the API, answered with one sticky com
 run `arena/validate` with line annotations, and a label.
 
 A submission PR adds or changes files only under submissions/<author>/; maintainers may change
-more. The YAML is read as data at the head commit: regular files only, under the size cap.
+more. The YAML is read as data at the head commit: regular files only, under the size cap. A
+submission may carry an engine patch, <name>.patch beside <name>.yaml: read the same way, checked
+by arena.patch, and summarised in the comment (files, lines, SHA-256, a link to the file) so that
+a maintainer reads the code before `/bench`. The patch's text is never rendered.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Callable
+from urllib.parse import quote
 
 from arena import exitcodes, yamlstrict
 from arena.challenge import Challenge
 from arena.problems import Problem
 from arena.submission import (
+    NAME_RE,
     FileReport,
+    PatchReader,
     SubmissionIndex,
     is_under_submissions,
     location,
+    patch_location,
     validate_file,
 )
 from bot import checks, comments, labels
@@ -98,11 +106,48 @@ def check_paths(files: list[ChangedFile], author: str, challenge: Challenge,
             continue
         if f.path.endswith(".yaml"):
             to_validate.append(f.path)
+        elif is_patch_path(f.path, challenge):
+            continue  # validated with the YAML that names it (patch_paths)
         elif f.path.startswith(own) or location(f.path, challenge)[0] is not None:
             problems.append(Problem(f.path, 1, 1, "", (
-                "only submission files belong here, and their name must end in .yaml. "
-                "Rename the file or remove it.")))
+                "only submission files (<name>.yaml) and their engine patches (<name>.patch) "
+                "belong here. Rename the file or remove it.")))
     return to_validate, problems, removed
+
+
+def is_patch_path(path: str, challenge: Challenge) -> bool:
+    """submissions/<login>/<name>.patch: an engine patch beside its submission."""
+    login, stem = location(path, challenge)
+    return bool(login and stem and path.endswith(".patch") and re.fullmatch(NAME_RE, stem))
+
+
+def patch_paths(files: list[ChangedFile], challenge: Challenge) -> list[str]:
+    """The engine patches the PR adds or changes (removed ones fail the YAML that names them)."""
+    return [f.path for f in files if not f.removed and is_patch_path(f.path, challenge)]
+
+
+def yaml_beside(patch_path: str) -> str:
+    return patch_path[: -len(".patch")] + ".yaml"
+
+
+def patch_of(raw: bytes, max_bytes: int) -> str | None:
+    """engine.patch of a submission file, if it names one (no validation)."""
+    try:
+        data = yamlstrict.load(raw, max_bytes=max_bytes).data
+    except yamlstrict.YamlError:
+        return None
+    engine = data.get("engine") if isinstance(data, dict) else None
+    value = engine.get("patch") if isinstance(engine, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def api_patch_reader(bot: Bot, yaml_path: str, sha: str) -> PatchReader:
+    """Reads the patch a submission names from the same commit, through the API, as data."""
+    def read(name: str, max_bytes: int) -> bytes | Problem:
+        path = patch_location(yaml_path, name)
+        bot.say(f"reading {path} at {short(sha)}")
+        return read_file_at(bot, path, sha, max_bytes=max_bytes, what="a patch")
+    return read
 
 
 def parent_of(raw: bytes, max_bytes: int) -> str | None:
@@ -116,9 +161,12 @@ def parent_of(raw: bytes, max_bytes: int) -> str | None:
 
 
 def validate_contents(contents: dict[str, bytes | Problem], challenge: Challenge,
-                      base_index: SubmissionIndex) -> list[FileReport]:
-    """Pure: validate files read from a commit, parents resolved against the base checkout's
-    submissions plus the PR's own files (a PR may add a parent and its child together)."""
+                      base_index: SubmissionIndex,
+                      patch_reader: Callable[[str], PatchReader] | None = None
+                      ) -> list[FileReport]:
+    """Validate files read from a commit, parents resolved against the base checkout's
+    submissions plus the PR's own files (a PR may add a parent and its child together).
+    `patch_reader(path)` reads the patch the file at `path` names (None: patches are missing)."""
     overlay: dict[str, str | None] = {}
     for path, raw in contents.items():
         login, stem = location(path, challenge)
@@ -131,7 +179,8 @@ def validate_contents(contents: dict[str, bytes | Problem], challenge: Challenge
             reports.append(FileReport(path, None, [raw]))
         else:
             reports.append(validate_file(raw, path_in_repo=path, challenge=challenge,
-                                         index=index))
+                                         index=index,
+                                         read_patch=patch_reader(path) if patch_reader else None))
     return reports
 
 
@@ -150,11 +199,37 @@ def assess_pull_request(bot: Bot, number: int, sha: str, author: str) -> Assessm
         bot.say(f"#{number} changes {len(files)} file(s)")
         to_validate, a.policy, a.removed = check_paths(
             files, author, bot.challenge, lambda: is_maintainer(bot, author))
+        patches = patch_paths(files, bot.challenge)
+        # A patch changed alone is validated with the submission beside it, read at the head.
+        lone = [yaml_beside(p) for p in patches if yaml_beside(p) not in to_validate]
         contents: dict[str, bytes | Problem] = {}
-        for path in to_validate:
+        for path in to_validate + lone:
             bot.say(f"reading {path} at {short(sha)}")
             contents[path] = read_file_at(bot, path, sha,
                                           max_bytes=bot.challenge.max_submission_bytes)
+        max_yaml = bot.challenge.max_submission_bytes
+        # A patch removed while the YAML beside it stays: that YAML is checked (and fails if it
+        # still names the patch).
+        for f in files:
+            y = yaml_beside(f.path)
+            if (f.removed and is_patch_path(f.path, bot.challenge) and y not in contents
+                    and y not in a.removed):
+                bot.say(f"reading {y} at {short(sha)}")
+                raw = read_file_at(bot, y, sha, max_bytes=max_yaml)
+                if isinstance(raw, bytes):
+                    contents[y] = raw
+        for p in patches:
+            raw = contents.get(yaml_beside(p))
+            named = patch_of(raw, max_yaml) if isinstance(raw, bytes) else None
+            if named != PurePosixPath(p).name:
+                a.policy.append(Problem(p, 1, 1, "", (
+                    f"is an engine patch, but no submission names it: add or fix "
+                    f"{PurePosixPath(yaml_beside(p)).name} beside it with engine.patch: "
+                    f"{PurePosixPath(p).name}, or remove the patch.")))
+                if yaml_beside(p) in lone:
+                    contents.pop(yaml_beside(p), None)
+        a.reports = validate_contents(contents, bot.challenge, base_index(bot.challenge),
+                                      lambda path: api_patch_reader(bot, path, sha))
     except TooManyFiles as exc:
         a.policy.append(Problem("(pull request)", 1, 1, "", f"{exc}. A submission PR adds one "
                                                              "file or a few."))
@@ -162,7 +237,6 @@ def assess_pull_request(bot: Bot, number: int, sha: str, author: str) -> Assessm
     except API_ERRORS as exc:
         a.failure = describe_failure(exc, "Reading the pull request's files", bot.now())
         return a
-    a.reports = validate_contents(contents, bot.challenge, base_index(bot.challenge))
     return a
 
 
@@ -206,6 +280,8 @@ def render_comment(bot: Bot, a: Assessment) -> str:
             assert s is not None
             lines.append("")
             lines.append(f"{code(s.id)}: {code(s.description, 300)}")
+        for r in valid:
+            lines += patch_summary(bot, r, a.sha)
     invalid = [r for r in a.reports if not r.valid]
     for r in invalid:
         lines += ["", f"**{code(r.path)}** — {len(r.problems)} problem"
@@ -227,6 +303,36 @@ def render_comment(bot: Bot, a: Assessment) -> str:
     return "\n".join(lines) + footer(bot)
 
 
+def blob_url(bot: Bot, sha: str, path: str) -> str:
+    return f"{bot.repo_url}/blob/{sha}/{quote(path, safe='/')}"
+
+
+def patch_summary(bot: Bot, r: FileReport, sha: str) -> list[str]:
+    """The engine patch of a valid submission, for the maintainer who reads it before /bench:
+    counts, escaped paths, its SHA-256 and a link to the file; never its text."""
+    s = r.submission
+    if s is None or s.patch is None:
+        return []
+    p = s.patch
+    rule = bot.challenge.engines.get(s.engine_name)
+    release = rule.releases.get(s.engine_version) if rule else None
+    base = f"{code(s.engine_name)} {code(s.engine_version)}"
+    if release is not None:
+        base += f" (tag {code(release.tag)}" + (
+            f", commit {code(short(release.commit))})" if release.commit else ")")
+    out = ["", f"**Engine patch of {code(s.id)}:** [{code(p.path)}]({blob_url(bot, sha, p.path)})"
+               f" against {base}: {p.files} file{'s' if p.files != 1 else ''}, "
+               f"+{p.added} −{p.removed} lines, {p.bytes} bytes, SHA-256 {code(p.sha256)}."]
+    if s.source is not None:
+        out.append(f"Made from {code(s.source.repo)} at commit {code(s.source.commit)}.")
+    shown = [code(path) for path in p.paths[:MAX_LISTED]]
+    more = f" and {len(p.paths) - MAX_LISTED} more" if len(p.paths) > MAX_LISTED else ""
+    out += ["", "Files: " + ", ".join(shown) + more + ".",
+            "", "A maintainer reads the patch (the link above) before `/bench`. It is applied to "
+                "a copy of the release's `vllm` package and served only in the sandbox."]
+    return out
+
+
 def annotations_for(a: Assessment) -> list[checks.Annotation]:
     out = []
     for p in a.policy:
@@ -235,7 +341,9 @@ def annotations_for(a: Assessment) -> list[checks.Annotation]:
     for r in a.reports:
         for p in r.problems:
             msg = f"{p.field}: {p.message}" if p.field else p.message
-            out.append(checks.Annotation(r.path, p.line, msg, "arena validate"))
+            # A patch's own problems are at its diff lines, in the patch file.
+            where = p.file if p.file != r.path and p.file.endswith(".patch") else r.path
+            out.append(checks.Annotation(where, p.line, msg, "arena validate"))
     return out
 
 

@@ -56,20 +56,47 @@ def _doc_schema(fmt: str, title: str, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_TIES = _obj(
+    ["rule", "confidence", "relative", "sigma", "degrees_of_freedom", "quantile",
+     "calibrated_sigma", "calibrated_degrees_of_freedom", "source", "board_sigma",
+     "board_degrees_of_freedom", "board_configurations", "board_runs"],
+    {"rule": {"type": "string", "description": "The rule in words, with its figures."},
+     "confidence": {"type": "number", "description": "Two runs of one configuration tie this "
+                                                     "often (two-sided)."},
+     "relative": {"type": "boolean", "description": "Sigmas are fractions of the score, not "
+                                                   "tokens/s."},
+     "sigma": {"type": "number", "description": "Run-to-run noise the ties rest on: the "
+                                                "calibrated figure pooled with the board's."},
+     "degrees_of_freedom": {"type": "integer"},
+     "quantile": {"type": "number", "description": "Student's t at the confidence: a gap under "
+                                                   "quantile * sigma * sqrt(2) is a tie."},
+     "calibrated_sigma": {"type": "number", "description": "challenge.yaml's figure."},
+     "calibrated_degrees_of_freedom": {"type": "integer"},
+     "source": {"type": "string", "description": "Where the calibrated figure comes from."},
+     "board_sigma": {**_NUM_OR_NULL, "description": "Pooled from repeated verified runs of one "
+                                                    "configuration (same config SHA-256)."},
+     "board_degrees_of_freedom": {"type": "integer"},
+     "board_configurations": {"type": "integer"},
+     "board_runs": {"type": "integer"}},
+    "When two scores tie (leaderboard.ranking.TieRule).")
+
 _CHALLENGE = _obj(
-    ["id", "title", "hardware", "ppl_reference", "ppl_cap", "tie_tps"],
+    ["id", "title", "hardware", "ppl_reference", "ppl_cap", "tie_tps", "ties"],
     {"id": {"type": "string"}, "title": {"type": "string"},
      "hardware": {"type": "string", "description": "The hardware label runs are ranked on."},
      "base_model": _obj(["id", "revision"], {"id": {"type": "string"},
                                               "revision": {"type": "string"}}),
      "ppl_reference": {"type": "number"},
      "ppl_cap": {"type": "number", "description": "Highest perplexity a verified run may have."},
-     "tie_tps": {"type": "number", "description": "TPS gaps below this are ties."}},
+     "tie_tps": {"type": "number", "description": "The tie margin at the leader's score: "
+                                                  "TPS gaps below it are ties there."},
+     "ties": _TIES},
     "The challenge the ranking belongs to.")
 
 _ENTRY = _obj(
     ["rank", "tied", "submission", "author", "name", "tps", "tps_set", "stdev", "ci95",
-     "private_tps", "public_tps", "ppl", "run_id", "started_at", "first_run_at", "page"],
+     "tie_margin", "fastest_of_tie", "unstable", "private_tps", "public_tps", "ppl", "run_id",
+     "started_at", "first_run_at", "page"],
     {"rank": {"type": "integer", "minimum": 1,
               "description": "Shared by entries within the noise of the first of their group."},
      "tied": {"type": "boolean", "description": "Shares its rank with another entry."},
@@ -81,7 +108,14 @@ _ENTRY = _obj(
                  "description": "The set the score comes from: private when it was measured."},
      "stdev": {"type": "number", "description": "Standard deviation of the passes."},
      "ci95": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
-              "description": "95% confidence interval of the mean TPS."},
+              "description": "95% confidence interval of the mean of its run's passes (not "
+                             "used for ties)."},
+     "tie_margin": {"type": "number", "description": "A gap to the fastest of its rank "
+                                                     "below this is a tie."},
+     "fastest_of_tie": {"type": "boolean", "description": "The fastest of the entries sharing "
+                                                         "its rank (true when alone)."},
+     "unstable": {"type": "boolean", "description": "Its run's passes scatter far more than "
+                                                   "the run-to-run noise."},
      "private_tps": {**_NUM_OR_NULL, "description": "Median TPS on the private prompts."},
      "public_tps": {**_NUM_OR_NULL, "description": "Median TPS on the public prompts."},
      "ppl": {**_NUM_OR_NULL, "description": "Perplexity on the scored set."},
@@ -191,7 +225,26 @@ def _challenge(model: SiteModel) -> dict[str, Any]:
     ch = model.challenge
     return {"id": ch.id, "title": ch.title, "hardware": ch.hardware,
             "base_model": {"id": ch.base_model.id, "revision": ch.base_model.revision},
-            "ppl_reference": ch.ppl_reference, "ppl_cap": ch.ppl_cap, "tie_tps": ch.tie_tps}
+            "ppl_reference": ch.ppl_reference, "ppl_cap": ch.ppl_cap,
+            "tie_tps": _lead_margin(model), "ties": _ties(model)}
+
+
+def _lead_margin(model: SiteModel) -> float:
+    rule = model.tie_rule
+    assert rule is not None
+    return rule.margin(model.entries[0].tps if model.entries else 0.0)
+
+
+def _ties(model: SiteModel) -> dict[str, Any]:
+    r = model.tie_rule
+    assert r is not None
+    return {"rule": r.describe(model.entries[0].tps if model.entries else None),
+            "confidence": r.confidence, "relative": r.relative, "sigma": r.sigma,
+            "degrees_of_freedom": r.df, "quantile": r.quantile,
+            "calibrated_sigma": r.calibrated_sigma,
+            "calibrated_degrees_of_freedom": r.calibrated_df, "source": r.source,
+            "board_sigma": r.board_sigma, "board_degrees_of_freedom": r.board_df,
+            "board_configurations": r.board_configs, "board_runs": r.board_runs}
 
 
 def stamp(now: dt.datetime) -> str:
@@ -204,7 +257,8 @@ def _entry(e: Entry, s: SubmissionView, page: Callable[[str], str],
     return {
         "rank": e.rank, "tied": e.tied, "submission": e.submission_id, "author": e.author,
         "name": e.name, "tps": e.tps, "tps_set": e.tps_set, "stdev": e.stdev,
-        "ci95": list(e.ci95), "private_tps": e.private_tps, "public_tps": e.public_tps,
+        "ci95": list(e.ci95), "tie_margin": e.margin, "fastest_of_tie": e.fastest,
+        "unstable": e.unstable, "private_tps": e.private_tps, "public_tps": e.public_tps,
         "ppl": e.ppl, "change_vs_parent": s.change, "parent": s.parent_id,
         "on_pareto_front": s.on_front, "run_id": e.run_id, "started_at": e.started_at,
         "first_run_at": e.first_run_at, "pr": pr, "page": page(e.submission_id),

@@ -1,7 +1,9 @@
 """SVG charts, drawn at build time: readable without JavaScript, styled by the site's CSS.
 
-Two charts: TPS against perplexity (the Pareto front and the perplexity cap drawn), and the best
-verified TPS over time (every verified run a point, the record as a step line). Each has a
+Three charts: TPS against perplexity (the Pareto front and the perplexity cap drawn), the best
+verified TPS over time (every verified run a point, the record as a step line), and the
+exploration tree as a lineage graph (every submission a node by time and TPS, an edge to its
+parent). Each has a
 <title> and a <desc> that says in words what it shows, labelled axes, and a link on every
 marked point. Thousands of points stay small: points that fall on the same few pixels are drawn
 once (the one listed first wins), and the caption says how many were drawn.
@@ -18,7 +20,7 @@ from typing import Callable, Sequence
 
 from markupsafe import Markup, escape
 
-from leaderboard.model import RunView
+from leaderboard.model import RunView, SubmissionView
 from leaderboard.ranking import Entry, Record, instant
 
 W, H = 600, 380
@@ -31,6 +33,8 @@ class Chart:
     svg: Markup
     drawn: int  # marks drawn
     total: int  # data points the chart stands for
+    merged: int = 0  # points drawn as another one's mark (on the same few pixels)
+    unplaced: int = 0  # points that have no place on it (the lineage: no run yet)
 
 
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -304,3 +308,172 @@ def best_over_time(runs: Sequence[RunView], recs: Sequence[Record], *,
                                 f"({rec.started_at[:10]}{prev})"))
     parts.append("</svg>")
     return Chart(Markup("".join(parts)), drawn, len(pts))
+
+
+# Drawn in this order; the first node in a cell stands for the others there.
+_SHAPE = {"verified": "circle", "invalid": "circle", "error": "circle", "withdrawn": "rect",
+          "disqualified": "rect"}
+_KIND = {"verified": 0, "invalid": 1, "error": 1, "withdrawn": 2, "disqualified": 2}
+STRIP = 34  # the band under the plot for submissions whose runs measured no TPS
+
+
+def _node_value(s: SubmissionView) -> float | None:
+    """Its ranked TPS, or (not ranked) the best TPS any of its runs here measured."""
+    if s.entry is not None:
+        return s.entry.tps
+    vals = [r.tps for r in s.runs if r.here and r.tps is not None]
+    return max(vals) if vals else None
+
+
+def lineage(subs: Sequence[SubmissionView], *, href: Callable[[str], str],
+            lead_id: str | None = None, chart_id: str = "lineage", cell: float = 5.0) -> Chart:
+    """The exploration tree as a graph: each submission a node at its first run here (x) and
+    its TPS (y; ranked TPS, or the best any run measured when it is not ranked), a line to its
+    parent, the Pareto front and the leader's lineage marked; invalid, failed, withdrawn and
+    disqualified submissions drawn differently and kept. Submissions without a run have no
+    time and are left out (the list below the graph has them). Nodes on the same `cell`
+    pixels are drawn once, by the most telling of them (front, the leader's lineage, then by
+    rank), one per kind (verified; invalid or failed; withdrawn or disqualified), so dead ends
+    stay visible; their edges join the nodes drawn, and a node's title says how many it stands
+    for."""
+    title = "Exploration tree: every submission by time and tokens/s, linked to its parent"
+    placed = [s for s in subs if s.first_at is not None]
+    unplaced = len(subs) - len(placed)
+    if not placed:
+        chart = _empty(chart_id, title, "No submission has run yet: nothing to draw.")
+        return Chart(chart.svg, 0, 0, unplaced=unplaced)
+    by_id = {s.id: s for s in placed}
+    values = {s.id: _node_value(s) for s in placed}
+    ts = [s.first_at.timestamp() for s in placed]  # type: ignore[union-attr]
+    t0, t1 = min(ts), max(ts)
+    if t1 - t0 < 3600:
+        t0, t1 = t0 - 1800, t1 + 1800
+    tpad = (t1 - t0) * 0.03
+    known = [v for v in values.values() if v is not None]
+    y_lo, y_hi = (min(known), max(known)) if known else (0.0, 1.0)
+    ypad = (y_hi - y_lo) * 0.08 or max(1.0, y_hi * 0.05)
+    yt = nice_ticks(max(0.0, y_lo - ypad), y_hi + ypad)
+    f = _Frame(t0 - tpad, t1 + tpad, yt[0], yt[-1])
+    # Values use the plot above the strip; the strip holds nodes without a TPS.
+    span = H - PAD_T - PAD_B
+    scale = (span - STRIP) / span
+    strip_y = H - PAD_B - STRIP / 2
+
+    def pos(s: SubmissionView) -> tuple[float, float]:
+        x = f.x(s.first_at.timestamp())  # type: ignore[union-attr]
+        v = values[s.id]
+        if v is None:
+            return x, strip_y
+        return x, PAD_T + (f.y(v) - PAD_T) * scale
+
+    lead_chain: list[str] = []
+    seen: set[str] = set()
+    cur = lead_id
+    while cur in by_id and cur not in seen:
+        seen.add(cur)
+        lead_chain.append(cur)
+        cur = by_id[cur].parent_id  # type: ignore[assignment]
+    on_chain = set(lead_chain)
+
+    def priority(s: SubmissionView) -> tuple[int, int, str]:
+        if s.on_front:
+            k = 0
+        elif s.id in on_chain:
+            k = 1
+        elif s.entry is not None:
+            k = 2
+        else:
+            k = 3 + ("verified", "invalid", "error", "withdrawn", "disqualified").index(s.status)
+        return k, s.entry.rank if s.entry else 0, s.id
+
+    n_front = sum(1 for s in placed if s.on_front)
+    n_bad = sum(1 for s in placed if s.status != "verified")
+    lead = f" The leader, {lead_id}, and the submissions it builds on are joined by a bold " \
+           f"line ({len(lead_chain)} generations)." if lead_chain else ""
+    desc = (f"{len(placed)} submissions, each a node at the time of its first run and its "
+            f"tokens per second, linked to its parent. {n_front} on the Pareto front; "
+            f"{n_bad} not ranked (invalid, failed, withdrawn or disqualified), drawn hollow or "
+            f"square.{lead} {unplaced} without a run are not drawn.")
+    parts = _open(chart_id, title, desc)
+    # A group of links, not one image: each node stays reachable to assistive technology.
+    parts[0] = parts[0].replace('class="chart"', 'class="chart lineage"').replace(
+        'role="img"', 'role="group"')
+    plot_ticks = list(yt)
+    # The y axis, squeezed above the strip.
+    step = plot_ticks[1] - plot_ticks[0] if len(plot_ticks) > 1 else 1.0
+    for t in plot_ticks:
+        y = PAD_T + (f.y(t) - PAD_T) * scale
+        parts.append(f'<line class="grid" x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" '
+                     f'y2="{y:.1f}"/>')
+        parts.append(f'<text class="tick" x="{PAD_L - 8}" y="{y + 5:.1f}" text-anchor="end">'
+                     f'{escape(_fmt_tick(t, step))}</text>')
+    parts.append(f'<text class="axis-label" transform="translate(18 {(H - PAD_B + PAD_T) / 2}) '
+                 f'rotate(-90)" text-anchor="middle">tokens/s (best, higher is better)</text>')
+    sy = H - PAD_B - STRIP
+    parts.append(f'<line class="strip-line" x1="{PAD_L}" x2="{W - PAD_R}" y1="{sy:.1f}" '
+                 f'y2="{sy:.1f}"/>')
+    parts.append(f'<text class="strip-label" x="{PAD_L + 4}" y="{sy + 13:.1f}">no TPS measured'
+                 f'</text>')
+    _x_axis(parts, f, _time_ticks(t0, t1), "first run (UTC)")
+
+    rep: dict[str, str] = {}  # submission -> the node drawn for it
+    cells: dict[tuple[int, int, int], str] = {}
+    count: dict[str, int] = {}
+    xy: dict[str, tuple[float, float]] = {}
+    for s in sorted(placed, key=priority):
+        x, y = pos(s)
+        # One node per cell and kind, so that dead ends stay visible among the verified.
+        key = (int(x // cell), int(y // cell), _KIND[s.status])
+        if key in cells:
+            rep[s.id] = cells[key]
+            count[cells[key]] += 1
+            continue
+        cells[key] = rep[s.id] = s.id
+        count[s.id] = 1
+        xy[s.id] = (x, y)
+
+    edges: set[tuple[str, str]] = set()
+    for s in placed:
+        if s.parent_id in by_id and s.parent_note is None:
+            a, b = rep[s.parent_id], rep[s.id]  # type: ignore[index]
+            if a != b:
+                edges.add((a, b))
+    d = [f"M{xy[a][0]:.0f} {xy[a][1]:.0f}L{xy[b][0]:.0f} {xy[b][1]:.0f}"
+         for a, b in sorted(edges)]
+    if d:
+        parts.append(f'<path class="edges" d="{"".join(d)}"/>')
+    if len(lead_chain) > 1:
+        pts = [xy[rep[sid]] for sid in reversed(lead_chain)]
+        parts.append('<path class="lead-line" d="M' + "L".join(
+            f"{x:.1f} {y:.1f}" for x, y in pts) + '"/>')
+
+    for sid in sorted(xy, key=lambda k: priority(by_id[k]), reverse=True):
+        s = by_id[sid]
+        x, y = xy[sid]
+        v = values[sid]
+        words = [f"{sid}: " + (f"{v:.1f} tok/s" if v is not None else "no TPS measured")]
+        if s.entry is not None:
+            words.append(f"rank {s.entry.rank}{' (tie)' if s.entry.tied else ''}")
+        else:
+            words.append(f"{s.status}, not ranked")
+        if s.on_front:
+            words.append("on the Pareto front")
+        if s.parent_id:
+            words.append(f"child of {s.parent_id}")
+        if count[sid] > 1:
+            words.append(f"drawn for {count[sid] - 1} more submissions on the same pixels")
+        cls = f"node {s.status}" + (" front" if s.on_front else "") + \
+            (" lead" if sid in on_chain else "")
+        label = escape("; ".join(words))
+        if _SHAPE[s.status] == "rect":
+            shape = (f'<rect class="{cls}" x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" '
+                     f'height="8"/>')
+        else:
+            r = 6 if s.on_front or sid == lead_id else 4.5
+            shape = f'<circle class="{cls}" cx="{x:.1f}" cy="{y:.1f}" r="{r}"/>'
+        # The title names the link (and shows on hover).
+        parts.append(f'<a href="{escape(href(sid))}"><title>{label}</title>{shape}</a>')
+    parts.append("</svg>")
+    merged = len(placed) - len(xy)
+    return Chart(Markup("".join(parts)), len(xy), len(placed), merged=merged,
+                 unplaced=unplaced)

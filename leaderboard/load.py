@@ -32,7 +32,14 @@ from arena.challenge import Challenge, ModelRef
 from arena.files import write_bytes_atomic
 from arena.result import result_errors
 from arena.store import ResultsStore
-from arena.submission import Submission, SubmissionIndex, validate_file
+from arena.submission import (
+    PatchInfo,
+    Source,
+    Submission,
+    SubmissionIndex,
+    disk_patch_reader,
+    validate_file,
+)
 from leaderboard.model import SubmissionFile
 from leaderboard.parallel import WORK, pool_map, worker_count
 
@@ -46,7 +53,7 @@ def _validator_fingerprint() -> str:
     h = hashlib.sha256()
     arena_dir = Path(submission_module.__file__).resolve().parent
     for name in ("submission.py", "yamlstrict.py", "shape.py", "challenge.py", "problems.py",
-                 "text.py", "result.py"):
+                 "text.py", "result.py", "patch.py"):
         h.update((arena_dir / name).read_bytes())
     h.update(json.dumps(result_module.RESULT_SCHEMA, sort_keys=True).encode())
     h.update(f"{sys.version_info[:2]} marshal {marshal.version}".encode())
@@ -106,13 +113,33 @@ def _to_cache(sub: Submission) -> dict[str, Any]:
 
 
 def _from_cache(d: dict[str, Any]) -> Submission:
-    return Submission(**{**d, "model": ModelRef(**d["model"]), "tags": tuple(d["tags"])})
+    patch = d.get("patch")
+    source = d.get("source")
+    return Submission(**{**d, "model": ModelRef(**d["model"]), "tags": tuple(d["tags"]),
+                         "patch": PatchInfo(**{**patch, "paths": tuple(patch["paths"])})
+                         if patch else None,
+                         "source": Source(**source) if source else None})
+
+
+def _patch_reader(challenge: Challenge, rel: str) -> Any:
+    """Reads the patch a submission file names, beside it in the checkout."""
+    return disk_patch_reader((challenge.root / rel).parent)
+
+
+def _patch_bytes(path: Path) -> bytes:
+    """The patch beside a submission file, for the cache key (b"" when there is none)."""
+    p = path.with_suffix(".patch")
+    try:
+        return p.read_bytes() if p.is_file() and not p.is_symlink() else b""
+    except OSError:
+        return b""
 
 
 def _validate_one(i: int) -> tuple[int, Submission | None, str | None]:
     w = WORK
     rel, raw = w["items"][i]
-    report = validate_file(raw, path_in_repo=rel, challenge=w["challenge"], index=w["index"])
+    report = validate_file(raw, path_in_repo=rel, challenge=w["challenge"], index=w["index"],
+                           read_patch=_patch_reader(w["challenge"], rel))
     if report.valid and report.submission is not None:
         return i, report.submission, None
     first = report.problems[0].format() if report.problems else "invalid"
@@ -130,6 +157,7 @@ def load_submission_files(challenge: Challenge, warn: Warn, *,
         return {}
     items: list[tuple[str, bytes]] = []
     ids: list[str] = []
+    patch_bytes: list[bytes] = []
     try:
         prefix = root.resolve().relative_to(challenge.root.resolve()).as_posix() + "/"
     except ValueError:  # a submissions folder outside the challenge's: named as it is
@@ -141,6 +169,7 @@ def load_submission_files(challenge: Challenge, warn: Warn, *,
             continue
         items.append((rel, f.read_bytes()))
         ids.append(f"{f.parent.name}/{f.stem}")
+        patch_bytes.append(_patch_bytes(f))
     # Every file exists as far as parents go; loops are checked below with the real parents.
     ids_only = SubmissionIndex({sid: None for sid in ids})
 
@@ -151,7 +180,9 @@ def load_submission_files(challenge: Challenge, warn: Warn, *,
     todo = []
     keys: list[str] = []
     for i, (rel, raw) in enumerate(items):
-        key = _submission_key(fp, ch_sha, rel, raw) if cache else ""
+        # The patch beside it is part of what is validated, so of the key.
+        key = _submission_key(fp, ch_sha, rel, raw + b"\0patch\0" + patch_bytes[i]) \
+            if cache else ""
         keys.append(key)
         if cache:
             cache.use(key)
@@ -183,7 +214,8 @@ def load_submission_files(challenge: Challenge, warn: Warn, *,
     for i, (rel, raw) in enumerate(items):
         sub = outcome[i]
         if sub is not None and sub.id in looped:
-            report = validate_file(raw, path_in_repo=rel, challenge=challenge, index=index)
+            report = validate_file(raw, path_in_repo=rel, challenge=challenge, index=index,
+                                   read_patch=_patch_reader(challenge, rel))
             sub = report.submission if report.valid else None
             if sub is None:
                 first = report.problems[0].format() if report.problems else "invalid"

@@ -23,7 +23,9 @@ from leaderboard.ranking import (
     Record,
     RunStatus,
     SubmissionState,
+    TieRule,
     instant,
+    is_unstable,
     on_hardware,
     pareto_front,
     rank,
@@ -31,6 +33,7 @@ from leaderboard.ranking import (
     run_status,
     scored_tps,
     submission_state,
+    tie_rule,
     verdicts_by_submission,
 )
 from arena.result import score_set
@@ -72,6 +75,7 @@ class RunView:
     tps: float | None
     ppl: float | None
     ranked: bool = False  # the run that gives its submission its place in the ranking
+    unstable: bool = False  # its passes scatter more than the calibrated run-to-run noise
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,26 @@ class SubmissionView:
         return self.file.submission.tags if self.file else ()
 
     @property
+    def patch(self) -> Any:
+        """The engine patch its file carries (arena.submission.PatchInfo), or None."""
+        return self.file.submission.patch if self.file else None
+
+    @property
+    def source(self) -> Any:
+        """engine.source: the fork and commit the patch came from, or None."""
+        return self.file.submission.source if self.file else None
+
+    @property
+    def patch_sha256(self) -> str | None:
+        """The patch's digest as measured (from the file, else from the recorded config)."""
+        if self.patch is not None:
+            return self.patch.sha256
+        eng = (self.config or {}).get("engine")
+        patch = eng.get("patch") if isinstance(eng, Mapping) else None
+        sha = patch.get("sha256") if isinstance(patch, Mapping) else None
+        return sha if isinstance(sha, str) else None
+
+    @property
     def reasons(self) -> tuple[str, ...]:
         """Why the submission is not ranked, in words, newest run first."""
         if self.state.state != "active":
@@ -151,6 +175,11 @@ class SiteModel:
     records: list[Record]
     tree: list[SubmissionView]  # pre-order: each parent before its children
     warnings: list[str]
+    tie_rule: TieRule | None = None
+
+    @property
+    def headline(self) -> "Headline | None":
+        return headline(self.entries)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -179,9 +208,11 @@ def build_model(
     """Everything the site shows, computed once."""
     docs = [d for _, d in results]
     hw, cid = challenge.hardware, challenge.id
-    entries = rank(docs, verdicts, hardware=hw, tie_tps=challenge.tie_tps, challenge_id=cid)
-    author_entries = rank(docs, verdicts, hardware=hw, tie_tps=challenge.tie_tps,
-                          by_author=True, challenge_id=cid)
+    noise = challenge.noise
+    entries = rank(docs, verdicts, hardware=hw, noise=noise, challenge_id=cid)
+    author_entries = rank(docs, verdicts, hardware=hw, noise=noise, by_author=True,
+                          challenge_id=cid)
+    rule = tie_rule(docs, verdicts, hardware=hw, noise=noise, challenge_id=cid)
     front = pareto_front(entries)
     recs = records(docs, verdicts, hardware=hw, challenge_id=cid)
     by_sub = verdicts_by_submission(verdicts)
@@ -199,7 +230,8 @@ def build_model(
             reasons=st.reasons, overridden_by=st.overridden_by,
             here=on_hardware(doc, hw) and doc["challenge"]["id"] == cid,
             hardware=doc["fingerprint"]["hardware"], tps_set=s, tps=scored_tps(doc),
-            ppl=None if ppl is None else float(ppl["value"])))
+            ppl=None if ppl is None else float(ppl["value"]),
+            unstable=is_unstable(doc, noise)))
     runs.sort(key=lambda r: (r.when, r.run_id), reverse=True)
 
     runs_of: dict[str, list[RunView]] = {}
@@ -235,7 +267,38 @@ def build_model(
     tree = _tree(subs)
     return SiteModel(challenge=challenge, generated_at=now, entries=entries,
                      author_entries=author_entries, submissions=subs, runs=runs, front=front,
-                     records=recs, tree=tree, warnings=list(warnings))
+                     records=recs, tree=tree, warnings=list(warnings), tie_rule=rule)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """What the home page says first: who is listed at rank 1, how many share it and within
+    what, and the fastest measured figure when it is not the one listed first."""
+
+    first: Entry  # listed first at rank 1: of the entries sharing it, the earliest
+    shared: int  # entries at rank 1
+    low: float  # the rank-1 group's slowest and fastest scores
+    high: float
+    margin: float  # the tie margin below the fastest
+    fastest: Entry  # the fastest entry at rank 1 (ties are measured from it)
+    runner_up_gap: float | None  # fastest at rank 1 minus the best entry below it
+
+    @property
+    def fastest_is_first(self) -> bool:
+        return self.fastest.submission_id == self.first.submission_id
+
+
+def headline(entries: Sequence[Entry]) -> Headline | None:
+    if not entries:
+        return None
+    top = [e for e in entries if e.rank == 1]
+    fastest = next(e for e in top if e.fastest)
+    below = entries[len(top)] if len(entries) > len(top) else None
+    gap = (fastest.tps - below.tps) if below is not None and below.tps_set == fastest.tps_set \
+        else None
+    return Headline(first=top[0], shared=len(top), low=min(e.tps for e in top),
+                    high=max(e.tps for e in top), margin=fastest.margin, fastest=fastest,
+                    runner_up_gap=gap)
 
 
 def _status(state: SubmissionState, here: Sequence[RunView]) -> str:

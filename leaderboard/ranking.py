@@ -14,10 +14,21 @@ Rules:
   private-scored entry.
 - Per submission, its best verified run counts (highest scored TPS; at equal TPS the earlier;
   at equal times the lower run id, so the input's order never matters).
-- Entries whose TPS differ by less than the tie threshold, or whose 95% confidence intervals
-  overlap, share a rank. Ties are measured against the first entry of each group, so they cannot
-  chain down the table. Within a tie the earlier submission is listed first: the one whose
-  ranked configuration (same config SHA-256) was first run on this hardware.
+- Ties rest on run-to-run noise (`TieRule`): two entries share a rank when the gap between their
+  scores is smaller than t * sigma * sqrt(2), the gap two runs of one configuration exceed only
+  with probability 1 - confidence (a two-sided test on the difference of two single runs, each
+  with noise sigma). sigma is the challenge's calibrated figure (challenge.yaml, `ranking.noise`)
+  or, when that is larger, the calibration pooled with the board's own repeated runs of one
+  configuration (same config SHA-256 measured more than once), weighted by degrees of freedom;
+  t is Student's quantile at the degrees of freedom of the figure used. The board widens ties,
+  never narrows them (a quiet configuration can be chosen and re-run to narrow them around a
+  rival). A configuration's spread counts at most `unstable_factor` calibrated sigmas, and
+  runs whose own passes scatter more than that (`is_unstable`) are left out of the pool, so
+  no one can blow the ties open by submitting noise. The spread of one run's passes (its
+  confidence interval) is not run-to-run noise and plays no part.
+- Ties are measured against the fastest entry of each group, so they cannot chain down the
+  table. Within a tie the earlier submission is listed first: the one whose ranked
+  configuration (same config SHA-256) was first run on this hardware.
 - A run whose scored TPS is not a finite number is never ranked.
 
 Everything here is pure: lists of result documents and verdict records in, values out.
@@ -30,7 +41,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from arena.challenge import Noise
 from arena.result import score_set
+from runner.stats import pooled_variance, sample_variance, two_sided_quantile
 
 RANKED = "verified"
 SUBMISSION_STATES = ("active", "withdrawn", "disqualified")
@@ -72,6 +85,78 @@ class Entry:
     first_run_at: str
     tied: bool
     result: Mapping[str, Any] = field(repr=False, compare=False)
+    margin: float = 0.0  # the tie margin of its group: a gap to the group's fastest below it ties
+    fastest: bool = True  # the fastest entry of its tie group (the one ties are measured from)
+    group_size: int = 1  # entries sharing its rank
+    group_index: int = 0  # its place within them: 0 is listed first (the earliest configuration)
+    unstable: bool = False  # its run's passes scatter more than the calibrated noise allows
+
+
+@dataclass(frozen=True)
+class TieRule:
+    """When two scores tie: the noise they are judged against and the quantile for the
+    challenge's confidence. `tied` is the rule, written once: `rank` groups by it, and the
+    feed uses it to say that a new record is within the noise."""
+
+    confidence: float
+    relative: bool  # sigma is a fraction of the score, not tokens/s
+    sigma: float  # the figure used: calibrated, or pooled with the board's repeats when larger
+    df: int
+    quantile: float  # two-sided Student t quantile at `confidence`, `df` degrees of freedom
+    calibrated_sigma: float
+    calibrated_df: int
+    source: str
+    board_sigma: float | None  # from repeated runs of one configuration on this board
+    board_df: int
+    board_configs: int  # configurations measured more than once
+    board_runs: int  # their runs
+    board_capped: int  # configurations whose spread counted as `unstable_factor` sigmas
+    widened: bool = False  # the board's repeats, pooled with the calibration, raised sigma
+
+    def noise_at(self, tps: float) -> float:
+        """The run-to-run sigma, in tokens/s, at a score of `tps`."""
+        return self.sigma * tps if self.relative else self.sigma
+
+    def margin(self, tps: float) -> float:
+        """The smallest gap below a score of `tps` that is not a tie."""
+        return self.quantile * self.noise_at(tps) * math.sqrt(2)
+
+    def tied(self, faster: float, slower: float) -> bool:
+        """A real difference of this size cannot be told from run-to-run noise."""
+        return abs(faster - slower) < self.margin(max(faster, slower))
+
+    def describe(self, tps: float | None = None) -> str:
+        """The rule in words, with its figures (at a score of `tps` when sigma is relative)."""
+        unit = (f"{self.sigma:.2%} of the score" if self.relative else f"{self.sigma:.2f} tok/s")
+        cal = (f"{self.calibrated_sigma:.2%} of the score" if self.relative
+               else f"{self.calibrated_sigma:.2f} tok/s")
+        words = (f"Two entries share a rank when the gap between their scores is smaller than "
+                 f"t × σ × √2: the gap two runs of one configuration would exceed only "
+                 f"{1 - self.confidence:.0%} of the time (two-sided, confidence "
+                 f"{self.confidence:.0%}). σ = {unit}, the run-to-run noise: ")
+        board = ""
+        if self.board_df:
+            board = (f"{self.board_runs} repeated runs of {self.board_configs} "
+                     f"configuration{'s' if self.board_configs != 1 else ''} on this board ("
+                     + (f"{self.board_sigma:.2%}" if self.relative
+                        else f"{self.board_sigma:.2f} tok/s")
+                     + f", {self.board_df} degrees of freedom"
+                     + (f"; {self.board_capped} too scattered to count in full" if
+                        self.board_capped else "") + ")")
+        if self.widened:
+            words += (f"the challenge's calibrated figure ({cal}, weighted as "
+                      f"{self.calibrated_df} degrees of freedom) pooled with {board}, which "
+                      f"show more noise than calibrated")
+        else:
+            words += (f"the challenge's calibrated figure, weighted as {self.calibrated_df} "
+                      f"degrees of freedom")
+            if board:
+                words += (f"; the {board} do not show more, and the board may widen the "
+                          f"ties, never narrow them")
+        words += (f"; t = {self.quantile:.2f}, Student's t at {self.df} degrees of freedom.")
+        if tps is not None:
+            words += f" At {tps:,.1f} tok/s a gap under {self.margin(tps):,.1f} tok/s is a tie."
+        return words
 
 
 @dataclass(frozen=True)
@@ -241,19 +326,92 @@ def _rankable_runs(results: Iterable[Mapping[str, Any]], verdicts: Iterable[Mapp
     return here, rankable
 
 
+def is_unstable(result: Mapping[str, Any], noise: Noise) -> bool:
+    """The run's passes on its scored set scatter more than `noise.unstable_factor` calibrated
+    run-to-run sigmas: its number is shown, flagged, and kept out of the board's noise estimate."""
+    s = _set(result)
+    tps = scored_tps(result)
+    if s is None or tps is None:
+        return False
+    sd = result["tps"][s].get("stdev")
+    if not isinstance(sd, (int, float)) or isinstance(sd, bool) or not math.isfinite(sd):
+        return False
+    return sd > noise.unstable_factor * noise.sigma_at(tps)
+
+
+def _tie_rule(rankable: Sequence[Mapping[str, Any]], noise: Noise) -> TieRule:
+    """The calibrated noise pooled with the spread of repeated runs of one configuration (the
+    same config SHA-256 and scored set, verified, more than once) on this board."""
+    groups: dict[tuple[str, str], list[float]] = {}
+    for r in rankable:
+        if is_unstable(r, noise):
+            continue
+        tps = scored_tps(r)
+        assert tps is not None
+        groups.setdefault((r["submission"]["config_sha256"], _set(r) or ""), []).append(tps)
+    estimates = []
+    capped = runs = 0
+    for values in groups.values():
+        if len(values) < 2:
+            continue
+        mean = math.fsum(values) / len(values)
+        if noise.relative:
+            if mean <= 0:
+                continue
+            values = [v / mean for v in values]
+        var = sample_variance(values)
+        # No configuration widens the ties by more than an unstable run could (in the
+        # calibration's units: values are fractions of their mean when sigma is relative).
+        cap = noise.unstable_factor * noise.sigma
+        if var > cap * cap:
+            var, capped = cap * cap, capped + 1
+        estimates.append((var, len(values) - 1))
+        runs += len(values)
+    board_var, board_df = pooled_variance(estimates)
+    var, df = pooled_variance([(noise.sigma ** 2, noise.degrees_of_freedom),
+                               (board_var, board_df)])
+    widened = board_df > 0 and var > noise.sigma ** 2
+    if not widened:
+        # The board can show the noise larger than calibrated, never smaller: a quiet
+        # configuration can be chosen (a slow one, in tokens/s), and re-run to narrow the
+        # ties around a rival. Lowering sigma is a maintainer's edit to challenge.yaml.
+        var, df = noise.sigma ** 2, noise.degrees_of_freedom
+    return TieRule(
+        confidence=noise.confidence, relative=noise.relative, sigma=math.sqrt(var), df=df,
+        quantile=two_sided_quantile(noise.confidence, df), calibrated_sigma=noise.sigma,
+        calibrated_df=noise.degrees_of_freedom, source=noise.source,
+        board_sigma=math.sqrt(board_var) if board_df else None, board_df=board_df,
+        board_configs=len(estimates), board_runs=runs, board_capped=capped, widened=widened)
+
+
+def tie_rule(
+    results: Iterable[Mapping[str, Any]],
+    verdicts: Iterable[Mapping[str, Any]],
+    *,
+    hardware: str,
+    noise: Noise,
+    challenge_id: str | None = None,
+) -> TieRule:
+    """The tie rule `rank` applies to these results (to describe it; `rank` computes its own)."""
+    _, rankable = _rankable_runs(results, verdicts, hardware, challenge_id)
+    return _tie_rule(rankable, noise)
+
+
 def rank(
     results: Iterable[Mapping[str, Any]],
     verdicts: Iterable[Mapping[str, Any]],
     *,
     hardware: str,
-    tie_tps: float,
+    noise: Noise,
     by_author: bool = False,
     challenge_id: str | None = None,
 ) -> list[Entry]:
     """The leaderboard: one entry per submission (or per author), best first, ties shared.
 
-    `challenge_id`, when given, also keeps out results recorded for another challenge."""
+    `noise` is the challenge's calibration (`Challenge.noise`); `challenge_id`, when given,
+    also keeps out results recorded for another challenge."""
     here, rankable = _rankable_runs(results, verdicts, hardware, challenge_id)
+    rule = _tie_rule(rankable, noise)
     first_seen: dict[tuple[str, str], tuple[dt.datetime, str]] = {}
     for r in here:
         key, t = _config_key(r), instant(r["started_at"])
@@ -283,7 +441,7 @@ def rank(
             public_tps=_median(r, "public"), private_tps=_median(r, "private"),
             ppl=None if ppl is None else float(ppl["value"]), run_id=r["run_id"],
             started_at=r["started_at"], first_run_at=first_text, result=r,
-            _priority=score[0], _first=first_at))
+            unstable=is_unstable(r, noise), _priority=score[0], _first=first_at))
 
     if by_author:
         per_author: dict[str, dict[str, Any]] = {}
@@ -298,28 +456,26 @@ def rank(
     candidates.sort(key=lambda c: (c["_priority"], -c["tps"], c["_first"], c["submission_id"]))
     groups: list[list[dict[str, Any]]] = []
     for c in candidates:
-        if groups and _tied(groups[-1][0], c, tie_tps):
+        # Measured against the group's first (fastest) entry, so ties never chain downwards;
+        # a private and a public-only number are not comparable.
+        lead = groups[-1][0] if groups else None
+        if (lead is not None and lead["_priority"] == c["_priority"]
+                and rule.tied(lead["tps"], c["tps"])):
             groups[-1].append(c)
         else:
             groups.append([c])
     out: list[Entry] = []
     for g in groups:
+        fastest = g[0]["submission_id"]
+        margin = rule.margin(g[0]["tps"])
         g.sort(key=lambda c: (c["_first"], -c["tps"], c["submission_id"]))
         r = len(out) + 1
-        for c in g:
+        for i, c in enumerate(g):
             del c["_priority"], c["_first"]
-            out.append(Entry(rank=r, tied=len(g) > 1, **c))
+            out.append(Entry(rank=r, tied=len(g) > 1, margin=margin,
+                             fastest=c["submission_id"] == fastest, group_size=len(g),
+                             group_index=i, **c))
     return out
-
-
-def _tied(leader: Mapping[str, Any], other: Mapping[str, Any], tie_tps: float) -> bool:
-    if leader["_priority"] != other["_priority"]:
-        return False  # a private and a public-only number are not comparable
-    if leader["tps"] - other["tps"] < tie_tps:
-        return True
-    lo_a, hi_a = leader["ci95"]
-    lo_b, hi_b = other["ci95"]
-    return lo_a <= hi_b and lo_b <= hi_a
 
 
 def pareto_front(entries: Sequence[Entry]) -> list[Entry]:

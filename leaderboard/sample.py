@@ -12,21 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 import random
 import shutil
-import statistics
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from arena.result import validate_result
 from arena.store import ResultsStore
 from arena.submission import sha256_json
-
-# Two-sided 95% Student t quantiles by degrees of freedom (1..30); 1.96 beyond.
-_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-        2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+from runner.stats import summarize
 
 # The runner's checks, in the order it reports them (runner.integrity.CHECK_ORDER).
 CHECK_NAMES = ("model_identity", "output_length", "public_private_gap", "cache_probe",
@@ -41,21 +35,20 @@ def iso(t: dt.datetime) -> str:
 def tps_set(passes: Sequence[float], *, prompts: int = 32, output_tokens: int = 512,
             ) -> dict[str, Any]:
     """One prompt set's TPS block from per-pass TPS figures, with the statistics the runner
-    reports (median, mean, sample stdev, Student-t 95% CI of the mean)."""
+    reports (median, mean, sample stdev, Student-t 95% CI of the mean), from the runner's own
+    `summarize`."""
     tokens = prompts * output_tokens
-    mean = statistics.fmean(passes)
-    sd = statistics.stdev(passes) if len(passes) > 1 else 0.0
-    half = (_T95[min(len(passes) - 1, 30) - 1] if len(passes) > 1 else 0.0) * sd / math.sqrt(
-        len(passes))
+    s = summarize(passes)
+    mean, sd = s.mean, s.stdev
     return {
         "prompts": prompts,
         "output_tokens": output_tokens,
         "passes": [{"tokens": tokens, "seconds": round(tokens / p, 4), "tps": round(p, 3)}
                    for p in passes],
-        "median": round(statistics.median(passes), 3),
+        "median": round(s.median, 3),
         "mean": round(mean, 3),
         "stdev": round(sd, 3),
-        "ci95": [round(mean - half, 3), round(mean + half, 3)],
+        "ci95": [round(s.ci95[0], 3), round(s.ci95[1], 3)],
     }
 
 
@@ -283,13 +276,15 @@ def synthetic_history(root: Path, *, submissions: int, runs_per_submission: int 
         mine = max(40.0, base_tps + (ceiling - base_tps) * rng.uniform(-0.25, 0.2))
         strength[sid] = mine
         ids.append(sid)
+        # Each submission its own configuration (a different context length): runs of one
+        # configuration are repeated measurements of one thing, and the tie rule pools them.
+        own = {"max_model_len": 4096 + i, **args}
         write_submission(root, login, name, description=f"{idea} on top of {parent or 'bf16'}: "
-                         f"try {i}.", parent=parent, tags=tags, args={"max_model_len": 4096,
-                                                                     **args})
+                         f"try {i}.", parent=parent, tags=tags, args=own)
         when = t0 + dt.timedelta(seconds=span_s * i / max(1, submissions))
         if i and rng.random() < 0.04:
             continue  # pending: no run yet
-        cfg = config(args={"max_model_len": 4096, **args})
+        cfg = config(args=own)
         for k in range(runs_per_submission):
             roll = rng.random()
             at = when + dt.timedelta(hours=k * 3 + rng.random())

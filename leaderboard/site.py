@@ -31,6 +31,7 @@ from markupsafe import Markup, escape
 
 from arena.challenge import HUB_ID_RE, REVISION_RE, Challenge
 from arena.store import ResultsStore
+from arena.submission import REPO_RE
 from arena.text import for_html, has_unsafe_characters, needs_html_escaping
 from leaderboard import api, charts
 from leaderboard.load import ValidationCache, load_store, load_submission_files
@@ -106,6 +107,15 @@ class Links:
         if (isinstance(model_id, str) and isinstance(revision, str)
                 and re.fullmatch(HUB_ID_RE, model_id) and re.fullmatch(REVISION_RE, revision)):
             return f"https://huggingface.co/{model_id}/tree/{revision}"
+        return None
+
+    @staticmethod
+    def source(repo: Any, commit: Any) -> str | None:
+        """The commit on GitHub that a patch came from (engine.source), only when the repo is a
+        well-formed owner/name and the commit a full SHA: anything else is shown, not linked."""
+        if (isinstance(repo, str) and isinstance(commit, str) and re.fullmatch(REPO_RE, repo)
+                and ".." not in repo and re.fullmatch(REVISION_RE, commit)):
+            return f"https://github.com/{quote(repo, safe='/')}/commit/{commit}"
         return None
 
     @staticmethod
@@ -244,6 +254,8 @@ def _run_card(r: Any, links: "Links") -> Markup:
            f'  <header>\n    <h3 id="run-{rid}-h">{rid}</h3>\n    {_badge(r.status)}']
     if r.ranked:
         out.append(' <span class="badge st-pass">ranked run</span>')
+    if r.unstable:
+        out.append(' <span class="badge st-warn">unstable</span>')
     out.append(f'\n    <span class="muted small"><time datetime="{_clean(r.started_at)}">'
                f'{_clean(_datetime(r.started_at))}</time> · {_clean(r.hardware)}')
     if not r.here:
@@ -252,6 +264,12 @@ def _run_card(r: Any, links: "Links") -> Markup:
     if r.overridden_by:
         out.append(f'  <p class="small">Decided by maintainer <strong>{_clean(r.overridden_by)}'
                    f'</strong>; the runner said <em>{_clean(d["verdict"])}</em>.</p>\n')
+    if r.unstable:
+        sd = d["tps"][r.tps_set]["stdev"]
+        out.append(f'  <p class="small notice">Unstable: its timed passes scatter (sd {_tps(sd)} '
+                   'tok/s) far more than the run-to-run noise the ranking\'s ties rest on. Its '
+                   'number stands, but it is left out of the board\'s noise estimate; a re-run '
+                   'tells more.</p>\n')
     if r.reasons:
         out.append('  <ul class="reasons">' + "".join(f"<li>{_clean(x)}</li>" for x in r.reasons)
                    + "</ul>\n")
@@ -615,7 +633,11 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
     tasks += [page_task("authors.html.j2", pager_file(p, "authors"), section="authors",
                         pager=p, entries=chunk)
               for p, chunk in paginate(model.author_entries, page_size, "authors")]
-    tasks.append(page_task("tree.html.j2", "tree.html", section="tree", tree=model.tree))
+    tree_graph = charts.lineage(list(model.submissions.values()), href=href,
+                                lead_id=model.entries[0].submission_id if model.entries
+                                else None)
+    tasks.append(page_task("tree.html.j2", "tree.html", section="tree", tree=model.tree,
+                           graph=tree_graph))
     tasks += [page_task("runs.html.j2", pager_file(p, "runs"), section="runs", pager=p,
                         runs=chunk)
               for p, chunk in paginate(model.runs, runs_page_size, "runs")]
@@ -672,8 +694,11 @@ def _llms_txt(model: SiteModel) -> str:
     ch = model.challenge
     lines = [f"# {ch.title} leaderboard", "",
              f"> Challenge {ch.id} on {ch.hardware} hardware. Score: median decode tokens/s at "
-             f"batch 1 on the private prompts; perplexity at most {ch.ppl_cap:.4g}; gaps under "
-             f"{ch.tie_tps:g} tok/s are ties.", "",
+             f"batch 1 on the private prompts; perplexity at most {ch.ppl_cap:.4g}; gaps "
+             f"within the run-to-run noise are ties.", "",
+             "## Ties", "",
+             (model.tie_rule.describe(model.entries[0].tps if model.entries else None)
+              if model.tie_rule else "No tie rule."), "",
              "## Data", "",
              f"- [Leaderboard JSON](api/leaderboard.json): format {api.LEADERBOARD_FORMAT}",
              f"- [Submissions JSON](api/submissions.json): format {api.SUBMISSIONS_FORMAT}",
@@ -681,9 +706,11 @@ def _llms_txt(model: SiteModel) -> str:
              "- [API documentation](api/index.html), schemas in api/schema/",
              "- [New records (Atom)](feed.xml)", "", "## Top 10", ""]
     for e in model.entries[:10]:
+        tie = (f" (tied: {e.group_size} share rank {e.rank}"
+               f"{', the fastest of them' if e.fastest else ''})" if e.tied else "")
         lines.append(f"- {e.rank}. [{e.submission_id}]({page_path(e.submission_id)}): "
                      f"{e.tps:.1f} tok/s ({e.tps_set}), ppl "
-                     f"{'n/a' if e.ppl is None else f'{e.ppl:.4g}'}")
+                     f"{'n/a' if e.ppl is None else f'{e.ppl:.4g}'}{tie}")
     if not model.entries:
         lines.append("- no verified runs yet")
     return "\n".join(lines) + "\n"

@@ -1,5 +1,7 @@
 """Statistics of repeated measurements, done once, here: median, mean, sample standard deviation
-and the 95% confidence interval of the mean (Student's t).
+and the 95% confidence interval of the mean (Student's t); pooled variances of groups of repeated
+measurements and two-sided quantiles, which the leaderboard's tie rule (leaderboard.ranking)
+rests on.
 
 Every figure a result reports about repeated passes comes from `summarize`, so the runner, the
 benchmark scripts and anything that re-derives a figure from a result agree to the last digit.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 CONFIDENCE = 0.95
 
@@ -46,6 +48,37 @@ def summarize(values: Iterable[float]) -> Summary:
     sd = statistics.stdev(xs)
     half = t_quantile(1 - (1 - CONFIDENCE) / 2, n - 1) * sd / math.sqrt(n)
     return Summary(n, mean, median, sd, (mean - half, mean + half))
+
+
+def sample_variance(values: Sequence[float]) -> float:
+    """The sample variance (n - 1) of at least two values."""
+    if len(values) < 2:
+        raise ValueError("sample_variance() needs at least two values")
+    return statistics.variance([float(v) for v in values])
+
+
+def pooled_variance(estimates: Iterable[tuple[float, int]]) -> tuple[float, int]:
+    """Independent variance estimates of one quantity, (variance, degrees of freedom) each,
+    pooled: weighted by their degrees of freedom, which add up. Estimates with no degrees of
+    freedom add nothing; (0.0, 0) when none has any."""
+    total = df = 0
+    for var, k in estimates:
+        if k < 0 or var < 0 or not math.isfinite(var):
+            raise ValueError(f"not a variance estimate: ({var}, {k})")
+        total += var * k
+        df += k
+    return (total / df, df) if df else (0.0, 0)
+
+
+def two_sided_quantile(confidence: float, df: int | None = None) -> float:
+    """The q with P(|T| < q) = confidence for Student's t with `df` degrees of freedom, or for
+    the standard normal distribution when df is None."""
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must be between 0 and 1")
+    p = 1 - (1 - confidence) / 2
+    if df is None:
+        return statistics.NormalDist().inv_cdf(p)
+    return t_quantile(p, df)
 
 
 def t_quantile(p: float, df: int) -> float:

@@ -26,7 +26,7 @@ def test_the_fast_gemma_challenge_loads_with_the_issue_values(challenge):
     assert challenge.engines["vllm"].allows("0.32.0")
     assert not challenge.engines["vllm"].allows("0.31.9")
     assert challenge.engines["vllm"].allows("0.33.1")
-    assert challenge.tie_tps > 0
+    assert challenge.noise.sigma > 0 and 0.5 <= challenge.noise.confidence < 1
     assert challenge.startup_timeout_s and challenge.request_timeout_s and challenge.run_timeout_s
     expected_args = {"dtype", "quantization", "kv_cache_dtype", "max_model_len",
                      "gpu_memory_utilization", "max_num_seqs", "max_num_batched_tokens",
@@ -86,6 +86,18 @@ BROKEN = [
     ("bad maintainer", lambda d: d["maintainers"].append("not a login!"), "maintainers[1]",
      "not a GitHub login"),
     ("unknown top-level", lambda d: d.update(leaderboard="x"), "leaderboard", "unknown field"),
+    ("old tie threshold", lambda d: d.update(ranking={"tie_tps": 3.5}), "ranking.tie_tps",
+     "matches sigma_tps of about 1.3 at confidence 0.95"),
+    ("both sigmas", lambda d: d["ranking"]["noise"].update(sigma_relative=0.004),
+     "ranking.noise", "exactly one of sigma_tps"),
+    ("no sigma", lambda d: d["ranking"]["noise"].pop("sigma_tps"), "ranking.noise",
+     "has neither"),
+    ("noise without a source", lambda d: d["ranking"]["noise"].pop("source"), "ranking.noise",
+     "'source' is missing"),
+    ("confidence of one", lambda d: d["ranking"].update(confidence=1), "ranking.confidence",
+     "out of range"),
+    ("negative sigma", lambda d: d["ranking"]["noise"].update(sigma_tps=-1),
+     "ranking.noise.sigma_tps", "greater than 0"),
 ]
 
 
@@ -110,3 +122,22 @@ def test_a_missing_challenge_file_says_so(tmp_path):
     with pytest.raises(ChallengeError) as info:
         load_challenge(tmp_path / "nope.yaml")
     assert "cannot read the challenge file" in info.value.problems[0].message
+
+
+def test_an_old_tie_threshold_beside_the_new_noise_is_still_refused(tmp_path):
+    def change(d):
+        d["ranking"]["tie_tps"] = 3.5
+    with pytest.raises(ChallengeError) as info:
+        load_challenge(_broken(tmp_path, change))
+    (p,) = info.value.problems
+    assert p.field == "ranking.tie_tps" and p.line > 1
+    assert "no longer read" in p.message and "noise: {sigma_tps" in p.message
+
+
+def test_the_noise_calibration_is_read_with_its_source(challenge, demo_challenge):
+    n = challenge.noise
+    assert (n.sigma, n.relative, n.confidence) == (1.2, False, 0.99)
+    assert "1.2 tokens/s" in n.source and n.degrees_of_freedom >= 1
+    assert n.sigma_at(300.0) == 1.2
+    d = demo_challenge.noise
+    assert d.relative and d.sigma_at(100.0) == pytest.approx(100.0 * d.sigma)

@@ -4,6 +4,7 @@ written through the results store, and whole challenge folders for site builds."
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,14 +21,22 @@ def at(day: int, hour: int = 10, minute: int = 0) -> dt.datetime:
     return dt.datetime(2026, 11, day, hour, minute, tzinfo=UTC)
 
 
+def own_config(sid: str) -> dict[str, Any]:
+    """A configuration no other submission id has (in practice)."""
+    return sample.config(args={"max_model_len": 1024 + zlib.crc32(sid.encode()) % 100_000})
+
+
 @pytest.fixture
 def run() -> Callable[..., dict[str, Any]]:
     """run("alice/x", 200, day=3) -> a verified result whose private median is 200 TPS, with a
-    zero-width confidence interval unless `spread` is given."""
+    zero-width confidence interval unless `spread` is given. Each submission has its own
+    configuration unless `cfg` is given (runs of one configuration are repeated measurements
+    of one thing: the tie rule pools their spread)."""
 
     def make(sid: str, tps: float | None = 200.0, *, day: int = 1, hour: int = 10,
              spread: float = 0.0, public: float | None = None, only_public: bool = False,
              **kw: Any) -> dict[str, Any]:
+        kw.setdefault("cfg", own_config(sid))
         if tps is None:
             kw.setdefault("private", None)
             kw.setdefault("public", None)

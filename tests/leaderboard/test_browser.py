@@ -232,3 +232,26 @@ def test_dark_mode_follows_the_system(chromium, synthetic_site):
         return sum(int(v) for v in rgb[rgb.index("(") + 1:-1].split(",")[:3])
 
     assert background("light") > 600 and background("dark") < 120
+
+
+def test_the_lineage_graph_is_a_set_of_named_links_without_javascript(chromium, synthetic_site):
+    import re
+    with preview.serve_folder(synthetic_site) as base:
+        for width in (375, 1440):
+            ctx, page, watch = preview.open_page(chromium, base + "tree.html", javascript=False,
+                                                 width=width)
+            nodes = page.locator("svg.lineage a")
+            assert nodes.count() > 20
+            # Each node is a link to assistive technology, named by its title.
+            link = page.get_by_role("link", name=re.compile(
+                r"^arena-maintainers.bf16-baseline: [0-9.]+ tok.s"))  # no "/": old Playwright
+            assert link.count() == 1
+            box = page.locator("svg.lineage").bounding_box()
+            assert box is not None and box["width"] <= width and box["height"] > 150
+            assert page.locator("ol.tree li").count() > 20  # the list is still there
+            if width == 1440:
+                link.click()
+                assert page.url == base + "submissions/arena-maintainers/bf16-baseline.html"
+                assert page.locator("h1").inner_text() == "bf16-baseline"
+            assert watch.console_errors == [] and watch.page_errors == []
+            ctx.close()

@@ -69,7 +69,7 @@ def test_the_site_ranks_exactly_as_the_bot_does(challenge, run, verdict):
                run("d/w", 500.0, hardware="l4"), run("e/v", 300.0, day=3)]
     v = [verdict("e/v", "invalidate", reason="proxy")]
     m = model_of(challenge, [], results, v)
-    bot = rank(results, v, hardware=challenge.hardware, tie_tps=challenge.tie_tps)
+    bot = rank(results, v, hardware=challenge.hardware, noise=challenge.noise)
     assert [(e.rank, e.submission_id, e.run_id) for e in m.entries] == [
         (e.rank, e.submission_id, e.run_id) for e in bot]
     # The ranked run is marked, and a run on other hardware is kept but not counted.

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.stats import summarize, t_cdf, t_quantile
+from runner.stats import (
+    pooled_variance,
+    sample_variance,
+    summarize,
+    t_cdf,
+    t_quantile,
+    two_sided_quantile,
+)
 
 # Two-sided 95% critical values of Student's t, from published tables.
 T_TABLE = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 9: 2.262, 10: 2.228, 19: 2.093,
@@ -51,3 +58,26 @@ def test_interval_contains_the_mean_and_widens_with_spread(xs: list[float]) -> N
     assert s.ci95[0] <= s.mean + 1e-9 and s.mean - 1e-9 <= s.ci95[1]
     assert s.ci95[1] - s.ci95[0] == pytest.approx(
         2 * t_quantile(0.975, len(xs) - 1) * s.stdev / math.sqrt(len(xs)), rel=1e-9, abs=1e-9)
+
+
+def test_two_sided_quantiles_match_published_tables() -> None:
+    # 99%: 2.750 at 30 degrees of freedom, 2.576 for the normal distribution.
+    assert two_sided_quantile(0.99, 30) == pytest.approx(2.750, abs=5e-4)
+    assert two_sided_quantile(0.99) == pytest.approx(2.5758, abs=1e-4)
+    assert two_sided_quantile(0.95, 10) == pytest.approx(2.228, abs=5e-4)
+    with pytest.raises(ValueError):
+        two_sided_quantile(1.0, 3)
+
+
+def test_pooled_variance_weights_estimates_by_their_degrees_of_freedom() -> None:
+    groups = [[1.0, 2.0, 3.0], [10.0, 14.0], [5.0]]
+    estimates = [(sample_variance(g), len(g) - 1) for g in groups if len(g) > 1]
+    var, df = pooled_variance(estimates)
+    # The textbook pooled variance: squared deviations from each group's mean over sum(n - 1).
+    ss = sum(sum((x - statistics.fmean(g)) ** 2 for x in g) for g in groups)
+    assert df == 3 and var == pytest.approx(ss / 3)
+    assert pooled_variance([]) == (0.0, 0)
+    assert pooled_variance([(4.0, 0)]) == (0.0, 0)
+    assert pooled_variance([(1.44, 30), (4.0, 10)]) == (pytest.approx((43.2 + 40) / 40), 40)
+    with pytest.raises(ValueError):
+        pooled_variance([(-1.0, 3)])
