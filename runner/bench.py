@@ -189,7 +189,8 @@ def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
             shutil.rmtree(work, ignore_errors=True)
     reached = "verdict" if completed else run.stage
     run.enter("verdict")
-    result = result_document(run, engine_checks, referee_checks, stage=reached)
+    result = result_document(run, engine_checks, referee_checks, stage=reached,
+                             patch=run.overlay.fingerprint() if run.overlay else None)
     validate_result(result)
     return RunRecord(result, run.tps, run.encoded, dict(run.engine_logs))
 

@@ -180,8 +180,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     serve = serve_with_vllm
     if args.referee_socket:
         serve = with_running_referee(args.referee_socket)
+    patch_text = None
+    if report.submission.patch is not None:  # validated beside the YAML; the runner re-checks
+        patch_text = (args.submission.parent / Path(report.submission.patch.path).name
+                      ).read_bytes()
     record = run_bench(BenchPlan(report.submission, challenge, sets, commit=args.commit,
-                                 model_cache=args.model_cache),
+                                 model_cache=args.model_cache, patch_text=patch_text),
                        progress=progress, run_id=run_id, keep_logs=logs_dir, serve=serve,
                        on_stage=lambda stage: write_stage(out_dir, run_id, stage))
     path = out_dir / "result.json"

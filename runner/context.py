@@ -74,6 +74,7 @@ class BenchPlan:
     sets: list[Any]  # runner.prompts.PromptSet, measured in this order (public first)
     commit: str | None = None
     model_cache: Path | None = None
+    patch_text: bytes | None = None  # the engine patch the submission names (arena.patch)
 
 
 @dataclass
@@ -135,6 +136,7 @@ class Run:
     model: "PreparedModel | None" = None
     drafter: "PreparedModel | None" = None
     spec: ServeSpec | None = None
+    overlay: Any = None  # runner.overlay.Overlay when the submission carries a patch
     servers: list["Server"] = field(default_factory=list)  # every engine started, to stop
     engine_logs: dict[str, Path] = field(default_factory=dict)  # role -> its log (maintainers)
 

@@ -43,8 +43,12 @@ def prepare(run: Run) -> None:
     sub, ch = run.plan.submission, run.plan.challenge
     tp = time.monotonic()
     cache = run.plan.model_cache
-    base = prepare_model(ch.base_model, challenge=ch, cache_dir=cache, files=TOKENIZER_FILES,
-                         what="base model")
+    if is_local(ch.base_model.id):
+        base = prepare_model(ch.base_model, challenge=ch, cache_dir=cache,
+                             files=TOKENIZER_FILES, what="base model")
+    else:  # its configuration and tokenizer only, held to the run's deadline
+        base = PreparedModel(ch.base_model, download_by(run.deadline, ch.base_model, cache,
+                                                        TOKENIZER_FILES, "base model"), "hub")
     base_cfg = read_config(base.path)
     base_size = (folder_bytes(base.path) if is_local(ch.base_model.id)
                  else weight_bytes(hub_files(ch.base_model, "base model")))
@@ -58,8 +62,43 @@ def prepare(run: Run) -> None:
                                     ch.drafter_size_factor, what="drafter",
                                     method=str(spec_config.get("method", "")))
         run.progress(f"drafter: {spec_config['model']}@{spec_config['revision'][:12]} ready")
+    if sub.patch is not None:
+        run.overlay = overlay_for(run)
     run.encoded, run.warm_ids = encode_all(base.path, run.plan.sets, ch.warmup_requests)
     run.timings["prepare_s"] = time.monotonic() - tp
+
+
+def overlay_for(run: Run):  # type: ignore[no-untyped-def]
+    """The submission's engine patch on a per-run, read-only copy of the installed vLLM."""
+    import hashlib
+
+    from arena.patch import PatchError, parse_patch
+    from runner.overlay import OverlayError, build_overlay
+
+    sub = run.plan.submission
+    text = run.plan.patch_text
+    if text is None:
+        raise ModelError("error", "engine_patch", f"the submission names the engine patch "
+                                                  f"{sub.patch.path}, but the runner was not "
+                                                  "given its file")
+    if hashlib.sha256(text).hexdigest() != sub.patch.sha256:
+        raise ModelError("error", "engine_patch", "the engine patch given to the runner is not "
+                                                  "the one that was validated (its SHA-256 "
+                                                  "differs)")
+    try:
+        parsed = parse_patch(text, path=sub.patch.path)
+        overlay = build_overlay(text.decode("utf-8"), parsed, run.work / "engine-overlay")
+    except PatchError as exc:
+        raise Invalid("engine_patch", f"the engine patch {sub.patch.path} is not acceptable: "
+                      + "; ".join(p.message for p in exc.problems[:3])) from None
+    except OverlayError as exc:
+        if exc.verdict == "invalid":
+            raise Invalid("engine_patch", exc.message) from None
+        raise ModelError("error", "engine_patch", exc.message) from None
+    run.progress(f"engine patch: {len(parsed.files)} files applied to a read-only copy of the "
+                 f"installed vLLM (patch {overlay.patch_sha256[:12]}, overlay "
+                 f"{overlay.digest[:12]}); the referee serves the installed release")
+    return overlay
 
 
 def checked_model(run: Run, ref: ModelRef, base_cfg: dict, cap: float, factor: float, *,

@@ -57,6 +57,7 @@ def submission_spec(run: Run) -> ServeSpec:
                      run.work / "submission", min(ch.startup_timeout_s, run.left()),
                      secrets_of(run.plan.sets), run.progress,
                      drafter_path=run.drafter.path if run.drafter else None,
+                     overlay=run.overlay.root if run.overlay is not None else None,
                      scratch_bytes=ch.sandbox.scratch_mib << 20)
 
 

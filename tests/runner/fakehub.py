@@ -23,10 +23,10 @@ from urllib.parse import unquote, urlparse
 
 
 class FakeHub:
-    def __init__(self, *, slow_s: float = 0.0):
+    def __init__(self) -> None:
         self.repos: dict[str, dict[str, Any]] = {}
         self.downloads: list[tuple[str, str]] = []
-        self.slow_s = slow_s  # seconds each file download takes (a deadline test)
+        self.slow: dict[str, float] = {}  # repo -> seconds each weight file's download takes
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -84,8 +84,8 @@ class FakeHub:
                                "Content-Type": "application/octet-stream"}
                     if not head:
                         hub.downloads.append((repo, name))
-                        if hub.slow_s:
-                            time.sleep(hub.slow_s)
+                        if hub.slow.get(repo) and name.endswith(".safetensors"):
+                            time.sleep(hub.slow[repo])
                     self._send(200, data, headers, head)
                     return
                 self._send(404)
