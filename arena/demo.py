@@ -135,6 +135,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         say(f"   run             {work / 'runs' / doc['submission']['id'].split('/')[1]}"
             "/result.json")
     say(f"   private prompts {private}")
+    say(f"   engine logs     {work / 'engine-logs'}  (maintainers only: never published)")
     say(f"   site            {site / 'index.html'}  (preview: arena site --serve --store {store.root})")
     say(f"done in {time.monotonic() - t0:.0f} s")
     return worst

@@ -1,5 +1,6 @@
-"""`arena demo`, the README's first command, end to end: two real `arena bench` runs on vLLM
-(CPU build), results stored and ranked, private prompts kept private."""
+"""`arena demo`, the README's first command, end to end: three real `arena bench` runs on vLLM
+(CPU build), every engine sandboxed, all judged by one shared referee, one of them serving an
+engine patch; results stored and ranked, private prompts kept private."""
 
 from __future__ import annotations
 
@@ -29,12 +30,16 @@ def test_demo_benches_the_samples_and_ranks_them(tiny_model, demo_challenge,
     # Each sample went through the real `arena bench` command, plain (the baseline) first.
     assert out.index("arena bench demo/submissions/arena-maintainers/plain.yaml") < \
         out.index("arena bench demo/submissions/arena-maintainers/ngram-k4.yaml")
-    assert proc.stderr.count("start-up: engine ready") == 2
-    assert proc.stderr.count("timed pass 3/3 (private)") == 2
+    assert proc.stderr.count("start-up: the submission's engine is ready") == 3
+    assert proc.stderr.count("timed pass 3/3 (private)") == 3
+    # One referee, started once by the demo, judged all three runs.
+    assert out.count("starting the referee") == 1
+    assert proc.stderr.count("referee: the running referee given by --referee-socket") == 3
 
     store = ResultsStore(work / "store")
     results = {r.doc["submission"]["id"]: validate_result(r.doc) for r in store.results()}
-    assert set(results) == {"arena-maintainers/plain", "arena-maintainers/ngram-k4"}
+    assert set(results) == {"arena-maintainers/plain", "arena-maintainers/ngram-k4",
+                            "arena-maintainers/attention-log"}
     private = load_private_dir(work / "private")
     n_public = 24
     for sid, doc in results.items():
@@ -51,24 +56,28 @@ def test_demo_benches_the_samples_and_ranks_them(tiny_model, demo_challenge,
                 assert p["tokens"] == doc["tps"][s]["prompts"] * demo_challenge.output_tokens
         stored = json.loads((work / "runs" / sid.split("/")[1] / "result.json").read_text())
         assert stored == doc
-    # Every integrity check ran and passed on both honest samples. Plain vLLM started by the
-    # runner is its own plain form; the n-gram sample was compared with a plain copy of the
-    # checkpoint that the run started (and stopped) itself.
+    # Every integrity check ran and passed on the three honest samples, each judged by the
+    # referee (stock vLLM, speculative decoding off, no patch).
     from runner.integrity import CHECK_ORDER
 
-    fidelity = {}
     for sid, doc in results.items():
         assert {c["name"]: c["status"] for c in doc["checks"]} == \
             dict.fromkeys(CHECK_ORDER, "pass"), (sid, doc["checks"])
-        fidelity[sid] = next(c for c in doc["checks"]
-                             if c["name"] == "greedy_fidelity")["figures"]
-        assert fidelity[sid]["violations"] == 0 and fidelity[sid]["outputs"] > 0
-        assert doc["timings"]["checks_s"] > 0
-    assert fidelity["arena-maintainers/plain"]["reference"].startswith("the submission's own")
-    assert fidelity["arena-maintainers/ngram-k4"]["reference"].startswith("a separate plain")
-    assert fidelity["arena-maintainers/ngram-k4"]["reference_startup_s"] > 0
-    assert proc.stderr.count("greedy fidelity: starting the same checkpoint plainly") == 1
-    assert proc.stderr.count("no process left") >= 2
+        fidelity = next(c for c in doc["checks"] if c["name"] == "greedy_fidelity")["figures"]
+        assert fidelity["violations"] == 0 and fidelity["outputs"] > 0
+        assert fidelity["reference"].startswith("the referee")
+        assert doc["timings"]["referee_s"] > 0 and doc["stage"] == "verdict"
+        assert doc["fingerprint"]["sandbox"]["kind"] == "bubblewrap"
+        assert "log_tail" not in doc
+    assert proc.stderr.count("no process left") >= 3
+
+    # The patched sample served its patch from a copy in its sandbox; the referee did not.
+    patched = results["arena-maintainers/attention-log"]
+    assert patched["fingerprint"]["patch"]["files"] == 1
+    assert results["arena-maintainers/plain"]["fingerprint"]["patch"] is None
+    kept = work / "engine-logs" / "attention-log" / "submission.log"
+    assert "attention backend CPUAttentionBackend for head size" in kept.read_text()
+    assert "attention backend" not in (work / "referee" / "engine.log").read_text()
 
     spec = results["arena-maintainers/ngram-k4"]["speculative"]
     assert spec["method"] == "ngram" and spec["num_speculative_tokens"] == 4
@@ -84,7 +93,8 @@ def test_demo_benches_the_samples_and_ranks_them(tiny_model, demo_challenge,
     # The site was built from the same store: both submissions ranked, one page each.
     board = json.loads((work / "site" / "api" / "leaderboard.json").read_text())
     ranked_ids = {e["submission"] for e in board["entries"]}
-    assert ranked_ids == {"arena-maintainers/plain", "arena-maintainers/ngram-k4"}
+    assert ranked_ids == {"arena-maintainers/plain", "arena-maintainers/ngram-k4",
+                          "arena-maintainers/attention-log"}
     home = (work / "site" / "index.html").read_text()
     assert "ngram-k4" in home and "plain" in home
 
