@@ -98,6 +98,17 @@ def test_demo_benches_the_samples_and_ranks_them(tiny_model, demo_challenge,
     home = (work / "site" / "index.html").read_text()
     assert "ngram-k4" in home and "plain" in home
 
+    # The job log (each run's progress, public while the run goes) carries stages, counts and
+    # times, never a figure: no tokens/s, no perplexity, no check figures before the verdict.
+    import re
+
+    for line in proc.stderr.splitlines():
+        assert not re.search(r"tokens/s|perplexity [\d,.]+|\d\.\d+x|acceptance rate", line), line
+    for doc in results.values():
+        ppl = doc["ppl"]["sets"]["public"]["value"]
+        assert f"{ppl:.2f}" not in proc.stderr and f"{ppl:,.2f}" not in proc.stderr
+        assert f"{doc['tps']['private']['median']:.1f}" not in proc.stderr
+
     # The private prompts never left: not in the output, not in a result.
     published = proc.stdout + proc.stderr + "".join(
         p.read_text() for p in work.glob("**/*.json"))
