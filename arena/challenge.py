@@ -152,6 +152,9 @@ class Integrity:
     cache_probe_max_speedup: float
 
 
+DEFAULT_COMMANDS_PER_HOUR = 20
+
+
 @dataclass(frozen=True)
 class Challenge:
     path: Path
@@ -187,6 +190,8 @@ class Challenge:
     maintainers: tuple[str, ...]
     max_submission_bytes: int
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    # Slash commands one participant may send per rolling hour (maintainers: no limit).
+    commands_per_hour: int = 20
 
     @property
     def root(self) -> Path:
@@ -195,9 +200,6 @@ class Challenge:
     @property
     def ppl_cap(self) -> float:
         return self.ppl_reference * (1.0 + self.ppl_max_increase)
-
-    def is_maintainer(self, login: str) -> bool:
-        return login.lower() in {m.lower() for m in self.maintainers}
 
 
 def default_challenge_path() -> Path:
@@ -345,13 +347,17 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
         tie = c.number(("ranking", "tie_tps"), rk.get("tie_tps"), minimum=0)
 
     q = d.get("quotas")
-    runs_per_day, authors_may_bench = None, False
+    runs_per_day, authors_may_bench, commands_per_hour = None, False, DEFAULT_COMMANDS_PER_HOUR
     if c.mapping(("quotas",), q, required=["runs_per_author_per_day"],
-                 optional=["authors_may_bench"]):
+                 optional=["authors_may_bench", "commands_per_sender_per_hour"]):
         runs_per_day = c.integer(("quotas", "runs_per_author_per_day"),
                                  q.get("runs_per_author_per_day"), minimum=0, maximum=1000)
         authors_may_bench = bool(c.boolean(("quotas", "authors_may_bench"),
                                            q.get("authors_may_bench", False)))
+        if "commands_per_sender_per_hour" in q:
+            commands_per_hour = c.integer(("quotas", "commands_per_sender_per_hour"),
+                                          q.get("commands_per_sender_per_hour"), minimum=1,
+                                          maximum=1000) or DEFAULT_COMMANDS_PER_HOUR
 
     t = d.get("timeouts")
     timeouts: dict[str, float | None] = {}
@@ -411,6 +417,7 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
         engines=engines, engine_args=engine_args, engine_defaults=dict(engine_defaults),
         engine_env={k: str(v) for k, v in engine_env.items()},
         tags=tuple(tags), maintainers=tuple(maintainers), max_submission_bytes=max_bytes, raw=d,
+        commands_per_hour=commands_per_hour,
     )
 
 

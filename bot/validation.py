@@ -27,6 +27,7 @@ from bot import checks, comments, labels
 from bot.client import API_ERRORS, describe_failure
 from bot.context import Bot
 from bot.files import ChangedFile, TooManyFiles, changed_files, read_file_at
+from bot.owners import folder_owner, not_owner_message
 from bot.permissions import is_maintainer
 from bot.render import block, code, footer, short
 
@@ -141,7 +142,8 @@ def base_index(challenge: Challenge) -> SubmissionIndex:
     return SubmissionIndex.scan(challenge.submissions_dir, max_bytes=challenge.max_submission_bytes)
 
 
-def assess_pull_request(bot: Bot, number: int, sha: str, author: str) -> Assessment:
+def assess_pull_request(bot: Bot, number: int, sha: str, author: str,
+                        author_id: int | None = None) -> Assessment:
     """Read the PR's changed files and submission YAMLs at `sha` through the API and validate
     them. API failures end in an ERROR assessment that says what failed."""
     a = Assessment(number, sha, author)
@@ -150,6 +152,7 @@ def assess_pull_request(bot: Bot, number: int, sha: str, author: str) -> Assessm
         bot.say(f"#{number} changes {len(files)} file(s)")
         to_validate, a.policy, a.removed = check_paths(
             files, author, bot.challenge, lambda: is_maintainer(bot, author))
+        a.policy += ownership_problems(bot, files, author, author_id)
         contents: dict[str, bytes | Problem] = {}
         for path in to_validate:
             bot.say(f"reading {path} at {short(sha)}")
@@ -164,6 +167,29 @@ def assess_pull_request(bot: Bot, number: int, sha: str, author: str) -> Assessm
         return a
     a.reports = validate_contents(contents, bot.challenge, base_index(bot.challenge))
     return a
+
+
+def ownership_problems(bot: Bot, files: list[ChangedFile], author: str,
+                       author_id: int | None) -> list[Problem]:
+    """A folder claimed by another account (bot.owners) may not be changed by this PR's author,
+    whatever their login. Maintainers' PRs are not limited."""
+    logins = sorted({login for f in files for p in f.paths()
+                     for login in [location(p, bot.challenge)[0]] if login})
+    if not logins or author_id is None:
+        return []
+    out = []
+    maintainer = None
+    for login in logins[:MAX_LISTED]:
+        owner = folder_owner(bot, login)
+        if owner is None or owner == author_id:
+            continue
+        if maintainer is None:
+            maintainer = is_maintainer(bot, author)
+        if maintainer:
+            return []
+        out.append(Problem(f"{submissions_prefix(bot.challenge)}/{login}/", 1, 1, "",
+                           not_owner_message(login, owner, author_id)))
+    return out
 
 
 # -- answering ----------------------------------------------------------------------------------
@@ -252,7 +278,7 @@ def answer(bot: Bot, a: Assessment, current_labels: list[str] | None) -> int:
     if state is not State.NONE:
         try:
             comments.upsert_state_comment(bot, a.number, COMMENT_KIND, state.value, body,
-                                          sha=short(a.sha))
+                                          sha=short(a.sha), head=a.sha)
             bot.say(f"answered on #{a.number}: {state.value}")
         except API_ERRORS as exc:
             failed.append(describe_failure(exc, "Posting the validation comment", bot.now()))
@@ -283,7 +309,8 @@ def on_pull_request(bot: Bot, event: dict[str, Any]) -> int:
         return exitcodes.OK
     pr = event["pull_request"]
     number, sha, author = int(pr["number"]), pr["head"]["sha"], pr["user"]["login"]
+    author_id = pr["user"].get("id") if isinstance(pr["user"].get("id"), int) else None
     current = [lb["name"] for lb in pr.get("labels", []) if isinstance(lb, dict)]
     bot.say(f"validating #{number} at {short(sha)} by {author}")
-    assessment = assess_pull_request(bot, number, sha, author)
+    assessment = assess_pull_request(bot, number, sha, author, author_id)
     return answer(bot, assessment, current)
