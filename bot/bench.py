@@ -96,7 +96,7 @@ def approval_refusal(bot: Bot, req: Request, head: str, named: str | None) -> st
         return (f"you approved commit `{code(named, 40)}`, but the pull request's head is now "
                 f"[`{short(head)}`]({bot.commit_url(head)}): it moved after your review. "
                 + moved)
-    seen = comments.find_latest(comments.own_comments(bot, req.number), VALIDATION_KIND)
+    seen = comments.find_sticky(bot, req.number, VALIDATION_KIND)
     said = _instant(req.created_at)
     if seen is None or said is None:
         return ("the bot has not checked this pull request's head yet, so it cannot tell which "

@@ -275,6 +275,18 @@ def answer(bot: Bot, a: Assessment, current_labels: list[str] | None) -> int:
     state = a.state
     body = render_comment(bot, a)
     failed = []
+    shared: int | None = None
+    try:
+        shared = checks.earlier_owner_of_head(bot, a.number, a.sha, a.author)
+        lookup_ok = True
+    except API_ERRORS as exc:
+        failed.append(describe_failure(exc, "Listing the open pull requests", bot.now()))
+        lookup_ok = False
+    if shared is not None:
+        body += (f"\n\nCommit `{short(a.sha)}` is also the head of #{shared}, an earlier pull "
+                 "request by someone else, so no check run is set on it from here (a check run "
+                 "belongs to the commit, and would show on that pull request too). Push a commit "
+                 "of your own.")
     if state is not State.NONE:
         try:
             comments.upsert_state_comment(bot, a.number, COMMENT_KIND, state.value, body,
@@ -283,10 +295,13 @@ def answer(bot: Bot, a: Assessment, current_labels: list[str] | None) -> int:
         except API_ERRORS as exc:
             failed.append(describe_failure(exc, "Posting the validation comment", bot.now()))
     try:
-        checks.create_check_run(
-            bot, name=checks.VALIDATE, sha=a.sha, status="completed",
-            conclusion=CONCLUSIONS[state], title=_headline(a).lstrip("# "),
-            summary=body, annotations=annotations_for(a), details_url=bot.pr_url(a.number))
+        if shared is not None or not lookup_ok:
+            bot.say(f"no check run on {short(a.sha)} (shared head: #{shared})")
+        else:
+            checks.create_check_run(
+                bot, name=checks.VALIDATE, sha=a.sha, status="completed",
+                conclusion=CONCLUSIONS[state], title=_headline(a).lstrip("# "),
+                summary=body, annotations=annotations_for(a), details_url=bot.pr_url(a.number))
     except API_ERRORS as exc:
         failed.append(describe_failure(exc, "Creating the check run", bot.now()))
     try:

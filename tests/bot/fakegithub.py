@@ -509,9 +509,17 @@ class FakeGitHub:
         page = int(q.get("page", 1))
         chunk = items[(page - 1) * per_page: page * per_page]
         extra = {}
-        if page * per_page < len(items):
-            nq = dict(q, page=str(page + 1))
-            extra["Link"] = f'<{self.url}{path}?{urllib.parse.urlencode(nq)}>; rel="next"'
+        last = max(1, -(-len(items) // per_page))
+        if last > 1:  # GitHub's Link header: next, last, first, prev, as they apply
+            def link(n: int, rel: str) -> str:
+                return f'<{self.url}{path}?{urllib.parse.urlencode(dict(q, page=str(n)))}>; ' \
+                       f'rel="{rel}"'
+            rels = []
+            if page < last:
+                rels += [link(page + 1, "next"), link(last, "last")]
+            if page > 1:
+                rels += [link(1, "first"), link(page - 1, "prev")]
+            extra["Link"] = ", ".join(rels)
         return chunk, extra
 
     # -- handlers: (params, query, body) -> (status, payload[, headers]) ------------------------
