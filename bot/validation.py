@@ -119,21 +119,40 @@ def parent_of(raw: bytes, max_bytes: int) -> str | None:
 def validate_contents(contents: dict[str, bytes | Problem], challenge: Challenge,
                       base_index: SubmissionIndex) -> list[FileReport]:
     """Pure: validate files read from a commit, parents resolved against the base checkout's
-    submissions plus the PR's own files (a PR may add a parent and its child together)."""
+    submissions plus the PR's own files (for cycle checks). A parent must already be on the
+    default branch: the bench job measures one file on a checkout of that branch, where a
+    parent that only this PR adds does not exist (`arena bench` would refuse it), so such a
+    child is refused here, with a message that says what to do."""
     overlay: dict[str, str | None] = {}
     for path, raw in contents.items():
         login, stem = location(path, challenge)
         if login and stem and isinstance(raw, bytes):
             overlay[f"{login}/{stem}"] = parent_of(raw, challenge.max_submission_bytes)
     index = base_index.with_overlay(overlay)
+    pending = {sid for sid in overlay if sid not in base_index}
     reports = []
     for path, raw in contents.items():
         if isinstance(raw, Problem):
             reports.append(FileReport(path, None, [raw]))
-        else:
-            reports.append(validate_file(raw, path_in_repo=path, challenge=challenge,
-                                         index=index))
+            continue
+        report = validate_file(raw, path_in_repo=path, challenge=challenge, index=index)
+        sub = report.submission
+        if sub is not None and sub.parent in pending:
+            report.problems.append(Problem(path, _parent_line(raw, challenge), 1, "parent", (
+                f"{sub.parent} is added by this same pull request, so it is not on the default "
+                "branch yet, where the benchmark runs. Submit the parent in a pull request of "
+                "its own first, and this one once it is merged (or remove `parent`).")))
+            report.submission = None
+        reports.append(report)
     return reports
+
+
+def _parent_line(raw: bytes, challenge: Challenge) -> int:
+    try:
+        return yamlstrict.load(raw, max_bytes=challenge.max_submission_bytes).mark(
+            ("parent",)).line
+    except yamlstrict.YamlError:
+        return 1
 
 
 def base_index(challenge: Challenge) -> SubmissionIndex:
