@@ -8,7 +8,6 @@ Problems (file, line, column, message) and no exception."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -37,7 +36,9 @@ odd_text = st.one_of(
                      ">", "'", '"', "\\", "\u0085", "\u2028", "\ufeff", "\U0001f600", "a: b",
                      "vllm", "0.32.0", "google/gemma-4-E4B-it", "0" * 40, "alice/other",
                      "alice/fuzz", "../x", "mtp", "ngram", "FULL", "bfloat16"]),
-    st.text(max_size=30))
+    st.text(max_size=30),
+    st.integers(4290, 4400).map(lambda n: "9" * n),  # past Python's int-from-text limit
+    st.text("0123456789.e-", min_size=1, max_size=12))
 numbers = st.one_of(st.integers(), st.integers(min_value=-10**400, max_value=10**400),
                     st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none())
 scalars = st.one_of(numbers, odd_text)
@@ -101,10 +102,43 @@ def emit(v, draw, indent: int = 0) -> str:
     return _scalar(v, draw)
 
 
+def _paths(v, prefix=()):
+    yield prefix
+    if isinstance(v, dict):
+        for k, x in v.items():
+            yield from _paths(x, prefix + (k,))
+
+
+def _replace(v, path, new):
+    if not path:
+        return new
+    if not isinstance(v, dict):
+        raise KeyError(path[0])
+    out = dict(v)
+    out[path[0]] = _replace(v[path[0]], path[1:], new)
+    return out
+
+
+BASE = valid_submission("fuzz")
+BASE_PATHS = [p for p in _paths(BASE) if p]
+
+
+@st.composite
+def mutated_submission(draw):
+    """A valid submission with a few of its values, at any depth, replaced by odd ones."""
+    doc = BASE
+    for path in draw(st.lists(st.sampled_from(BASE_PATHS), min_size=1, max_size=3)):
+        try:
+            doc = _replace(doc, path, draw(values))
+        except (KeyError, TypeError):  # an earlier replacement removed the path
+            pass
+    return doc
+
+
 @st.composite
 def documents(draw) -> bytes:
-    base = valid_submission("fuzz")
-    doc = draw(st.one_of(values, st.just(base), st.builds(
+    base = BASE
+    doc = draw(st.one_of(values, st.just(base), mutated_submission(), st.builds(
         lambda extra, drop: {**{k: v for k, v in base.items() if k not in drop}, **extra},
         st.dictionaries(st.sampled_from(KEYS), values, max_size=3),
         st.sets(st.sampled_from(list(base)), max_size=3))))
@@ -196,4 +230,3 @@ def test_the_fuzz_reaches_deep_into_the_checks() -> None:
     raw = json.dumps(valid_submission("fuzz")).encode()
     report = validate_file(raw, path_in_repo=PATH, challenge=CHALLENGE, index=SubmissionIndex())
     assert report.valid, [p.format() for p in report.problems]
-    Path  # noqa: B018
