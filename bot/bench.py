@@ -28,12 +28,6 @@ from bot.validation import COMMENT_KIND as VALIDATION_KIND, State, assess_pull_r
 QUEUED_KIND = "bench"
 
 
-def who_may_bench(bot: Bot) -> str:
-    if bot.challenge.authors_may_bench:
-        return "maintainers, and the pull request's author within their quota"
-    return "maintainers (ask one to comment `/bench` after reviewing the submission)"
-
-
 def _pick_submission(valid: list[Any], name: str) -> tuple[Any | None, str | None]:
     """The report of the submission to run: the only one, or the one named."""
     if name:
