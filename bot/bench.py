@@ -142,7 +142,7 @@ def cancel_run(bot: Bot, run_id: int) -> None:
 
 
 def queued_body(bot: Bot, *, run_id: int, run_url: str, sha: str, path: str, sub_id: str,
-                requested_by: str, check_id: int | None, quota_line: str, nonce: str | None = None,
+                requested_by: str, check_id: int | str | None, quota_line: str, nonce: str | None = None,
                 requested_by_id: int | None = None) -> str:
     fields = dict(run=run_id, sha=sha, check=check_id, by=requested_by_id)
     head = comments.marker(QUEUED_KIND, **fields, nonce=nonce) if nonce else \
@@ -250,13 +250,18 @@ def handle_bench(bot: Bot, req: Request) -> int:
             return exitcodes.OK
         used_after = after.used
 
-    check_id = None
+    check_id: int | str | None = None
     try:
+        if checks.earlier_owner_of_head(bot, req.number, sha, author) is not None:
+            check_id = checks.NO_CHECK  # the commit's checks belong to an earlier PR
+            raise checks.NoCheck()
         check = checks.create_check_run(
             bot, name=checks.BENCHMARK, sha=sha, status="queued",
             title=f"Queued: {sub_id}", summary=f"Benchmark run {run_id} is queued.",
             details_url=run_url)
         check_id = check.id
+    except checks.NoCheck:
+        bot.say(f"{short(sha)} is also the head of an earlier PR by someone else: no check run")
     except API_ERRORS as exc:
         bot.say(describe_failure(exc, "Creating the benchmark check run", bot.now()))
     quota_line = (f"Quota of {code(author, 40)}: {used_after} of {q.limit} runs used in the last "

@@ -45,6 +45,13 @@ def _output(title: str, summary: str, annotations: list[Annotation], text: str |
     return out
 
 
+NO_CHECK = "none"  # in a queued comment's marker: no check run may be set for this run
+
+
+class NoCheck(Exception):
+    """No check run is set: the commit's checks belong to an earlier PR by someone else."""
+
+
 def earlier_owner_of_head(bot: Bot, number: int, sha: str, author: str) -> int | None:
     """The number of an older open pull request by someone else whose head is `sha`, if any.
 
@@ -54,7 +61,7 @@ def earlier_owner_of_head(bot: Bot, number: int, sha: str, author: str) -> int |
     none there (one request per 100 open PRs)."""
     for pull in bot.repo.get_pulls(state="open", sort="created", direction="asc"):
         if pull.number >= number:
-            break
+            continue  # later PRs (numbers only grow) never take the commit's checks away
         if pull.head.sha == sha and (pull.user.login or "").lower() != author.lower():
             return pull.number
     return None

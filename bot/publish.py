@@ -545,6 +545,7 @@ def announce(bot: Bot, pub: Publication, body: str) -> list[str]:
     """Comment, check run, labels; every step is tried; returns what failed."""
     failed = []
     check_id = None
+    queued = None
     try:
         mine = comments.own_comments(bot, pub.pr)
         queued = comments.find_latest(mine, "bench", run=str(bot.run_id))
@@ -569,11 +570,15 @@ def announce(bot: Bot, pub: Publication, body: str) -> list[str]:
     except API_ERRORS as exc:
         failed.append(describe_failure(exc, "Posting the result comment", bot.now()))
     try:
+        if queued is not None and queued.fields.get("check") == checks.NO_CHECK:
+            raise checks.NoCheck()  # the commit's checks belong to an earlier PR
         checks.complete_check_run(
             bot, check_id, sha=pub.sha, name=checks.BENCHMARK,
             conclusion=CONCLUSIONS[pub.outcome],
             title=f"{TITLES[pub.outcome]}: {_summary_line(pub)}"[:255],
             summary=body, details_url=bot.run_url())
+    except checks.NoCheck:
+        bot.say("no check run: the commit's checks belong to an earlier pull request")
     except API_ERRORS as exc:
         failed.append(describe_failure(exc, "Completing the check run", bot.now()))
     try:

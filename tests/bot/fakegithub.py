@@ -536,7 +536,10 @@ class FakeGitHub:
 
     def h_pulls(self, params, q, data):
         prs = [p for p in self.pulls.values() if q.get("state", "open") in ("all", p.state)]
-        prs.sort(key=lambda p: p.updated_at, reverse=True)
+        if q.get("sort") == "created":  # numbers grow with creation time
+            prs.sort(key=lambda p: p.number, reverse=q.get("direction", "desc") == "desc")
+        else:
+            prs.sort(key=lambda p: p.updated_at, reverse=True)
         items = [self.pull_json(p, listing=True) for p in prs]
         page, extra = self._page(items, q, f"/repos/{self.full_name}/pulls")
         return 200, page, extra

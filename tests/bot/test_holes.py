@@ -249,7 +249,8 @@ def test_undoing_a_withdrawal_leaves_the_invalidation(fake, bot, alice_pr, comme
 
 # -- 8. never fail another author's PR ------------------------------------------------------------
 
-def test_a_strangers_pr_with_the_victims_head_cannot_fail_its_check(fake, bot, pr_event):
+def test_a_strangers_pr_with_the_victims_head_cannot_fail_its_check(fake, bot, pr_event,
+                                                                   comment_event, tmp_path):
     victim = fake.open_pull("alice", {PATH: submission_yaml()})
     on_pull_request(bot, pr_event(victim.number))
     # mallory opens a PR whose head is alice's commit: her PR touches alice's folder
@@ -263,3 +264,18 @@ def test_a_strangers_pr_with_the_victims_head_cannot_fail_its_check(fake, bot, p
     on_pull_request(bot, pr_event(victim.number, "synchronize"))
     assert [c["conclusion"] for c in fake.check_runs.values()
             if c["head_sha"] == victim.head_sha] == ["success", "success"]
+    # nor can a benchmark of the stranger's PR (a maintainer benches mallory's own copy)
+    other = fake.open_pull("mallory", {"submissions/mallory/fast.yaml": submission_yaml()})
+    other.head_sha = victim.head_sha
+    fake.commits[victim.head_sha]["submissions/mallory/fast.yaml"] = \
+        fake.commits[victim.head_sha][PATH]
+    on_issue_comment(bot, comment_event(other.number, f"/bench {victim.head_sha[:7]}",
+                                        "arena-maintainers"))
+    assert fake.dispatches and "check=none" in fake.bot_comments(other.number)[-1].body
+    from bot.publish import publish
+    bot.run_id = str(fake.runs[-1].id)
+    publish(bot, pr=other.number, sha=victim.head_sha, path="submissions/mallory/fast.yaml",
+            result_file=tmp_path / "none.json", bench_outcome="failure", requested_by="x",
+            store_dir=None)
+    assert [c["name"] for c in fake.check_runs.values()
+            if c["head_sha"] == victim.head_sha] == ["arena/validate", "arena/validate"]
