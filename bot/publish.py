@@ -466,6 +466,20 @@ def _summary_line(pub: Publication) -> str:
     return f"{pub.submission_id}: {pub.outcome.value}"
 
 
+def _own_earlier(bot: Bot, relpath: str) -> dict[str, Any] | bool | None:
+    """The record already stored at `relpath` when this run stored it (a re-run of the job),
+    False when another run's record is there, None when there is none."""
+    text = stored_text(bot, relpath)
+    if text is None:
+        return None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return False
+    mine = isinstance(doc, dict) and (doc.get("provenance") or {}).get("run_url") == bot.run_url()
+    return doc if mine else False
+
+
 def account_ids(bot: Bot, pr: int) -> dict[str, int | None]:
     """Numeric ids (logins can be renamed and reused): the PR's author, from the PR, and who
     asked for the run, from the bot's own queued comment."""
@@ -501,9 +515,13 @@ def publish(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None,
         pub.result["provenance"].update(account_ids(bot, pr))
         relpath = result_relpath(pub.result["submission"]["id"], pub.result["run_id"])
         try:
-            earlier = stored_text(bot, relpath) if pub.outcome is Outcome.STOPPED else None
-            if earlier is not None:  # published before (a re-run of this job): keep that record
-                pub.result = json.loads(earlier)
+            earlier = _own_earlier(bot, relpath) if pub.outcome is Outcome.STOPPED else None
+            if earlier is False:  # stage.json named another run's id: record under our own
+                pub.result["run_id"] = f"gh-{bot.run_id}"
+                relpath = result_relpath(pub.result["submission"]["id"], pub.result["run_id"])
+                earlier = _own_earlier(bot, relpath)
+            if isinstance(earlier, dict):  # published before (a re-run of this job): keep it
+                pub.result = earlier
             else:
                 append_record(bot, relpath, pub.result,
                               f"result {pub.result['submission']['id']} run "

@@ -177,6 +177,27 @@ def test_a_run_cancelled_after_it_started_is_recorded_with_its_stage(
     assert [p for p in fake.branch_files["results"] if p.startswith("results/")] == [path]
 
 
+def test_a_stage_file_naming_another_runs_id_cannot_borrow_its_record(
+        fake, bot, queued, challenge, tmp_path):
+    """The stage file comes from the GPU machine: if it names the id of a stored verified run,
+    publish records this run under its own id and never announces the other's result."""
+    doc = make_result("alice/fast", path=PATH, commit=None, config_sha256=config_sha(challenge),
+                      run_id="20261122T101500Z-5e5e5e5e")
+    first_run = bot.run_id
+    bot.run_id = "1"
+    publish(bot, pr=queued.number, sha=queued.head_sha, path=PATH,
+            result_file=write(tmp_path, doc), bench_outcome="success", requested_by="x")
+    bot.run_id = first_run
+    (tmp_path / "result.json").unlink()
+    stage_file(tmp_path, "time", run_id=doc["run_id"])
+    publish(bot, pr=queued.number, sha=queued.head_sha, path=PATH,
+            result_file=tmp_path / "result.json", bench_outcome="cancelled",
+            requested_by="x", store_dir=None)
+    ours = json.loads(fake.branch_files["results"][f"results/alice/fast/gh-{first_run}.json"])
+    assert ours["verdict"] == "error"
+    assert "Run stopped without a result" in fake.bot_comments(queued.number)[-1].body
+
+
 @pytest.mark.parametrize("text", [
     b"{", b"\xff\xfe", b"[]", json.dumps({"format": "arena.stage/1", "stage": "rm -rf"}).encode(),
     json.dumps({"format": "arena.stage/1", "stage": "time", "run_id": "../../etc",
