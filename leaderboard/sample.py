@@ -165,6 +165,7 @@ def default_checks(verdict: str, reasons: Sequence[tuple[str, str]] = ()) -> lis
         "greedy_fidelity": {"prompts": 16, "match_rate": 1.0, "violations": 0,
                             "first_divergence": None},
         "scoring_consistency": {"tokens": 49152, "violations": 0, "served_nll": 0.412},
+        "near_ties": {"tokens": 49152, "non_top1": 9, "allowed": 31},
         "public_private_gap": {"public_tps": 205.0, "private_tps": 201.0, "gap": 0.0195,
                                "tolerance": 0.05},
         "cache_probe": {"repeats": 3, "speedup": 1.01, "max_speedup": 1.15},
