@@ -208,6 +208,9 @@ class Noise:
         return self.sigma * tps if self.relative else self.sigma
 
 
+DEFAULT_COMMANDS_PER_HOUR = 20
+
+
 @dataclass(frozen=True)
 class Challenge:
     path: Path
@@ -251,6 +254,8 @@ class Challenge:
     # the Hub's file metadata, checked before anything big is downloaded); a drafter this many.
     max_size_factor: float = 1.5
     drafter_size_factor: float = 0.5
+    # Slash commands one participant may send per rolling hour (maintainers: no limit).
+    commands_per_hour: int = 20
 
     @property
     def root(self) -> Path:
@@ -259,9 +264,6 @@ class Challenge:
     @property
     def ppl_cap(self) -> float:
         return self.ppl_reference * (1.0 + self.ppl_max_increase)
-
-    def is_maintainer(self, login: str) -> bool:
-        return login.lower() in {m.lower() for m in self.maintainers}
 
 
 def default_challenge_path() -> Path:
@@ -417,13 +419,17 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
     noise = _parse_ranking(c, d.get("ranking"))
 
     q = d.get("quotas")
-    runs_per_day, authors_may_bench = None, False
+    runs_per_day, authors_may_bench, commands_per_hour = None, False, DEFAULT_COMMANDS_PER_HOUR
     if c.mapping(("quotas",), q, required=["runs_per_author_per_day"],
-                 optional=["authors_may_bench"]):
+                 optional=["authors_may_bench", "commands_per_sender_per_hour"]):
         runs_per_day = c.integer(("quotas", "runs_per_author_per_day"),
                                  q.get("runs_per_author_per_day"), minimum=0, maximum=1000)
         authors_may_bench = bool(c.boolean(("quotas", "authors_may_bench"),
                                            q.get("authors_may_bench", False)))
+        if "commands_per_sender_per_hour" in q:
+            commands_per_hour = c.integer(("quotas", "commands_per_sender_per_hour"),
+                                          q.get("commands_per_sender_per_hour"), minimum=1,
+                                          maximum=1000) or DEFAULT_COMMANDS_PER_HOUR
 
     t = d.get("timeouts")
     timeouts: dict[str, float | None] = {}
@@ -493,6 +499,7 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
         tags=tuple(tags), maintainers=tuple(maintainers), max_submission_bytes=max_bytes, raw=d,
         sandbox=sandbox or Sandbox(), logs_key=logs_key,
         max_size_factor=size_factor, drafter_size_factor=drafter_factor,
+        commands_per_hour=commands_per_hour,
     )
 
 

@@ -40,6 +40,8 @@ VERDICT_SCHEMA: dict[str, Any] = {
         "action": {"enum": list(VERDICT_ACTIONS)},
         "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
         "by": {"type": "string", "maxLength": 39},
+        "by_id": {"type": "integer", "minimum": 1,
+                  "description": "The numeric GitHub account id of `by` (logins can be reused)."},
         "at": {"type": "string"},
     },
 }
@@ -132,7 +134,8 @@ class ResultsStore:
 
 
 def new_verdict_record(*, submission: str, action: str, reason: str, by: str,
-                       run_id: str | None = None, at: dt.datetime | None = None) -> dict[str, Any]:
+                       run_id: str | None = None, at: dt.datetime | None = None,
+                       by_id: int | None = None) -> dict[str, Any]:
     """A verdict record (VERDICT_SCHEMA), checked, not yet stored. The bot stores it on the
     results branch; ResultsStore.append_verdict stores it in a folder."""
     when = at or utc_now()
@@ -144,8 +147,13 @@ def new_verdict_record(*, submission: str, action: str, reason: str, by: str,
         "action": action,
         "reason": reason,
         "by": by,
-        "at": iso(when),
+        # To the microsecond when the clock has it: records are applied in time order, and two
+        # made in the same second (an invalidate, then a reinstate) must not trade places.
+        "at": iso(when) if not when.microsecond else
+        when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
     }
+    if by_id is not None:
+        record["by_id"] = by_id
     errors = verdict_errors(record)
     if errors:
         raise StoreError("; ".join(errors))

@@ -202,7 +202,7 @@ class SubmissionIndex:
                     data = yamlstrict.load(f.read_bytes(), max_bytes=max_bytes).data
                     if isinstance(data, dict) and isinstance(data.get("parent"), str):
                         parent = data["parent"]
-                except (OSError, yamlstrict.YamlError):
+                except Exception:  # noqa: BLE001 - one hostile file must not break every check
                     pass
                 parents[sid] = parent
         return cls(parents)
@@ -254,6 +254,9 @@ def is_under_submissions(path_in_repo: str, challenge: Challenge) -> bool:
     return parts[: len(sub_dir.parts)] == sub_dir.parts and len(parts) > len(sub_dir.parts)
 
 
+INTERNAL_ERROR = "the validator could not check this file"
+
+
 def validate_file(
     raw: bytes,
     *,
@@ -297,7 +300,14 @@ def validate_file(
         return report
     doc = parsed
     c = Checker(doc, shown)
-    sub = _check(c, doc.data, challenge, login, stem, index or SubmissionIndex(), path_in_repo)
+    try:
+        sub = _check(c, doc.data, challenge, login, stem, index or SubmissionIndex(),
+                     path_in_repo)
+    except Exception as exc:  # the last line of defence: a hostile file is never a traceback
+        c.problems.append(Problem(shown, 1, 1, "", (
+            f"{INTERNAL_ERROR} ({type(exc).__name__}). The file is refused; please report it "
+            "to the maintainers with the file attached.")))
+        sub = None
     patch_problems: list[Problem] = []
     if sub is not None and isinstance(sub.patch, str):
         info, patch_problems = _check_patch_file(c, sub, challenge, shown, path_in_repo,
@@ -649,6 +659,10 @@ def _check_speculative(c: Checker, path: tuple[Any, ...], value: Any, spec: ArgS
     if "method" not in value:
         c.problem(path, "the required field 'method' is missing. Add it "
                         f"(one of: {', '.join(spec.methods)}).")
+    elif not isinstance(method, str):
+        c.problem(path + ("method",), f"must be a string, not {type_name(method)}. Use one of: "
+                                      f"{', '.join(spec.methods)}.")
+        method = None
     elif method in FORBIDDEN_SPECULATIVE_METHODS:
         c.problem(path + ("method",), f"{show(method)} is not allowed: "
                                       f"{FORBIDDEN_SPECULATIVE_METHODS[method]}.")

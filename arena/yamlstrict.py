@@ -205,6 +205,10 @@ def load(raw: bytes | str, *, max_bytes: int) -> Document:
         raise _from_reader(exc, text) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"not valid YAML: {exc}. Check the file's syntax.") from None
+    except (RecursionError, MemoryError, ValueError, TypeError, OverflowError) as exc:
+        # Total: no input ever escapes as another exception (a file on main that crashed the
+        # loader would break every validation and the site build).
+        raise YamlError(f"the file cannot be read ({type(exc).__name__}). Simplify it.") from None
     finally:
         if hasattr(loader, "dispose"):
             loader.dispose()
@@ -212,7 +216,10 @@ def load(raw: bytes | str, *, max_bytes: int) -> Document:
         raise YamlError("the file is empty. Write the submission's fields (see the schema).")
     marks: dict[Path, Mark] = {}
     key_marks: dict[Path, Mark] = {}
-    data = _build(node, (), marks, key_marks, loader)
+    try:
+        data = _build(node, (), marks, key_marks, loader)
+    except (RecursionError, MemoryError, ValueError, TypeError, OverflowError) as exc:
+        raise YamlError(f"the file cannot be read ({type(exc).__name__}). Simplify it.") from None
     return Document(data, marks, key_marks)
 
 
@@ -244,7 +251,7 @@ def _build(
             return node.value  # a date stays the text that was written
         if node.tag not in _SCALAR_TAGS:
             raise YamlError(f"unsupported value type {node.tag}.", *_pos(node))
-        return loader.construct_object(node, deep=True)
+        return _construct(node, loader)
     if isinstance(node, SequenceNode):
         return [
             _build(child, path + (i,), marks, key_marks, loader)
@@ -259,7 +266,7 @@ def _build(
                 )
             if not isinstance(key_node, ScalarNode):
                 raise YamlError("keys must be plain names, not lists or mappings.", *_pos(key_node))
-            key = loader.construct_object(key_node, deep=True)
+            key = _construct(key_node, loader)
             if not isinstance(key, str):
                 key = key_node.value  # `1: x` or `true: x` -> keep the text as written
             if key in out:
@@ -273,6 +280,23 @@ def _build(
             out[key] = _build(value_node, path + (key,), marks, key_marks, loader)
         return out
     raise YamlError("unsupported YAML node.", *_pos(node))  # pragma: no cover - composer yields 3 kinds
+
+
+MAX_NUMBER_DIGITS = 100
+
+
+def _construct(node: ScalarNode, loader: Any) -> Any:
+    """A scalar's value. Numbers longer than anyone means (Python refuses to convert integers
+    over 4300 digits, and such a value only serves to crash a reader) are refused here."""
+    if node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") \
+            and len(node.value) > MAX_NUMBER_DIGITS:
+        raise YamlError(f"the number is {len(node.value)} characters long; write at most "
+                        f"{MAX_NUMBER_DIGITS}.", *_pos(node))
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:
+        raise YamlError(f"the value {_short(node.value)!s} cannot be read ({type(exc).__name__})."
+                        " Quote it to make it a string.", *_pos(node)) from None
 
 
 def _short(text: str, limit: int = 40) -> str:

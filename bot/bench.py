@@ -7,6 +7,8 @@ head has moved since (`arena bot fetch-submission`), and the publish step says s
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any
 
 from github import GithubException
@@ -14,20 +16,16 @@ from github import GithubException
 from arena import exitcodes
 from bot import checks, comments, labels
 from bot.client import API_ERRORS, describe_failure, maybe_applied
-from bot.commands import Request, react, reply
+from bot.commands import Request, react, refuse, reply
 from bot.context import Bot
+from bot.owners import claim_folder, not_owner_message
 from bot.permissions import is_maintainer
+from bot.results_branch import StoreWriteError
 from bot.quota import BenchRun, compute_quota, over_quota_runs, recent_runs, run_name, WINDOW
 from bot.render import code, short, when
-from bot.validation import State, assess_pull_request
+from bot.validation import COMMENT_KIND as VALIDATION_KIND, State, assess_pull_request
 
 QUEUED_KIND = "bench"
-
-
-def who_may_bench(bot: Bot) -> str:
-    if bot.challenge.authors_may_bench:
-        return "maintainers, and the pull request's author within their quota"
-    return "maintainers (ask one to comment `/bench` after reviewing the submission)"
 
 
 def _pick_submission(valid: list[Any], name: str) -> tuple[Any | None, str | None]:
@@ -45,6 +43,69 @@ def _pick_submission(valid: list[Any], name: str) -> tuple[Any | None, str | Non
     names = ", ".join(code(r.submission.name, 64) for r in valid)
     return None, f"this pull request has {len(valid)} submissions ({names}). Name one: " \
                  "`/bench <name>`."
+
+
+_SHA_ARG = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+def split_sha(args: str, names: list[str]) -> tuple[str, str | None]:
+    """('name', 'sha prefix' or None) from `/bench [name] [sha]`: a word of 7 to 40 hex digits
+    is the commit the maintainer reviewed, unless it is the name of one of the submissions."""
+    words = args.split()
+    sha = None
+    rest = []
+    for w in words:
+        if sha is None and _SHA_ARG.match(w.lower()) and w.lower() not in names:
+            sha = w.lower()
+        else:
+            rest.append(w)
+    return " ".join(rest), sha
+
+
+def _instant(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def approval_refusal(bot: Bot, req: Request, head: str, named: str | None) -> str | None:
+    """Why the approval does not cover the PR's current head, or None when it does.
+
+    The approval binds to the commit the maintainer saw when commenting, never to whatever the
+    head is when this job gets there (tens of seconds later, time enough for a push):
+    - `/bench <sha>` names it: the head must still be that commit;
+    - `/bench` means the head the bot had last checked before the comment: the latest
+      validation comment must name the current head and have been written no later than the
+      comment. A push after the comment is validated after it (or not yet), so it never passes.
+    """
+    moved = (f"Nothing was started. Review commit [`{short(head)}`]({bot.commit_url(head)}) and "
+             f"comment `/bench {short(head)}` to benchmark it.")
+    if named is not None:
+        if head.startswith(named):
+            return None
+        return (f"you approved commit `{code(named, 40)}`, but the pull request's head is now "
+                f"[`{short(head)}`]({bot.commit_url(head)}): it moved after your review. "
+                + moved)
+    seen = comments.find_sticky(bot, req.number, VALIDATION_KIND)
+    said = _instant(req.created_at)
+    if seen is None or said is None:
+        return ("the bot has not checked this pull request's head yet, so it cannot tell which "
+                "commit you reviewed. " + moved)
+    checked = seen.fields.get("head", "")
+    written = seen.comment.updated_at
+    written = written if written.tzinfo else written.replace(tzinfo=dt.timezone.utc)
+    if checked != head:
+        return (f"the head moved: when you commented, the bot had checked commit "
+                f"`{short(checked) or 'unknown'}`; the head is now "
+                f"[`{short(head)}`]({bot.commit_url(head)}). " + moved)
+    if written > said:
+        return (f"commit [`{short(head)}`]({bot.commit_url(head)}) was checked only after your "
+                "comment, so your `/bench` may have been meant for an earlier one. " + moved)
+    return None
 
 
 def dispatch(bot: Bot, *, pr: int, sha: str, path: str, requested_by: str) -> Any:
@@ -81,14 +142,13 @@ def cancel_run(bot: Bot, run_id: int) -> None:
 
 
 def queued_body(bot: Bot, *, run_id: int, run_url: str, sha: str, path: str, sub_id: str,
-                requested_by: str, check_id: int | None, quota_line: str, nonce: str | None = None,
-                patch: Any = None) -> str:
+                requested_by: str, check_id: int | str | None, quota_line: str, nonce: str | None = None,
+                patch: Any = None, requested_by_id: int | None = None) -> str:
     # What was approved: the commit, and the engine patch's SHA-256 where the submission has one.
     patch_sha = patch.sha256 if patch is not None else None
-    head = comments.marker(QUEUED_KIND, run=run_id, sha=sha, check=check_id, patch=patch_sha,
-                           nonce=nonce) \
-        if nonce else comments.with_nonce(QUEUED_KIND, run=run_id, sha=sha, check=check_id,
-                                          patch=patch_sha)
+    fields = dict(run=run_id, sha=sha, check=check_id, patch=patch_sha, by=requested_by_id)
+    head = comments.marker(QUEUED_KIND, **fields, nonce=nonce) if nonce else \
+        comments.with_nonce(QUEUED_KIND, **fields)
     patch_line = ([f"It carries the engine patch {code(patch.path)} (SHA-256 {code(patch_sha)}: "
                    f"{patch.files} file{'s' if patch.files != 1 else ''}, +{patch.added} "
                    f"−{patch.removed} lines), which was approved with the commit.", ""]
@@ -97,14 +157,16 @@ def queued_body(bot: Bot, *, run_id: int, run_url: str, sha: str, path: str, sub
         head,
         f"### ⏳ Benchmark queued: {code(sub_id)}",
         "",
-        f"[Run {run_id}]({run_url}) will benchmark {code(path)} at commit "
-        f"[`{short(sha)}`]({bot.commit_url(sha)}), as requested by {code(requested_by, 40)}. "
-        "It waits for a GPU runner (and for a maintainer's approval where the environment asks "
-        "for one); the results will be posted here.",
+        f"Approved commit: [`{short(sha)}`]({bot.commit_url(sha)}), the one "
+        f"{code(requested_by, 40)} reviewed. [Run {run_id}]({run_url}) will benchmark "
+        f"{code(path)} at that commit and nothing else. It waits for a GPU runner (and for a "
+        "maintainer's approval where the environment asks for one); the results will be posted "
+        "here.",
         "",
         *patch_line,
-        "A push to this pull request before the run starts voids it: comment `/bench` again for "
-        "the new commit. `/cancel` cancels it.",
+        "A push to this pull request is never benchmarked on this approval: the run refuses a "
+        "moved head, and a new commit needs a new `/bench`. `/cancel` cancels the run while it "
+        "is queued (a maintainer can stop a started run, which is still recorded).",
         "",
         quota_line,
     ])
@@ -122,14 +184,14 @@ def handle_bench(bot: Bot, req: Request) -> int:
     maintainer = is_maintainer(bot, req.sender)
     is_author = req.sender.lower() == req.issue_author.lower()
     if not maintainer and not (is_author and bot.challenge.authors_may_bench):
-        reply(bot, req, f"only {who_may_bench(bot)} can start a benchmark here.")
+        refuse(bot, req)  # /help says who may start one
         return exitcodes.OK
     react(bot, req)
 
     pull = bot.repo.get_pull(req.number)
     sha, author = pull.head.sha, pull.user.login
     bot.say(f"#{req.number} head is {short(sha)}")
-    a = assess_pull_request(bot, req.number, sha, author)
+    a = assess_pull_request(bot, req.number, sha, author, pull.user.id)
     if a.state is State.ERROR:
         reply(bot, req, f"{a.failure} Nothing was started; try again in a few minutes.")
         return exitcodes.INFRA
@@ -138,7 +200,12 @@ def handle_bench(bot: Bot, req: Request) -> int:
                         "(see the check run `arena/validate` and the comment above), so nothing "
                         "was started. Fix it, push, and comment `/bench` again.")
         return exitcodes.OK
-    report, why = _pick_submission(a.valid_reports, req.command.args)
+    name, named_sha = split_sha(req.command.args, [r.submission.name for r in a.valid_reports])
+    refusal = approval_refusal(bot, req, sha, named_sha)
+    if refusal:
+        reply(bot, req, refusal)
+        return exitcodes.OK
+    report, why = _pick_submission(a.valid_reports, name)
     if report is None:
         reply(bot, req, why or "")
         return exitcodes.OK
@@ -160,6 +227,20 @@ def handle_bench(bot: Bot, req: Request) -> int:
                         f"the last 24 hours.{nxt} A maintainer can still start one.")
         return exitcodes.OK
 
+    folder = path.split("/")[-2]
+    if folder.lower() == author.lower() and isinstance(pull.user.id, int):
+        # The first benchmark in a folder records the account that owns it (bot.owners).
+        try:
+            owner = claim_folder(bot, login=folder, user_id=pull.user.id, pr=req.number,
+                                 at=bot.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
+        except StoreWriteError as exc:
+            reply(bot, req, f"the folder's owner could not be recorded: {exc} Nothing was "
+                            "started; try again in a few minutes.")
+            return exitcodes.INFRA
+        if owner != pull.user.id:
+            reply(bot, req, not_owner_message(folder, owner, pull.user.id) +
+                  " Nothing was started.")
+            return exitcodes.OK
     bot.say(f"dispatching {bot.bench_workflow} for {path}@{short(sha)}")
     run = dispatch(bot, pr=req.number, sha=sha, path=path, requested_by=req.sender)
     run_id, run_url = int(run.id), run.html_url
@@ -176,13 +257,18 @@ def handle_bench(bot: Bot, req: Request) -> int:
             return exitcodes.OK
         used_after = after.used
 
-    check_id = None
+    check_id: int | str | None = None
     try:
+        if checks.earlier_owner_of_head(bot, req.number, sha, author) is not None:
+            check_id = checks.NO_CHECK  # the commit's checks belong to an earlier PR
+            raise checks.NoCheck()
         check = checks.create_check_run(
             bot, name=checks.BENCHMARK, sha=sha, status="queued",
             title=f"Queued: {sub_id}", summary=f"Benchmark run {run_id} is queued.",
             details_url=run_url)
         check_id = check.id
+    except checks.NoCheck:
+        bot.say(f"{short(sha)} is also the head of an earlier PR by someone else: no check run")
     except API_ERRORS as exc:
         bot.say(describe_failure(exc, "Creating the benchmark check run", bot.now()))
     quota_line = (f"Quota of {code(author, 40)}: {used_after} of {q.limit} runs used in the last "
@@ -190,7 +276,7 @@ def handle_bench(bot: Bot, req: Request) -> int:
     comments.post_comment(bot, req.number, queued_body(
         bot, run_id=run_id, run_url=run_url, sha=sha, path=path, sub_id=sub_id,
         requested_by=req.sender, check_id=check_id, quota_line=quota_line,
-        patch=report.submission.patch))
+        patch=report.submission.patch, requested_by_id=req.sender_id))
     try:
         labels.set_state_label(bot, req.number, labels.BENCHMARK, "queued")
     except API_ERRORS as exc:
@@ -198,13 +284,19 @@ def handle_bench(bot: Bot, req: Request) -> int:
     return exitcodes.OK
 
 
+# A run is queued (nothing measured yet) while GitHub holds it before any job started; once it
+# is in progress the bench job may be measuring, and only a maintainer may stop it.
+QUEUED_STATUSES = ("queued", "waiting", "requested", "pending")
+
+
 def handle_cancel(bot: Bot, req: Request) -> int:
     if not req.is_pr:
         reply(bot, req, "`/cancel` works on a pull request with a queued or running benchmark.")
         return exitcodes.OK
     is_author = req.sender.lower() == req.issue_author.lower()
-    if not is_author and not is_maintainer(bot, req.sender):
-        reply(bot, req, "only maintainers and the pull request's author can cancel its runs.")
+    maintainer = is_maintainer(bot, req.sender)
+    if not is_author and not maintainer:
+        refuse(bot, req)
         return exitcodes.OK
     react(bot, req)
     runs: list[BenchRun] = [r for r in recent_runs(bot, bot.now() - 2 * WINDOW)
@@ -212,8 +304,18 @@ def handle_cancel(bot: Bot, req: Request) -> int:
     if not runs:
         reply(bot, req, "no benchmark of this pull request is queued or running.")
         return exitcodes.OK
-    for r in runs:
+    started = [] if maintainer else [r for r in runs if r.status not in QUEUED_STATUSES]
+    cancel = [r for r in runs if r not in started]
+    for r in cancel:
         cancel_run(bot, r.id)
-    listed = ", ".join(f"[run {r.id}]({r.html_url})" for r in runs)
-    reply(bot, req, f"cancelling {listed}. The run's final message will follow here.")
+    parts = []
+    if cancel:
+        listed = ", ".join(f"[run {r.id}]({r.html_url})" for r in cancel)
+        parts.append(f"cancelling {listed}. The run's final message will follow here; a run "
+                     "that had started is recorded as an error with the stage it reached.")
+    if started:
+        listed = ", ".join(f"[run {r.id}]({r.html_url})" for r in started)
+        parts.append(f"{listed} has already started, so it runs to the end and its result is "
+                     "recorded; only a maintainer can stop a started run.")
+    reply(bot, req, " ".join(parts))
     return exitcodes.OK

@@ -45,6 +45,28 @@ def _output(title: str, summary: str, annotations: list[Annotation], text: str |
     return out
 
 
+NO_CHECK = "none"  # in a queued comment's marker: no check run may be set for this run
+
+
+class NoCheck(Exception):
+    """No check run is set: the commit's checks belong to an earlier PR by someone else."""
+
+
+def earlier_owner_of_head(bot: Bot, number: int, sha: str, author: str) -> int | None:
+    """The number of an older open pull request by someone else whose head is `sha`, if any.
+
+    A check run belongs to a commit, not to a pull request: anyone can open a PR whose head is
+    another author's commit, and a failing check posted from it would show on the victim's PR.
+    The first PR with a commit as its head owns the checks on it; later PRs by other people set
+    none there (one request per 100 open PRs)."""
+    for pull in bot.repo.get_pulls(state="open", sort="created", direction="asc"):
+        if pull.number >= number:
+            continue  # later PRs (numbers only grow) never take the commit's checks away
+        if pull.head.sha == sha and (pull.user.login or "").lower() != author.lower():
+            return pull.number
+    return None
+
+
 def _find_by_external_id(bot: Bot, sha: str, name: str, external_id: str) -> Any | None:
     commit = bot.repo.get_commit(sha)
     for run in commit.get_check_runs(check_name=name):

@@ -53,9 +53,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="the run's result.json (missing when the bench job produced none)")
     pu.add_argument("--bench-outcome", required=True,
                     choices=("success", "failure", "cancelled", "skipped"))
-    pu.add_argument("--requested-by", default=None)
-    pu.add_argument("--store", type=Path, default=None,
-                    help="a checkout of the results branch, for the rank in the message")
+    pu.add_argument("--stage", type=Path, default=None,
+                    help="the run's stage.json (default: beside --result); names the phase a "
+                         "run without a result had reached")
+    pu.add_argument("--requested-by", required=True,
+                    help="login of whoever asked for the run (mentioned in the message)")
+    pu.add_argument("--store", type=Path, required=True,
+                    help="a checkout of the results branch, for the rank in the message (a "
+                         "missing folder only drops the rank line)")
     pu.set_defaults(func=cmd_publish)
 
     ud = bsub.add_parser("update-digest", help="update the digest issue")
@@ -204,7 +209,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         return _fail("GITHUB_RUN_ID is not set: publish runs in the bench workflow's run.")
     return publish(bot, pr=args.pr, sha=args.sha, path=args.path, result_file=args.result,
                    bench_outcome=args.bench_outcome, requested_by=args.requested_by,
-                   store_dir=args.store)
+                   store_dir=args.store if args.store.is_dir() else None,
+                   stage_file=args.stage)
 
 
 def _store(path: Path | None) -> tuple[Any, str | None]:

@@ -8,6 +8,8 @@ runs it. Comments by bots, this one included, are ignored.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass
@@ -118,6 +120,9 @@ class Request:
     comment_id: int
     issue_author: str
     issue_state: str
+    sender_id: int | None = None  # numeric GitHub user id: logins can be renamed and reused
+    created_at: str | None = None  # when the comment was made (ISO 8601, from the event)
+    answers: list[tuple[str, str]] | None = None  # (command, text): one reply per comment
 
     @property
     def name(self) -> str:
@@ -128,10 +133,32 @@ Handler = Callable[[Bot, Request], int]
 
 
 def reply(bot: Bot, req: Request, text: str) -> None:
-    """A short answer to a command, with a fresh marker so a failed post is not duplicated."""
-    body = comments.with_nonce("reply", command=req.name, comment=req.comment_id) + "\n" + \
-        f"@{req.sender} `/{req.name}`: {text}" + footer(bot)
+    """A short answer to a command. Within a comment the answers are collected and posted as
+    one reply (see `post_answers`); alone, it is posted at once."""
+    if req.answers is not None:
+        req.answers.append((req.name, text))
+        return
+    post_answers(bot, req, [(req.name, text)])
+
+
+def post_answers(bot: Bot, req: Request, answers: list[tuple[str, str]]) -> None:
+    """One comment answering every command of a comment, with a fresh marker so a failed post
+    is not duplicated."""
+    if len(answers) == 1:
+        name, text = answers[0]
+        text_ = f"@{req.sender} `/{name}`: {text}"
+    else:
+        text_ = f"@{req.sender}\n\n" + "\n\n".join(f"- `/{n}`: {t}" for n, t in answers)
+    body = comments.with_nonce("reply", command=answers[0][0], comment=req.comment_id) + \
+        "\n" + text_ + footer(bot)
     comments.post_comment(bot, req.number, body)
+
+
+def refuse(bot: Bot, req: Request) -> None:
+    """A command its sender may not use: a 👎 reaction, no comment (a comment per refusal is
+    what a flood of them would cost). /help says who may use what."""
+    bot.say(f"/{req.name} by {req.sender}: not allowed; answered with a reaction")
+    react(bot, req, "-1")
 
 
 def react(bot: Bot, req: Request, content: str = "+1") -> None:
@@ -187,12 +214,26 @@ def on_issue_comment(bot: Bot, event: dict[str, Any]) -> int:
     if not parsed:
         bot.say("no command in the comment")
         return exitcodes.OK
+    user = comment.get("user") or {}
+    answers: list[tuple[str, str]] = []
+    base = dict(number=int(issue["number"]), is_pr=bool(issue.get("pull_request")),
+                sender=user["login"], comment_id=int(comment["id"]),
+                issue_author=(issue.get("user") or {}).get("login", ""),
+                issue_state=issue.get("state", "open"),
+                sender_id=user.get("id") if isinstance(user.get("id"), int) else None,
+                created_at=comment.get("created_at"), answers=answers)
+    first = Request(parsed[0], **base)  # type: ignore[arg-type]
+    try:
+        if over_rate_limit(bot, first, comment):
+            react(bot, first, "confused")
+            return exitcodes.OK
+    except API_ERRORS as exc:
+        return fail_visibly(bot, dataclasses.replace(first, answers=None),
+                            describe_failure(exc, "Counting your recent commands", bot.now()))
     table = handlers()
     worst = exitcodes.OK
     for cmd in parsed:
-        req = Request(cmd, int(issue["number"]), bool(issue.get("pull_request")),
-                      comment["user"]["login"], int(comment["id"]),
-                      (issue.get("user") or {}).get("login", ""), issue.get("state", "open"))
+        req = Request(cmd, **base)  # type: ignore[arg-type]
         bot.say(f"/{cmd.name} from {req.sender} on #{req.number}")
         handler = table.get(cmd.name, handle_unknown) if cmd.known else handle_unknown
         try:
@@ -200,7 +241,52 @@ def on_issue_comment(bot: Bot, event: dict[str, Any]) -> int:
         except API_ERRORS as exc:
             code_ = fail_visibly(bot, req, describe_failure(exc, f"/{cmd.name}", bot.now()))
         worst = max(worst, code_)
+    if answers:
+        try:
+            post_answers(bot, first, answers)
+        except API_ERRORS as exc:
+            bot.say(describe_failure(exc, "Posting the reply", bot.now()))
+            bot.summarize(f"Commands on #{first.number} by {first.sender}:\n\n" +
+                          "\n".join(f"- `/{n}`: {t}" for n, t in answers))
+            worst = max(worst, exitcodes.INFRA)
     return worst
+
+
+RATE_WINDOW = dt.timedelta(hours=1)
+MAX_RATE_PAGES = 5  # newest first; a flood bigger than this is a flood either way
+
+
+def over_rate_limit(bot: Bot, req: Request, comment: dict[str, Any]) -> bool:
+    """Whether the sender has used up `commands_per_hour`: their comments holding a command in
+    the whole repository in the last hour, this one excluded (newest first, a few pages at
+    most). Counted by numeric user id when GitHub gives one, so a rename does not reset it.
+    Maintainers have no limit."""
+    limit = bot.challenge.commands_per_hour
+    since = bot.now() - RATE_WINDOW
+    used = 0
+    listing = bot.repo.get_issues_comments(sort="created", direction="desc", since=since)
+    for i, c in enumerate(listing):
+        if i >= MAX_RATE_PAGES * 100:
+            break
+        created = c.created_at if c.created_at.tzinfo else \
+            c.created_at.replace(tzinfo=dt.timezone.utc)
+        if created < since:
+            break
+        if c.id == req.comment_id or c.user is None:
+            continue
+        same = c.user.id == req.sender_id if req.sender_id is not None else \
+            c.user.login.lower() == req.sender.lower()
+        if same and parse_commands(c.body):
+            used += 1
+            if used >= limit:
+                break
+    if used < limit:
+        return False
+    from bot.permissions import is_maintainer
+    if is_maintainer(bot, req.sender):
+        return False
+    bot.say(f"{req.sender} sent {used} commands in the last hour (limit {limit}): not answered")
+    return True
 
 
 def fail_visibly(bot: Bot, req: Request, sentence: str) -> int:

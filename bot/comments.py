@@ -23,8 +23,9 @@ MARKER_RE = re.compile(r"\A<!-- arena-bot((?: [a-z_]+=[A-Za-z0-9._/:@+-]*)*) -->
 _VALUE_RE = re.compile(r"[A-Za-z0-9._/:@+-]*")
 # GitHub refuses comment bodies over 65536 characters.
 MAX_BODY = 65000
-# Looking further back than this many comments costs pages for no benefit.
+# Looking further back than this many comments (newest first) costs pages for no benefit.
 MAX_COMMENTS_SCANNED = 1000
+PAGE = 100  # the client's per_page (bot.client.make_github)
 
 
 def marker(kind: str, **fields: Any) -> str:
@@ -71,11 +72,25 @@ class OwnComment:
         return self.fields.get("kind", "")
 
 
+class OwnComments(list):  # type: ignore[type-arg]
+    """own_comments' answer; `complete` when it saw the whole thread (one short page)."""
+
+    complete = False
+
+
 def own_comments(bot: Bot, number: int) -> list[OwnComment]:
-    """The bot's marked comments on an issue or PR, oldest first (one request per 100)."""
+    """The bot's marked comments on an issue or PR, oldest first. Read newest first (from the
+    last page back, one request per 100), so however long the thread, the bot's recent comments
+    are found: a flood of comments can only push back comments older than the newest
+    MAX_COMMENTS_SCANNED."""
     issue = bot.repo.get_issue(number)
-    out = []
-    for i, c in enumerate(issue.get_comments()):
+    listing = issue.get_comments()
+    first = listing.get_page(0)  # one request; a short thread ends here
+    complete = len(first) < PAGE
+    newest_first = reversed(first) if complete else listing.reversed
+    out = OwnComments()
+    out.complete = complete
+    for i, c in enumerate(newest_first):
         if i >= MAX_COMMENTS_SCANNED:
             break
         if not is_bot_login(c.user.login if c.user else None, bot.login):
@@ -83,6 +98,7 @@ def own_comments(bot: Bot, number: int) -> list[OwnComment]:
         fields = parse_marker(c.body)
         if fields is not None:
             out.append(OwnComment(c, fields))
+    out.reverse()
     return out
 
 
@@ -145,15 +161,71 @@ def edit_comment(bot: Bot, comment: Any, body: str) -> Any:
     return comment
 
 
+def _anchor(bot: Bot, number: int, kind: str) -> OwnComment | None:
+    """The bot's first comment of `kind`, oldest first: near the top of the thread (it was made
+    when the PR opened), so a flood of later comments cannot push it away."""
+    for i, c in enumerate(bot.repo.get_issue(number).get_comments()):
+        if i >= MAX_COMMENTS_SCANNED:
+            return None
+        if not is_bot_login(c.user.login if c.user else None, bot.login):
+            continue
+        fields = parse_marker(c.body)
+        if fields is not None and fields.get("kind") == kind:
+            return OwnComment(c, fields)
+    return None
+
+
+def _far_sticky(bot: Bot, number: int, kind: str) -> OwnComment | None:
+    """The sticky comment when the newest comments do not hold it: the one the anchor's marker
+    names (`latest`), or the anchor itself."""
+    anchor = _anchor(bot, number, kind)
+    if anchor is None:
+        return None
+    pointer = anchor.fields.get("latest", "")
+    if pointer.isdigit() and int(pointer) != anchor.id:
+        try:
+            target = bot.repo.get_issue(number).get_comment(int(pointer))
+        except API_ERRORS:
+            return anchor
+        fields = parse_marker(target.body)
+        if is_bot_login(target.user.login if target.user else None, bot.login) \
+                and fields is not None and fields.get("kind") == kind:
+            return OwnComment(target, fields)
+    return anchor
+
+
+def find_sticky(bot: Bot, number: int, kind: str,
+                existing: list[OwnComment] | None = None) -> OwnComment | None:
+    """The current sticky comment of `kind`, however long the thread: among the newest
+    comments, or through the anchor's pointer (see upsert_state_comment)."""
+    mine = existing if existing is not None else own_comments(bot, number)
+    found = find_latest(mine, kind)
+    if found is not None or getattr(mine, "complete", False):
+        return found
+    return _far_sticky(bot, number, kind)
+
+
 def upsert_state_comment(bot: Bot, number: int, kind: str, state: str, body_without_marker: str,
                          *, existing: list[OwnComment] | None = None, **fields: Any) -> Any:
     """The sticky comment of `kind`: edited in place while its state is unchanged, a new comment
-    (which notifies people) when the state changes."""
-    comments = existing if existing is not None else own_comments(bot, number)
-    latest = find_latest(comments, kind)
+    (which notifies people) when the state changes. The first comment of the kind (the anchor)
+    keeps the id of the current one in its marker (`latest`), so the bot finds it again even
+    when a flood of comments has pushed it out of the newest pages."""
+    latest = find_sticky(bot, number, kind, existing)
     if latest is not None and latest.fields.get("state") == state:
-        body = marker(kind, state=state, **fields, nonce=latest.fields.get("nonce")) + "\n" + \
-            body_without_marker
+        body = marker(kind, state=state, **fields, nonce=latest.fields.get("nonce"),
+                      latest=latest.fields.get("latest")) + "\n" + body_without_marker
         return edit_comment(bot, latest.comment, body)
     body = with_nonce(kind, state=state, **fields) + "\n" + body_without_marker
-    return post_comment(bot, number, body)
+    new = post_comment(bot, number, body)
+    if latest is not None:  # there is an earlier one: point the anchor at the new comment
+        try:
+            anchor = _anchor(bot, number, kind)
+            if anchor is not None and anchor.id != new.id:
+                f = {k: v for k, v in anchor.fields.items() if k != "kind"}
+                f["latest"] = new.id
+                rest = (anchor.comment.body or "").partition("\n")[2]
+                edit_comment(bot, anchor.comment, marker(kind, **f) + "\n" + rest)
+        except API_ERRORS:
+            bot.say(f"could not point the first {kind} comment at the new one")
+    return new

@@ -17,7 +17,7 @@ from arena.text import for_terminal
 from bot.client import API_ERRORS, describe_failure
 from bot.context import Bot
 from bot.files import read_file_at
-from bot.validation import api_patch_reader, parent_of, base_index
+from bot.validation import api_patch_reader, base_index
 
 HEAD_MOVED = "head-moved"
 
@@ -47,12 +47,8 @@ def fetch_submission(bot: Bot, *, pr: int, sha: str, path: str, out: Path) -> in
         return exitcodes.INFRA
     if isinstance(raw, Problem):
         return refuse(raw.format())
-    # The parent may arrive in the same pull request; /bench checked the lineage with all of
-    # the PR's files, and what is measured does not depend on it.
-    index = base_index(bot.challenge)
-    parent = parent_of(raw, bot.challenge.max_submission_bytes)
-    if parent and parent not in index:
-        index = index.with_overlay({parent: None})
+    # Parents resolve against this checkout of the default branch only, as `arena bench`
+    # resolves them: validation refuses a parent that only the pull request adds.
     patch_bytes: dict[str, bytes] = {}
     reader = api_patch_reader(bot, path, sha)
 
@@ -62,8 +58,8 @@ def fetch_submission(bot: Bot, *, pr: int, sha: str, path: str, out: Path) -> in
             patch_bytes[name] = got
         return got
     try:
-        report = validate_file(raw, path_in_repo=path, challenge=bot.challenge, index=index,
-                               read_patch=keep)
+        report = validate_file(raw, path_in_repo=path, challenge=bot.challenge,
+                               index=base_index(bot.challenge), read_patch=keep)
     except API_ERRORS as exc:
         print(f"arena bot fetch-submission: {describe_failure(exc, 'Reading the patch')}",
               file=sys.stderr)

@@ -1,5 +1,10 @@
-"""Who may do what: challenge.yaml's maintainers and the repository's collaborators with write,
-maintain or admin permission are maintainers; everyone else is a participant."""
+"""Who may do what: the repository's collaborators with write, maintain or admin permission are
+maintainers; everyone else is a participant.
+
+Authority is never decided from a login string held in a file: a GitHub login can be renamed,
+freed and registered again by someone else, while a collaborator's permission belongs to the
+account (GitHub resolves the login to the account that holds it now). challenge.yaml's
+`maintainers` list is contact information only and grants nothing."""
 
 from __future__ import annotations
 
@@ -11,9 +16,9 @@ MAINTAINER_PERMISSIONS = ("admin", "maintain", "write")
 
 
 def is_maintainer(bot: Bot, login: str) -> bool:
-    """challenge.yaml first (no request), then the collaborator permission API (one request)."""
-    if bot.challenge.is_maintainer(login):
-        return True
+    """The collaborator permission API (one request per login and process)."""
+    if not login or login.lower().endswith("[bot]"):
+        return False
     return _collaborator_permission(bot, login.lower()) in MAINTAINER_PERMISSIONS
 
 

@@ -32,7 +32,7 @@ from bot.context import Bot
 from bot.files import read_file_at
 from bot.fetch import head_of
 from bot.render import block, code, footer, short
-from bot.results_branch import StoreWriteError, append_record
+from bot.results_branch import StoreWriteError, append_record, stored_text
 from bot.site import dispatch_site
 from bot.validation import api_patch_reader, base_index, parent_of
 
@@ -52,6 +52,7 @@ class Outcome(str, enum.Enum):
     SKIPPED = "skipped"
     BAD_ARTIFACT = "bad-artifact"  # the result file is missing, unreadable or fails the checks
     UNCHECKED = "unchecked"  # GitHub failed while cross-checking; nothing stored yet
+    STOPPED = "stopped"  # the job ended without a result: recorded as an error with its stage
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Publication:
     stored_path: str | None = None
     head: str | None = None
     note: str = ""
+    stage: str | None = None  # for STOPPED: the phase the run had reached
 
     @property
     def submission_id(self) -> str:
@@ -130,26 +132,130 @@ def _index_with_parent(bot: Bot, raw: bytes) -> Any:
     return index.with_overlay({parent: None}) if parent and parent not in index else index
 
 
+# -- runs that ended without a result -----------------------------------------------------------
+
+STAGE_FORMAT = "arena.stage/1"
+STAGES = ("prepare", "time", "stop", "referee", "verdict")
+NOT_STARTED = "before the run started"
+MAX_STAGE_BYTES = 4096
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What the runner's stage.json says (rewritten at each phase start), checked: it came from
+    the GPU machine. `stage` is one of STAGES, NOT_STARTED when there is no file, or a sentence
+    when the file is unusable."""
+
+    stage: str
+    run_id: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.stage != NOT_STARTED
+
+
+def read_stage(path: Path | None) -> Stage:
+    """Pure and total: any file, however hostile, gives a Stage."""
+    if path is None or not path.is_file():
+        return Stage(NOT_STARTED)
+    try:
+        if path.stat().st_size > MAX_STAGE_BYTES:
+            return Stage("unknown (stage.json is too large)")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return Stage("unknown (stage.json is not readable JSON)")
+    if not isinstance(doc, dict) or doc.get("format") != STAGE_FORMAT \
+            or doc.get("stage") not in STAGES:
+        return Stage("unknown (stage.json is not an arena.stage/1 document)")
+    run_id = doc.get("run_id")
+    at = doc.get("updated_at")
+    return Stage(doc["stage"],
+                 run_id if isinstance(run_id, str) and _RUN_ID_RE.match(run_id) else None,
+                 at if isinstance(at, str) and _ISO_RE.match(at) else None)
+
+
+def stopped_result(bot: Bot, *, sha: str, path: str, sub: Any, stage: Stage,
+                   bench_outcome: str) -> dict[str, Any]:
+    """The `error` result recorded for a run that ended without result.json. Deterministic for a
+    given run and stage, so publishing again finds the same record."""
+    from arena import __version__
+    run_id = stage.run_id or f"gh-{bot.run_id}"
+    at = stage.updated_at or bot.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    how = {"cancelled": "was cancelled", "failure": "failed or timed out",
+           "success": "ended"}.get(bench_outcome, "ended")
+    where = f"at stage `{stage.stage}`" if stage.stage in STAGES else stage.stage
+    doc = {
+        "schema_version": 1, "run_id": run_id,
+        "submission": {"id": sub.id, "path": path, "commit": sha, "config": sub.config(),
+                       "config_sha256": sub.config_sha256()},
+        "challenge": {"id": bot.challenge.id, "hardware": bot.challenge.hardware},
+        "started_at": at, "finished_at": at, "verdict": "error",
+        "reasons": [{"check": "stage", "message": f"the bench job {how} without a result, "
+                                                  f"{where}; nothing was measured to the end"}],
+        "tps": {}, "ppl": {"reference": bot.challenge.ppl_reference,
+                           "cap": bot.challenge.ppl_cap, "sets": {}},
+        "checks": [], "speculative": None, "timings": {"total_s": 0},
+        "fingerprint": {"hardware": bot.challenge.hardware, "accelerator": "unknown",
+                        "engine": sub.engine_name, "engine_version": sub.engine_version,
+                        "harness_version": __version__, "prompt_sets": {},
+                        "submission_sha256": sub.config_sha256()},
+    }
+    errors = result_errors(doc)
+    assert not errors, errors
+    return doc
+
+
+def _submission_at(bot: Bot, path: str, sha: str) -> Any | None:
+    raw = read_file_at(bot, path, sha, max_bytes=bot.challenge.max_submission_bytes)
+    if isinstance(raw, Problem):
+        return None
+    report = validate_file(raw, path_in_repo=path, challenge=bot.challenge,
+                           index=_index_with_parent(bot, raw))
+    return report.submission if report.valid else None
+
+
 def classify(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None,
-             bench_outcome: str) -> Publication:
+             bench_outcome: str, stage_file: Path | None = None) -> Publication:
     pub = Publication(pr, sha, path, Outcome.BAD_ARTIFACT)
     doc, problems = load_result(result_file)
     if doc is None:
         if result_file is not None and result_file.exists():
             pub.problems = problems
             return pub
-        if bench_outcome == "cancelled":
-            pub.outcome = Outcome.CANCELLED
-        elif bench_outcome == "skipped":
+        if bench_outcome == "skipped":
             pub.outcome = Outcome.SKIPPED
-        else:
+            return pub
+        if stage_file is None and result_file is not None:
+            stage_file = result_file.parent / "stage.json"
+        stage = read_stage(stage_file)
+        if not stage.started:
             try:
                 pub.head = head_of(bot, pr)
             except API_ERRORS as exc:
                 bot.say(describe_failure(exc, "Reading the pull request's head", bot.now()))
-            pub.outcome = Outcome.VOIDED if pub.head and pub.head != sha else (
-                Outcome.FAILED if bench_outcome == "failure" else Outcome.BAD_ARTIFACT)
-            pub.problems = problems
+            if pub.head and pub.head != sha:
+                pub.outcome = Outcome.VOIDED  # fetch-submission refused: nothing ran
+                return pub
+        fallback = {"cancelled": Outcome.CANCELLED, "failure": Outcome.FAILED}.get(
+            bench_outcome, Outcome.BAD_ARTIFACT)
+        pub.problems = problems
+        try:
+            sub = _submission_at(bot, path, sha)
+        except API_ERRORS as exc:
+            bot.say(describe_failure(exc, "Reading the submission", bot.now()))
+            sub = None
+        if sub is None:  # nothing to record it against; say what happened
+            pub.outcome = fallback
+            return pub
+        pub.stage = stage.stage
+        pub.result = stopped_result(bot, sha=sha, path=path, sub=sub, stage=stage,
+                                    bench_outcome=bench_outcome)
+        pub.result["provenance"] = {"pr": pr, "head_sha": sha, "run_url": bot.run_url(),
+                                    "requested_by": None}
+        pub.outcome = Outcome.STOPPED
         return pub
     try:
         config_sha, problem = expected_config_sha(bot, path, sha)
@@ -188,16 +294,19 @@ TITLES = {
     Outcome.SKIPPED: "⏭️ Benchmark did not run",
     Outcome.BAD_ARTIFACT: "⚠️ Result rejected",
     Outcome.UNCHECKED: "⚠️ Result not published yet",
+    Outcome.STOPPED: "⏹️ Run stopped without a result",
 }
 CONCLUSIONS = {
     Outcome.VERIFIED: "success", Outcome.INVALID: "failure", Outcome.ERROR: "failure",
     Outcome.VOIDED: "skipped", Outcome.FAILED: "failure", Outcome.CANCELLED: "cancelled",
     Outcome.SKIPPED: "skipped", Outcome.BAD_ARTIFACT: "failure", Outcome.UNCHECKED: "neutral",
+    Outcome.STOPPED: "failure",
 }
 LABEL_STATES = {
     Outcome.VERIFIED: "verified", Outcome.INVALID: "invalid", Outcome.ERROR: "error",
     Outcome.VOIDED: "voided", Outcome.FAILED: "error", Outcome.BAD_ARTIFACT: "error",
     Outcome.CANCELLED: None, Outcome.SKIPPED: None, Outcome.UNCHECKED: "error",
+    Outcome.STOPPED: "error",
 }
 
 
@@ -309,6 +418,9 @@ def render(bot: Bot, pub: Publication, *, requested_by: str | None, rank: str | 
             Outcome.ERROR: "the engine did not produce a measurement. If the reasons point at "
                            "the submission's arguments, fix them and push; if they look like a "
                            "runner problem, a maintainer can `/rerun`.",
+            Outcome.STOPPED: f"the run ended without a result ({_stage_words(pub.stage)}) and "
+                             "is recorded as an error, like every run that was asked for: "
+                             "cancelling a run never erases it. A maintainer can `/rerun`.",
         }[pub.outcome]]
         lines += ["", "<details><summary>Full result (JSON, for agents)</summary>", "",
                   result_json_block(doc), "", "</details>"]
@@ -341,6 +453,12 @@ def render(bot: Bot, pub: Publication, *, requested_by: str | None, rank: str | 
     return "\n".join(lines) + footer(bot)
 
 
+def _stage_words(stage: str | None) -> str:
+    if stage in STAGES:
+        return f"it had reached the stage `{stage}`"
+    return stage or NOT_STARTED
+
+
 def _summary_line(pub: Publication) -> str:
     doc = pub.result
     if doc and pub.outcome is Outcome.VERIFIED:
@@ -349,9 +467,39 @@ def _summary_line(pub: Publication) -> str:
     return f"{pub.submission_id}: {pub.outcome.value}"
 
 
+def _own_earlier(bot: Bot, relpath: str) -> dict[str, Any] | bool | None:
+    """The record already stored at `relpath` when this run stored it (a re-run of the job),
+    False when another run's record is there, None when there is none."""
+    text = stored_text(bot, relpath)
+    if text is None:
+        return None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return False
+    mine = isinstance(doc, dict) and (doc.get("provenance") or {}).get("run_url") == bot.run_url()
+    return doc if mine else False
+
+
+def account_ids(bot: Bot, pr: int) -> dict[str, int | None]:
+    """Numeric ids (logins can be renamed and reused): the PR's author, from the PR, and who
+    asked for the run, from the bot's own queued comment."""
+    out: dict[str, int | None] = {"author_id": None, "requested_by_id": None}
+    try:
+        uid = bot.repo.get_pull(pr).user.id
+        out["author_id"] = uid if isinstance(uid, int) and uid > 0 else None
+        queued = comments.find_latest(comments.own_comments(bot, pr), "bench",
+                                      run=str(bot.run_id))
+        by = queued.fields.get("by", "") if queued else ""
+        out["requested_by_id"] = int(by) if by.isdigit() and int(by) > 0 else None
+    except API_ERRORS as exc:
+        bot.say(describe_failure(exc, "Reading the account ids", bot.now()))
+    return out
+
+
 def publish(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None,
             bench_outcome: str, requested_by: str | None = None,
-            store_dir: Path | None = None) -> int:
+            store_dir: Path | None = None, stage_file: Path | None = None) -> int:
     login, stem = location(path, bot.challenge)
     if not (login and stem):
         print(f"arena bot publish: {path!r} is not a submission path", flush=True)
@@ -359,17 +507,26 @@ def publish(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None,
     bot.say(f"publishing run {bot.run_id} of {path}@{short(sha)} for #{pr} "
             f"(bench job: {bench_outcome})")
     pub = classify(bot, pr=pr, sha=sha, path=path, result_file=result_file,
-                   bench_outcome=bench_outcome)
+                   bench_outcome=bench_outcome, stage_file=stage_file)
     bot.say(f"outcome: {pub.outcome.value}")
     failures: list[str] = []
     if pub.result is not None:
         pub.result["provenance"]["requested_by"] = requested_by if requested_by and \
             re.fullmatch(LOGIN_RE, requested_by) else None
+        pub.result["provenance"].update(account_ids(bot, pr))
         relpath = result_relpath(pub.result["submission"]["id"], pub.result["run_id"])
         try:
-            append_record(bot, relpath, pub.result,
-                          f"result {pub.result['submission']['id']} run {pub.result['run_id']} "
-                          f"({pub.result['verdict']}, #{pr})")
+            earlier = _own_earlier(bot, relpath) if pub.outcome is Outcome.STOPPED else None
+            if earlier is False:  # stage.json named another run's id: record under our own
+                pub.result["run_id"] = f"gh-{bot.run_id}"
+                relpath = result_relpath(pub.result["submission"]["id"], pub.result["run_id"])
+                earlier = _own_earlier(bot, relpath)
+            if isinstance(earlier, dict):  # published before (a re-run of this job): keep it
+                pub.result = earlier
+            else:
+                append_record(bot, relpath, pub.result,
+                              f"result {pub.result['submission']['id']} run "
+                              f"{pub.result['run_id']} ({pub.result['verdict']}, #{pr})")
             pub.stored_path = relpath
         except (StoreWriteError, *API_ERRORS) as exc:
             reason = str(exc) if isinstance(exc, StoreWriteError) else \
@@ -398,7 +555,7 @@ def publish(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None,
         return exitcodes.INFRA
     if pub.outcome is Outcome.BAD_ARTIFACT:
         return exitcodes.INVALID
-    if pub.result is None:
+    if pub.result is None or pub.outcome is Outcome.STOPPED:
         return exitcodes.NOTHING_MEASURED
     return exitcodes.OK
 
@@ -407,6 +564,7 @@ def announce(bot: Bot, pub: Publication, body: str) -> list[str]:
     """Comment, check run, labels; every step is tried; returns what failed."""
     failed = []
     check_id = None
+    queued = None
     try:
         mine = comments.own_comments(bot, pub.pr)
         queued = comments.find_latest(mine, "bench", run=str(bot.run_id))
@@ -426,17 +584,21 @@ def announce(bot: Bot, pub: Publication, body: str) -> list[str]:
                     "The outcome is in the comment below." + footer(bot))
             comments.edit_comment(bot, queued.comment, comments.marker(
                 "bench", run=bot.run_id, sha=queued.fields.get("sha"),
-                check=queued.fields.get("check"), state="done",
+                check=queued.fields.get("check"), by=queued.fields.get("by"), state="done",
                 patch=queued.fields.get("patch"),
                 nonce=queued.fields.get("nonce")) + "\n" + note)
     except API_ERRORS as exc:
         failed.append(describe_failure(exc, "Posting the result comment", bot.now()))
     try:
+        if queued is not None and queued.fields.get("check") == checks.NO_CHECK:
+            raise checks.NoCheck()  # the commit's checks belong to an earlier PR
         checks.complete_check_run(
             bot, check_id, sha=pub.sha, name=checks.BENCHMARK,
             conclusion=CONCLUSIONS[pub.outcome],
             title=f"{TITLES[pub.outcome]}: {_summary_line(pub)}"[:255],
             summary=body, details_url=bot.run_url())
+    except checks.NoCheck:
+        bot.say("no check run: the commit's checks belong to an earlier pull request")
     except API_ERRORS as exc:
         failed.append(describe_failure(exc, "Completing the check run", bot.now()))
     try:

@@ -11,16 +11,20 @@ from arena.text import md_block, md_inline
 from bot.context import Bot
 
 COMMANDS_HELP: tuple[tuple[str, str, str], ...] = (
-    ("/bench [name]", "maintainers, or the author when the challenge allows it",
-     "benchmark the submission at the PR's current head commit"),
+    ("/bench [name] [sha]", "maintainers, or the author when the challenge allows it",
+     "benchmark the submission at the commit you reviewed (named, or the head the bot last "
+     "checked before your comment)"),
     ("/rerun [name]", "as /bench", "benchmark it again (after an error, or to check the noise)"),
-    ("/cancel", "maintainers and the PR's author", "cancel this PR's queued or running benchmark"),
+    ("/cancel", "maintainers; the PR's author while a run is still queued",
+     "cancel this PR's queued (or, maintainers, running) benchmark; a started run is recorded"),
     ("/status", "anyone", "show this PR's check, its runs and the author's quota"),
     ("/withdraw [name]", "the author and maintainers",
      "take the submission off the leaderboard (its results stay on record)"),
     ("/invalidate [login/name] <reason>", "maintainers",
      "mark the submission's runs invalid, with a reason"),
-    ("/reinstate [login/name] [reason]", "maintainers", "undo /invalidate or /withdraw"),
+    ("/reinstate [login/name] [reason]", "maintainers",
+     "undo the latest /withdraw or /invalidate still in force (one at a time; it says what "
+     "still holds)"),
     ("/help", "anyone", "this list"),
 )
 
@@ -54,7 +58,9 @@ def help_text(challenge: Challenge) -> str:
         "",
         f"{authors}; each author gets {challenge.quota_runs_per_day} benchmark runs per 24 hours "
         "(every run of their submissions counts, whoever asked for it). Check a submission "
-        "locally with `arena validate submissions/<login>/<name>.yaml`.",
+        "locally with `arena validate submissions/<login>/<name>.yaml`. A command you may not "
+        f"use gets a 👎 reaction; more than {challenge.commands_per_hour} commands an hour get a "
+        "😕 reaction and no answer.",
     ])
 
 

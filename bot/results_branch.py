@@ -90,7 +90,7 @@ def append_record(bot: Bot, path: str, doc: dict[str, Any], message: str) -> Non
                 created_branch = True
                 continue
             if _already_exists(exc):
-                if _stored_text(bot, path) == text:
+                if stored_text(bot, path) == text:
                     bot.say(f"{path} was already stored (an earlier try landed)")
                     return
                 raise StoreWriteError(f"{path} already exists on the {bot.results_branch} "
@@ -101,7 +101,7 @@ def append_record(bot: Bot, path: str, doc: dict[str, Any], message: str) -> Non
                           f"after {MAX_ATTEMPTS} tries.")
 
 
-def _stored_text(bot: Bot, path: str) -> str | None:
+def stored_text(bot: Bot, path: str) -> str | None:
     try:
         content = bot.repo.get_contents(path, ref=bot.results_branch)
     except GithubException as exc:

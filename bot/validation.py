@@ -35,6 +35,7 @@ from bot import checks, comments, labels
 from bot.client import API_ERRORS, describe_failure
 from bot.context import Bot
 from bot.files import ChangedFile, TooManyFiles, changed_files, read_file_at
+from bot.owners import folder_owner, not_owner_message
 from bot.permissions import is_maintainer
 from bot.render import block, code, footer, short
 
@@ -164,24 +165,43 @@ def validate_contents(contents: dict[str, bytes | Problem], challenge: Challenge
                       base_index: SubmissionIndex,
                       patch_reader: Callable[[str], PatchReader] | None = None
                       ) -> list[FileReport]:
-    """Validate files read from a commit, parents resolved against the base checkout's
-    submissions plus the PR's own files (a PR may add a parent and its child together).
-    `patch_reader(path)` reads the patch the file at `path` names (None: patches are missing)."""
+    """Pure: validate files read from a commit, parents resolved against the base checkout's
+    submissions plus the PR's own files (for cycle checks). A parent must already be on the
+    default branch: the bench job measures one file on a checkout of that branch, where a
+    parent that only this PR adds does not exist (`arena bench` would refuse it), so such a
+    child is refused here, with a message that says what to do. `patch_reader(path)` reads
+    the patch the file at `path` names (None: patches are missing)."""
     overlay: dict[str, str | None] = {}
     for path, raw in contents.items():
         login, stem = location(path, challenge)
         if login and stem and isinstance(raw, bytes):
             overlay[f"{login}/{stem}"] = parent_of(raw, challenge.max_submission_bytes)
     index = base_index.with_overlay(overlay)
+    pending = {sid for sid in overlay if sid not in base_index}
     reports = []
     for path, raw in contents.items():
         if isinstance(raw, Problem):
             reports.append(FileReport(path, None, [raw]))
-        else:
-            reports.append(validate_file(raw, path_in_repo=path, challenge=challenge,
-                                         index=index,
-                                         read_patch=patch_reader(path) if patch_reader else None))
+            continue
+        report = validate_file(raw, path_in_repo=path, challenge=challenge, index=index,
+                               read_patch=patch_reader(path) if patch_reader else None)
+        sub = report.submission
+        if sub is not None and sub.parent in pending:
+            report.problems.append(Problem(path, _parent_line(raw, challenge), 1, "parent", (
+                f"{sub.parent} is added by this same pull request, so it is not on the default "
+                "branch yet, where the benchmark runs. Submit the parent in a pull request of "
+                "its own first, and this one once it is merged (or remove `parent`).")))
+            report.submission = None
+        reports.append(report)
     return reports
+
+
+def _parent_line(raw: bytes, challenge: Challenge) -> int:
+    try:
+        return yamlstrict.load(raw, max_bytes=challenge.max_submission_bytes).mark(
+            ("parent",)).line
+    except yamlstrict.YamlError:
+        return 1
 
 
 def base_index(challenge: Challenge) -> SubmissionIndex:
@@ -190,7 +210,8 @@ def base_index(challenge: Challenge) -> SubmissionIndex:
     return SubmissionIndex.scan(challenge.submissions_dir, max_bytes=challenge.max_submission_bytes)
 
 
-def assess_pull_request(bot: Bot, number: int, sha: str, author: str) -> Assessment:
+def assess_pull_request(bot: Bot, number: int, sha: str, author: str,
+                        author_id: int | None = None) -> Assessment:
     """Read the PR's changed files and submission YAMLs at `sha` through the API and validate
     them. API failures end in an ERROR assessment that says what failed."""
     a = Assessment(number, sha, author)
@@ -199,6 +220,7 @@ def assess_pull_request(bot: Bot, number: int, sha: str, author: str) -> Assessm
         bot.say(f"#{number} changes {len(files)} file(s)")
         to_validate, a.policy, a.removed = check_paths(
             files, author, bot.challenge, lambda: is_maintainer(bot, author))
+        a.policy += ownership_problems(bot, files, author, author_id)
         patches = patch_paths(files, bot.challenge)
         # A patch changed alone is validated with the submission beside it, read at the head.
         lone = [yaml_beside(p) for p in patches if yaml_beside(p) not in to_validate]
@@ -238,6 +260,29 @@ def assess_pull_request(bot: Bot, number: int, sha: str, author: str) -> Assessm
         a.failure = describe_failure(exc, "Reading the pull request's files", bot.now())
         return a
     return a
+
+
+def ownership_problems(bot: Bot, files: list[ChangedFile], author: str,
+                       author_id: int | None) -> list[Problem]:
+    """A folder claimed by another account (bot.owners) may not be changed by this PR's author,
+    whatever their login. Maintainers' PRs are not limited."""
+    logins = sorted({login for f in files for p in f.paths()
+                     for login in [location(p, bot.challenge)[0]] if login})
+    if not logins or author_id is None:
+        return []
+    out = []
+    maintainer = None
+    for login in logins[:MAX_LISTED]:
+        owner = folder_owner(bot, login)
+        if owner is None or owner == author_id:
+            continue
+        if maintainer is None:
+            maintainer = is_maintainer(bot, author)
+        if maintainer:
+            return []
+        out.append(Problem(f"{submissions_prefix(bot.challenge)}/{login}/", 1, 1, "",
+                           not_owner_message(login, owner, author_id)))
+    return out
 
 
 # -- answering ----------------------------------------------------------------------------------
@@ -357,18 +402,33 @@ def answer(bot: Bot, a: Assessment, current_labels: list[str] | None) -> int:
     state = a.state
     body = render_comment(bot, a)
     failed = []
+    shared: int | None = None
+    try:
+        shared = checks.earlier_owner_of_head(bot, a.number, a.sha, a.author)
+        lookup_ok = True
+    except API_ERRORS as exc:
+        failed.append(describe_failure(exc, "Listing the open pull requests", bot.now()))
+        lookup_ok = False
+    if shared is not None:
+        body += (f"\n\nCommit `{short(a.sha)}` is also the head of #{shared}, an earlier pull "
+                 "request by someone else, so no check run is set on it from here (a check run "
+                 "belongs to the commit, and would show on that pull request too). Push a commit "
+                 "of your own.")
     if state is not State.NONE:
         try:
             comments.upsert_state_comment(bot, a.number, COMMENT_KIND, state.value, body,
-                                          sha=short(a.sha))
+                                          sha=short(a.sha), head=a.sha)
             bot.say(f"answered on #{a.number}: {state.value}")
         except API_ERRORS as exc:
             failed.append(describe_failure(exc, "Posting the validation comment", bot.now()))
     try:
-        checks.create_check_run(
-            bot, name=checks.VALIDATE, sha=a.sha, status="completed",
-            conclusion=CONCLUSIONS[state], title=_headline(a).lstrip("# "),
-            summary=body, annotations=annotations_for(a), details_url=bot.pr_url(a.number))
+        if shared is not None or not lookup_ok:
+            bot.say(f"no check run on {short(a.sha)} (shared head: #{shared})")
+        else:
+            checks.create_check_run(
+                bot, name=checks.VALIDATE, sha=a.sha, status="completed",
+                conclusion=CONCLUSIONS[state], title=_headline(a).lstrip("# "),
+                summary=body, annotations=annotations_for(a), details_url=bot.pr_url(a.number))
     except API_ERRORS as exc:
         failed.append(describe_failure(exc, "Creating the check run", bot.now()))
     try:
@@ -391,7 +451,8 @@ def on_pull_request(bot: Bot, event: dict[str, Any]) -> int:
         return exitcodes.OK
     pr = event["pull_request"]
     number, sha, author = int(pr["number"]), pr["head"]["sha"], pr["user"]["login"]
+    author_id = pr["user"].get("id") if isinstance(pr["user"].get("id"), int) else None
     current = [lb["name"] for lb in pr.get("labels", []) if isinstance(lb, dict)]
     bot.say(f"validating #{number} at {short(sha)} by {author}")
-    assessment = assess_pull_request(bot, number, sha, author)
+    assessment = assess_pull_request(bot, number, sha, author, author_id)
     return answer(bot, assessment, current)

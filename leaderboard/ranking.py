@@ -3,7 +3,9 @@
 Rules:
 - A run's effective status is its runner verdict, then maintainers' verdict records applied in
   time order (human verdicts win). A submission can also be withdrawn (by its author) or
-  disqualified (by a maintainer); a later submission-level reinstate undoes either.
+  disqualified (by a maintainer); a submission-level reinstate lifts the latest withdraw,
+  disqualify or invalidate still in force, and only that one (undoing a withdrawal never lifts
+  an invalidation).
 - Only verified runs of active submissions on the challenge's hardware label are ranked (other
   hardware never mixes; a run counts as on the hardware when both its challenge block and its
   fingerprint name that label).
@@ -207,16 +209,42 @@ def _runner_reasons(result: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(r["message"] for r in result.get("reasons", []))
 
 
+HOLDS = ("withdraw", "disqualify", "invalidate")
+
+
+def submission_holds(submission_id: str, verdicts: Iterable[Mapping[str, Any]]
+                     ) -> tuple[list[Mapping[str, Any]], dict[str, str]]:
+    """The submission-wide withdraw/disqualify/invalidate records still in force (oldest first),
+    and, per submission-wide reinstate record id, the action it lifted.
+
+    A submission-wide reinstate lifts the latest hold still in force, and only that one:
+    undoing a withdrawal never lifts a maintainer's invalidation. The same action again
+    replaces its earlier record (one hold per kind)."""
+    held: list[Mapping[str, Any]] = []
+    lifted: dict[str, str] = {}
+    for rec in sorted(verdicts, key=_record_key):
+        if rec["submission"] != submission_id or rec["run_id"] is not None:
+            continue
+        if rec["action"] in HOLDS:
+            held = [h for h in held if h["action"] != rec["action"]] + [rec]
+        elif rec["action"] == "reinstate" and held:
+            lifted[rec["id"]] = held.pop()["action"]
+    return held, lifted
+
+
 def run_status(result: Mapping[str, Any], verdicts: Iterable[Mapping[str, Any]]) -> RunStatus:
     """Apply maintainers' invalidate/reinstate records (oldest first) to one run.
 
     A record naming no run applies to every run of the submission, also to runs made after it:
-    an invalidated submission stays invalid until a maintainer reinstates it."""
+    an invalidated submission stays invalid until a maintainer reinstates it. A submission-wide
+    reinstate acts on the runs only when it lifted an invalidation (see submission_holds)."""
     base = result["verdict"]
     status = base
     reasons = _runner_reasons(result)
     by = None
     sid, rid = result["submission"]["id"], result["run_id"]
+    verdicts = list(verdicts)
+    _, lifted = submission_holds(sid, verdicts)
     for rec in sorted(verdicts, key=_record_key):
         if not _applies(rec, sid, rid) or rec["action"] not in ("invalidate", "reinstate"):
             continue
@@ -225,26 +253,23 @@ def run_status(result: Mapping[str, Any], verdicts: Iterable[Mapping[str, Any]])
         elif rec["run_id"] is not None and scored_tps(result) is not None:
             # A maintainer reinstating one measured run judges it valid.
             status, reasons, by = "verified", (f"reinstated: {rec['reason']}",), rec["by"]
-        else:
-            # A submission-wide reinstate undoes earlier invalidations: back to the runner's word.
+        elif rec["run_id"] is not None or lifted.get(rec["id"]) == "invalidate":
+            # A run-level reinstate of an unmeasured run, or a submission-wide one that lifted
+            # the invalidation: back to the runner's word.
             status, reasons, by = base, _runner_reasons(result), rec["by"]
     return RunStatus(status, reasons, by)
 
 
 def submission_state(submission_id: str,
                      verdicts: Iterable[Mapping[str, Any]]) -> SubmissionState:
-    """Withdrawn, disqualified or active, from the latest submission-level record."""
-    state = SubmissionState("active")
-    for rec in sorted(verdicts, key=_record_key):
-        if rec["submission"] != submission_id or rec["run_id"] is not None:
-            continue
-        if rec["action"] == "withdraw":
-            state = SubmissionState("withdrawn", rec["reason"], rec["by"])
-        elif rec["action"] == "disqualify":
-            state = SubmissionState("disqualified", rec["reason"], rec["by"])
-        elif rec["action"] == "reinstate":
-            state = SubmissionState("active", None, rec["by"])
-    return state
+    """Withdrawn, disqualified or active, from the holds still in force (submission_holds):
+    disqualified wins over withdrawn."""
+    held, _ = submission_holds(submission_id, verdicts)
+    for action, state in (("disqualify", "disqualified"), ("withdraw", "withdrawn")):
+        recs = [h for h in held if h["action"] == action]
+        if recs:
+            return SubmissionState(state, recs[-1]["reason"], recs[-1]["by"])
+    return SubmissionState("active")
 
 
 def on_hardware(result: Mapping[str, Any], hardware: str) -> bool:

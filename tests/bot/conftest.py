@@ -130,6 +130,7 @@ def pr_event(webhooks, fake) -> Callable[..., dict[str, Any]]:
         p["number"] = ev["number"] = pr.number
         p["title"], p["body"] = pr.title, pr.body
         p["user"]["login"] = pr.author
+        p["user"]["id"] = fake.uid(pr.author)
         p["head"]["sha"] = pr.head_sha
         p["head"]["repo"]["full_name"] = pr.head_repo
         p["head"]["repo"]["fork"] = pr.head_repo != fake.full_name
@@ -151,8 +152,9 @@ def comment_event(webhooks, fake) -> Callable[..., dict[str, Any]]:
         base = next(e for e in webhooks["issue_comment"] if e["action"] == "created")
         ev = copy.deepcopy(base)
         stored = fake.add_comment(number, login, body, user_type)
-        ev["comment"].update(id=stored.id, body=body)
-        ev["comment"]["user"].update(login=login, type=user_type)
+        ev["comment"].update(id=stored.id, body=body, created_at=stored.created_at,
+                             updated_at=stored.updated_at)
+        ev["comment"]["user"].update(login=login, type=user_type, id=fake.uid(login))
         issue = ev["issue"]
         issue["number"] = number
         if number in fake.pulls:
@@ -173,3 +175,13 @@ def comment_event(webhooks, fake) -> Callable[..., dict[str, Any]]:
 
 def utc(**kw: Any) -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc) - dt.timedelta(**kw)
+
+
+@pytest.fixture
+def validate(pr_event) -> Callable[..., int]:
+    """Run the pull request's validation (as the validate workflow does on every push): /bench
+    without a SHA approves the head that this last checked before the comment."""
+    def run(bot: Bot, number: int) -> int:
+        from bot.validation import on_pull_request
+        return on_pull_request(bot, pr_event(number, "opened"))
+    return run

@@ -123,7 +123,8 @@ class FakeGitHub:
         self.ids = itertools.count(1000)
         self.user_ids: dict[str, int] = {}
         self.tokens: dict[str, str] = {"write-token": "write", "read-token": "read"}
-        self.collaborators: dict[str, str] = {}
+        # The repository's maintainers, as GitHub knows them (challenge.yaml grants nothing).
+        self.collaborators: dict[str, str] = {"arena-maintainers": "admin"}
         self.pulls: dict[int, PullState] = {}
         self.issues: dict[int, dict[str, Any]] = {}
         self.commits: dict[str, dict[str, Entry]] = {}
@@ -360,6 +361,8 @@ class FakeGitHub:
             "repos/create-or-update-file-contents": self.h_put_content,
             "repos/get-collaborator-permission-level": self.h_permission,
             "issues/list-comments": self.h_list_comments,
+            "issues/list-comments-for-repo": self.h_repo_comments,
+            "issues/get-comment": self.h_get_comment,
             "issues/create-comment": self.h_create_comment,
             "issues/update-comment": self.h_update_comment,
             "reactions/create-for-issue-comment": self.h_reaction,
@@ -372,7 +375,7 @@ class FakeGitHub:
             "actions/cancel-workflow-run": self.h_cancel,
             "issues/list-for-repo": self.h_issues, "issues/create": self.h_issue_create,
             "issues/update": self.h_issue_update,
-            "git/create-tree": self.h_tree, "git/create-commit": self.h_commit,
+            "git/create-tree": self.h_tree, "git/get-tree": self.h_get_tree, "git/create-commit": self.h_commit,
             "git/create-ref": self.h_ref,
         }
         routes = []
@@ -506,9 +509,17 @@ class FakeGitHub:
         page = int(q.get("page", 1))
         chunk = items[(page - 1) * per_page: page * per_page]
         extra = {}
-        if page * per_page < len(items):
-            nq = dict(q, page=str(page + 1))
-            extra["Link"] = f'<{self.url}{path}?{urllib.parse.urlencode(nq)}>; rel="next"'
+        last = max(1, -(-len(items) // per_page))
+        if last > 1:  # GitHub's Link header: next, last, first, prev, as they apply
+            def link(n: int, rel: str) -> str:
+                return f'<{self.url}{path}?{urllib.parse.urlencode(dict(q, page=str(n)))}>; ' \
+                       f'rel="{rel}"'
+            rels = []
+            if page < last:
+                rels += [link(page + 1, "next"), link(last, "last")]
+            if page > 1:
+                rels += [link(1, "first"), link(page - 1, "prev")]
+            extra["Link"] = ", ".join(rels)
         return chunk, extra
 
     # -- handlers: (params, query, body) -> (status, payload[, headers]) ------------------------
@@ -525,7 +536,10 @@ class FakeGitHub:
 
     def h_pulls(self, params, q, data):
         prs = [p for p in self.pulls.values() if q.get("state", "open") in ("all", p.state)]
-        prs.sort(key=lambda p: p.updated_at, reverse=True)
+        if q.get("sort") == "created":  # numbers grow with creation time
+            prs.sort(key=lambda p: p.number, reverse=q.get("direction", "desc") == "desc")
+        else:
+            prs.sort(key=lambda p: p.updated_at, reverse=True)
         items = [self.pull_json(p, listing=True) for p in prs]
         page, extra = self._page(items, q, f"/repos/{self.full_name}/pulls")
         return 200, page, extra
@@ -645,6 +659,27 @@ class FakeGitHub:
         items = [self.comment_json(c) for c in self.comments if c.issue == n]
         page, extra = self._page(items, q, f"/repos/{self.full_name}/issues/{n}/comments")
         return 200, page, extra
+
+    def h_repo_comments(self, params, q, data):
+        """Every issue and PR comment of the repository; `since` filters on updated_at, as
+        GitHub does; sorted by `sort` (created) in `direction`."""
+        items = list(self.comments)
+        if "since" in q:
+            since = q["since"].replace("Z", "")[:19]
+            items = [c for c in items if c.updated_at.replace("Z", "")[:19] >= since]
+        key = (lambda c: (c.updated_at, c.id)) if q.get("sort") == "updated" else \
+            (lambda c: (c.created_at, c.id))
+        items.sort(key=key, reverse=q.get("direction", "asc") == "desc")
+        page, extra = self._page([self.comment_json(c) for c in items], q,
+                                 f"/repos/{self.full_name}/issues/comments")
+        return 200, page, extra
+
+    def h_get_comment(self, params, q, data):
+        cid = int(params["comment_id"])
+        for c in self.comments:
+            if c.id == cid:
+                return 200, self.comment_json(c)
+        return self._not_found()
 
     def h_create_comment(self, params, q, data):
         n = int(params["issue_number"])
@@ -821,6 +856,21 @@ class FakeGitHub:
         j = self.d.example("git/create-tree", "201")
         j.update(sha=sha, url=self._api(f"/repos/{self.full_name}/git/trees/{sha}"))
         return 201, j
+
+    def h_get_tree(self, params, q, data):
+        """A branch's files (GitHub takes a branch name for tree_sha), blobs only, as
+        `recursive=1` lists them."""
+        ref = params["tree_sha"]
+        if ref not in self.branch_files:
+            return 404, {"message": "Not Found", "documentation_url": "x"}
+        j = self.d.example("git/get-tree")
+        j.update(sha=self.branches[ref], truncated=False,
+                 url=self._api(f"/repos/{self.full_name}/git/trees/{self.branches[ref]}"))
+        j["tree"] = [{"path": p, "mode": "100644", "type": "blob", "size": len(b),
+                      "sha": git_sha(b),
+                      "url": self._api(f"/repos/{self.full_name}/git/blobs/{git_sha(b)}")}
+                     for p, b in sorted(self.branch_files[ref].items())]
+        return 200, j
 
     def h_commit(self, params, q, data):
         sha = git_sha(data["tree"] + data["message"] + str(next(self.ids)))

@@ -53,14 +53,17 @@ def test_comments_by_bots_and_edits_are_ignored(fake, bot, alice_pr, comment_eve
 
 def test_participants_cannot_bench_when_the_challenge_reserves_it(fake, bot, alice_pr,
                                                                   comment_event):
-    on_issue_comment(bot, comment_event(alice_pr.number, "/bench", "alice"))
-    [body] = replies(fake, alice_pr.number)
-    assert "only maintainers" in body
-    assert fake.dispatches == [] and fake.reactions == []
+    # Deliberate change (issue 13, point 5): a refusal is a 👎 reaction, not a comment.
+    ev = comment_event(alice_pr.number, "/bench", "alice")
+    on_issue_comment(bot, ev)
+    assert replies(fake, alice_pr.number) == []
+    assert fake.dispatches == []
+    assert fake.reactions == [{"comment_id": ev["comment"]["id"], "content": "-1"}]
 
 
-def test_a_maintainer_benches_the_pinned_head(fake, bot, alice_pr, comment_event):
+def test_a_maintainer_benches_the_pinned_head(fake, bot, alice_pr, comment_event, validate):
     fake.collaborators["carol"] = "write"
+    validate(bot, alice_pr.number)
     ev = comment_event(alice_pr.number, "/bench", "carol")
     assert on_issue_comment(bot, ev) == exitcodes.OK
     assert fake.reactions[0]["content"] == "+1"
@@ -70,17 +73,18 @@ def test_a_maintainer_benches_the_pinned_head(fake, bot, alice_pr, comment_event
         "requested_by": "carol"}}
     [run] = fake.runs
     assert RUN_NAME_RE.match(run.display_title)
-    [body] = replies(fake, alice_pr.number)
+    _validation, body = replies(fake, alice_pr.number)
     assert "Benchmark queued" in body and f"/actions/runs/{run.id}" in body
-    assert alice_pr.head_sha[:7] in body
-    [check] = fake.check_runs.values()
+    assert f"Approved commit: [`{alice_pr.head_sha[:7]}`]" in body
+    [check] = [c for c in fake.check_runs.values() if c["name"] == "arena/benchmark"]
     assert (check["name"], check["status"], check["head_sha"]) == \
         ("arena/benchmark", "queued", alice_pr.head_sha)
     assert labels.BENCHMARK["queued"] in fake.labels_of(alice_pr.number)
 
 
-def test_the_same_commit_is_not_queued_twice(fake, bot, alice_pr, comment_event):
+def test_the_same_commit_is_not_queued_twice(fake, bot, alice_pr, comment_event, validate):
     fake.collaborators["carol"] = "write"
+    validate(bot, alice_pr.number)
     on_issue_comment(bot, comment_event(alice_pr.number, "/bench", "carol"))
     on_issue_comment(bot, comment_event(alice_pr.number, "/rerun", "carol"))
     assert len(fake.dispatches) == 1
@@ -96,9 +100,10 @@ def test_an_invalid_head_is_not_benched(fake, bot, comment_event):
 
 
 def test_authors_bench_within_their_quota_counted_from_actions(fake, make_bot, make_challenge,
-                                                                comment_event):
+                                                                comment_event, validate):
     bot = make_bot(make_challenge(authors_may_bench=True, runs_per_day=2))
     pr = fake.open_pull("alice", {PATH: submission_yaml()})
+    validate(bot, pr.number)
     # two runs of alice's submissions in the last 24 h, from any PR, requested by anyone
     old = fake.add_run({"pr": "1", "sha": "a" * 40, "path": PATH, "requested_by": "carol"},
                        created_at=utc(hours=20))
@@ -120,18 +125,21 @@ def test_authors_bench_within_their_quota_counted_from_actions(fake, make_bot, m
     assert fake.dispatches == []
 
 
-def test_authors_may_bench_when_quota_is_left(fake, make_bot, make_challenge, comment_event):
+def test_authors_may_bench_when_quota_is_left(fake, make_bot, make_challenge, comment_event,
+                                              validate):
     bot = make_bot(make_challenge(authors_may_bench=True, runs_per_day=2))
     pr = fake.open_pull("alice", {PATH: submission_yaml()})
+    validate(bot, pr.number)
     on_issue_comment(bot, comment_event(pr.number, "/bench", "alice"))
     assert len(fake.dispatches) == 1
     assert "1 of 2 runs used" in replies(fake, pr.number)[-1]
 
 
 def test_two_requests_racing_for_the_last_run_leave_one(fake, make_bot, make_challenge,
-                                                       comment_event):
+                                                       comment_event, validate):
     bot = make_bot(make_challenge(authors_may_bench=True, runs_per_day=1))
     pr = fake.open_pull("alice", {PATH: submission_yaml()})
+    validate(bot, pr.number)
 
     def rival(run):  # another PR's request for alice passed its check at the same moment
         fake.on_dispatch = None
@@ -151,8 +159,23 @@ def test_cancel_cancels_active_runs_of_the_pr(fake, bot, alice_pr, comment_event
     on_issue_comment(bot, comment_event(alice_pr.number, "/cancel", "alice"))
     assert (run.status, run.conclusion) == ("completed", "cancelled")
     assert f"run {run.id}" in replies(fake, alice_pr.number)[-1]
+    before = replies(fake, alice_pr.number)
     on_issue_comment(bot, comment_event(alice_pr.number, "/cancel", "mallory"))
-    assert "only maintainers and the pull request's author" in replies(fake, alice_pr.number)[-1]
+    assert replies(fake, alice_pr.number) == before  # refused with a reaction only
+    assert fake.reactions[-1]["content"] == "-1"
+
+
+def test_authors_cannot_cancel_a_started_run_maintainers_can(fake, bot, alice_pr, comment_event):
+    """Issue 13, point 4: watching a run's log and cancelling it before it fails used to erase
+    it. A started run can only be stopped by a maintainer (and is then recorded)."""
+    run = fake.add_run({"pr": str(alice_pr.number), "sha": alice_pr.head_sha, "path": PATH,
+                        "requested_by": "carol"}, status="in_progress")
+    on_issue_comment(bot, comment_event(alice_pr.number, "/cancel", "alice"))
+    assert (run.status, run.conclusion) == ("in_progress", None)
+    body = replies(fake, alice_pr.number)[-1]
+    assert "already started" in body and "only a maintainer" in body
+    on_issue_comment(bot, comment_event(alice_pr.number, "/cancel", "arena-maintainers"))
+    assert (run.status, run.conclusion) == ("completed", "cancelled")
 
 
 def test_status_shows_runs_and_quota(fake, bot, alice_pr, comment_event):
@@ -179,13 +202,14 @@ def test_withdraw_appends_a_verdict_to_a_new_results_branch(fake, bot, alice_pr,
 
 def test_only_the_author_or_maintainers_withdraw(fake, bot, alice_pr, comment_event):
     on_issue_comment(bot, comment_event(alice_pr.number, "/withdraw", "mallory"))
-    assert "only" in replies(fake, alice_pr.number)[-1]
+    assert replies(fake, alice_pr.number) == []
+    assert fake.reactions[-1]["content"] == "-1"
     assert "results" not in fake.branches
 
 
 def test_invalidate_needs_a_maintainer_and_a_reason(fake, bot, alice_pr, comment_event):
     on_issue_comment(bot, comment_event(alice_pr.number, "/invalidate cheating", "alice"))
-    assert "only maintainers" in replies(fake, alice_pr.number)[-1]
+    assert replies(fake, alice_pr.number) == [] and fake.reactions[-1]["content"] == "-1"
     on_issue_comment(bot, comment_event(alice_pr.number, "/invalidate", "arena-maintainers"))
     assert "give a reason" in replies(fake, alice_pr.number)[-1]
     on_issue_comment(bot, comment_event(alice_pr.number, "/invalidate " + HOSTILE,

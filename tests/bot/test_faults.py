@@ -24,7 +24,8 @@ WRITE_KINDS = ["502-applied"]
 
 VALIDATION_OPS = ["pulls/list-files", "repos/get-content", "issues/list-comments",
                   "issues/create-comment", "checks/create", "issues/add-labels"]
-BENCH_OPS = ["reactions/create-for-issue-comment", "repos/get-collaborator-permission-level",
+BENCH_OPS = ["issues/list-comments-for-repo", "issues/list-comments",
+             "reactions/create-for-issue-comment", "repos/get-collaborator-permission-level",
              "pulls/get", "pulls/list-files", "repos/get-content", "actions/list-workflow-runs",
              "actions/create-workflow-dispatch", "checks/create", "issues/create-comment",
              "issues/list-labels-on-issue", "issues/add-labels"]
@@ -77,10 +78,12 @@ def test_validation_survives(fake, make_bot, challenge, pr_event, op, kind, time
 
 
 @pytest.mark.parametrize("op, kind, times", cases(BENCH_OPS))
-def test_bench_command_survives(fake, make_bot, challenge, comment_event, op, kind, times):
+def test_bench_command_survives(fake, make_bot, challenge, comment_event, validate, op, kind,
+                                times):
     bot = client_for(make_bot, challenge, kind)
     fake.collaborators["carol"] = "write"
     pr = fake.open_pull("alice", {PATH: submission_yaml()})
+    validate(bot, pr.number)
     fake.inject(op, kind, times)
     rc = on_issue_comment(bot, comment_event(pr.number, "/bench", "carol"))
     assert isinstance(rc, int)
@@ -93,9 +96,11 @@ def test_bench_command_survives(fake, make_bot, challenge, comment_event, op, ki
 
 
 @pytest.mark.parametrize("op, kind, times", cases(PUBLISH_OPS))
-def test_publish_survives(fake, make_bot, comment_event, challenge, tmp_path, op, kind, times):
+def test_publish_survives(fake, make_bot, comment_event, challenge, tmp_path, validate, op,
+                          kind, times):
     bot = client_for(make_bot, challenge, kind)
     pr = fake.open_pull("alice", {PATH: submission_yaml()})
+    validate(bot, pr.number)
     on_issue_comment(bot, comment_event(pr.number, "/bench", "arena-maintainers"))
     bot.run_id = str(fake.runs[-1].id)
     doc = make_result("alice/fast", path=PATH, commit=None, config_sha256=config_sha(challenge))

@@ -162,10 +162,11 @@ def test_hostile_paths_in_a_bad_patch_are_neutralised(fake, bot, pr_event):
         assert_neutralized(check["output"]["summary"])
 
 
-def test_bench_records_and_shows_the_patch_sha256(fake, bot, comment_event):
+def test_bench_records_and_shows_the_patch_sha256(fake, bot, comment_event, validate):
     patch = diff()
     pr = fake.open_pull("alice", {YAML: patched_yaml(), PATCH: patch})
     fake.collaborators["carol"] = "write"
+    validate(bot, pr.number)  # /bench approves the head the validation named
     assert on_issue_comment(bot, comment_event(pr.number, "/bench", "carol")) == exitcodes.OK
     assert len(fake.dispatches) == 1
     queued = [c.body for c in fake.bot_comments(pr.number) if "Benchmark queued" in c.body]

@@ -147,12 +147,33 @@ def test_non_regular_or_oversized_files_are_refused(fake, bot, pr_event, entry, 
     assert fake.labels_of(pr.number) == [labels.VALIDATION["invalid"]]
 
 
-def test_parent_added_in_the_same_pr_resolves_and_unknown_parent_does_not(fake, bot, pr_event):
+def test_parent_added_in_the_same_pr_is_refused_as_the_bench_would(fake, bot, pr_event,
+                                                                    checkout, challenge):
+    """Deliberate change (issue 13, point 8): a child whose parent only this PR adds used to pass
+    validation and /bench, and then `arena bench` refused it on the default branch's checkout
+    ("the runner failed"). Validation now refuses it the same way, saying what to do."""
     pr = fake.open_pull("alice", {
         "submissions/alice/base.yaml": submission_yaml("base"),
         "submissions/alice/child.yaml": submission_yaml("child", parent="alice/base")})
     on_pull_request(bot, pr_event(pr.number))
-    assert fake.labels_of(pr.number) == [labels.VALIDATION["valid"]]
+    assert fake.labels_of(pr.number) == [labels.VALIDATION["invalid"]]
+    body = fake.bot_comments(pr.number)[0].body
+    assert "alice/base is added by this same pull request" in body
+    # the bench job's loading (arena bench on a default-branch checkout) agrees
+    from arena.commands import validate_paths
+    child = checkout / "submissions" / "alice" / "child.yaml"
+    child.parent.mkdir(parents=True, exist_ok=True)
+    child.write_bytes(submission_yaml("child", parent="alice/base"))
+    [report] = validate_paths([child], challenge)
+    assert not report.valid
+    # once the parent is on the default branch, both accept the child
+    (checkout / "submissions" / "alice" / "base.yaml").write_bytes(submission_yaml("base"))
+    [report] = validate_paths([child], challenge)
+    assert report.valid, [p.format() for p in report.problems]
+    pr3 = fake.open_pull("alice", {
+        "submissions/alice/child.yaml": submission_yaml("child", parent="alice/base")})
+    on_pull_request(bot, pr_event(pr3.number))
+    assert fake.labels_of(pr3.number) == [labels.VALIDATION["valid"]]
     pr2 = fake.open_pull("bob", {"submissions/bob/c.yaml": submission_yaml("c", parent="x/nope")})
     on_pull_request(bot, pr_event(pr2.number))
     assert "is not an existing submission" in fake.bot_comments(pr2.number)[0].body
@@ -180,7 +201,9 @@ def test_a_fork_pr_is_read_through_the_base_repository(fake, bot, pr_event):
     assert ev["pull_request"]["head"]["repo"]["full_name"] == "alice/arena"
     on_pull_request(bot, ev)
     reads = fake.calls_to("repos/get-content")
-    assert [c.path for c in reads] == ["/repos/arena-org/arena/contents/submissions/alice/fast.yaml"]
+    assert all(c.path.startswith("/repos/arena-org/arena/contents/") for c in reads)
+    assert [c.path for c in reads if "/contents/submissions/" in c.path] == \
+        ["/repos/arena-org/arena/contents/submissions/alice/fast.yaml"]
 
 
 def test_other_pull_request_actions_do_nothing(fake, bot, webhooks):

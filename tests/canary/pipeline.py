@@ -125,6 +125,7 @@ def pull_request_opened(fake: FakeGitHub, number: int) -> dict[str, Any]:
     p["number"] = ev["number"] = number
     p["title"], p["body"], p["labels"] = pr.title, pr.body, []
     p["user"]["login"] = pr.author
+    p["user"]["id"] = fake.uid(pr.author)
     p["head"]["sha"] = pr.head_sha
     p["head"]["repo"]["full_name"] = pr.head_repo
     p["head"]["repo"]["fork"] = pr.head_repo != fake.full_name
@@ -137,8 +138,9 @@ def comment_created(fake: FakeGitHub, number: int, login: str, body: str) -> dic
     """GitHub's own `issue_comment.created` example, for a comment now on the fake's PR."""
     ev = _example("issue_comment", "created")
     stored = fake.add_comment(number, login, body)
-    ev["comment"].update(id=stored.id, body=body)
-    ev["comment"]["user"].update(login=login, type="User")
+    ev["comment"].update(id=stored.id, body=body, created_at=stored.created_at,
+                         updated_at=stored.updated_at)
+    ev["comment"]["user"].update(login=login, type="User", id=fake.uid(login))
     pr = fake.pulls[number]
     issue = ev["issue"]
     issue["number"], issue["state"] = number, pr.state
@@ -387,7 +389,9 @@ def publish(actions: Actions, *, pr: int, sha: str, path: str, run_id: int, resu
     """bench.yml's publish job, as it calls the bot (the artifact downloaded to `result`)."""
     return actions.arena(f"arena bot publish #{pr} (bench job: {outcome})",
                          ["bot", "publish", "--pr", str(pr), "--sha", sha, "--path", path,
-                          "--result", str(result), "--bench-outcome", outcome],
+                          "--result", str(result), "--bench-outcome", outcome,
+                          "--requested-by", MAINTAINER,
+                          "--store", str(result.parent / "no-results-checkout")],
                          actions.github_env("write-token", run_id))
 
 

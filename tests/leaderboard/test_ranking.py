@@ -337,6 +337,32 @@ def test_withdrawn_and_disqualified_submissions_are_not_ranked_until_reinstated(
     assert submission_state("alice/x", v).state == "active"
 
 
+def test_undoing_a_withdrawal_never_lifts_an_invalidation(run, verdict):
+    """Issue 13, point 7: invalidate, withdraw, reinstate used to leave the submission verified
+    and active. The reinstate lifts the withdrawal only; a second one lifts the invalidation."""
+    r = run("alice/x", 250.0)
+    v = [verdict("alice/x", "invalidate", day=3, reason="proxy"),
+         verdict("alice/x", "withdraw", day=4, by="alice"),
+         verdict("alice/x", "reinstate", day=5)]
+    assert submission_state("alice/x", v).state == "active"
+    assert run_status(r, v).status == "invalid"
+    assert run_status(r, v).reasons == ("maintainer: proxy",)
+    assert board([r], v) == []
+    v.append(verdict("alice/x", "reinstate", day=6))
+    assert run_status(r, v).status == "verified"
+    assert board([r], v) == [(1, "alice/x")]
+
+
+def test_a_reinstate_lifts_the_latest_hold_whatever_its_kind(run, verdict):
+    r = run("alice/x", 250.0)
+    v = [verdict("alice/x", "withdraw", day=3, by="alice"),
+         verdict("alice/x", "invalidate", day=4, reason="proxy"),
+         verdict("alice/x", "reinstate", day=5)]
+    assert submission_state("alice/x", v).state == "withdrawn"  # the withdrawal still holds
+    assert run_status(r, v).status == "verified"
+    assert board([r], v) == []
+
+
 def test_a_run_level_reinstate_does_not_undo_a_disqualification(run, verdict):
     r = run("alice/x", 250.0)
     v = [verdict("alice/x", "disqualify", day=3),

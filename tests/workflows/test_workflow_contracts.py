@@ -40,7 +40,9 @@ EXPECTED_COMMANDS = {
          "--out", "$RUNNER_TEMP/arena/result"]],
     ("bench.yml", "publish"): [
         ["bot", "publish", "--pr", "$PR", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
-         "--result", "$RUNNER_TEMP/bench-result/result.json", "--bench-outcome", "$BENCH_OUTCOME"]],
+         "--result", "$RUNNER_TEMP/bench-result/result.json",
+         "--stage", "$RUNNER_TEMP/bench-result/stage.json", "--bench-outcome", "$BENCH_OUTCOME",
+         "--requested-by", "$REQUESTED_BY", "--store", "_results"]],
     ("site.yml", "build"): [["site", "--store", "_results", "--out", "_site"]],
     ("site.yml", "digest"): [["bot", "update-digest", "--store", "_results"]],
 }
@@ -144,8 +146,10 @@ def test_the_result_artifact_goes_from_bench_to_publish_and_only_aggregates_leav
     [upload] = [s for s in jobs["bench"]["steps"] if "upload-artifact" in str(s.get("uses"))]
     [download] = [s for s in jobs["publish"]["steps"] if "download-artifact" in str(s.get("uses"))]
     assert upload["with"]["name"] == download["with"]["name"] == "bench-result"
-    # Only result.json is uploaded: not the result folder, never the logs or the prompts.
-    assert upload["with"]["path"] == "${{ runner.temp }}/arena/result/result.json"
+    # Only result.json and stage.json are uploaded: not the result folder, never the logs or
+    # the prompts. stage.json lets publish record a run that ended without a result.
+    assert upload["with"]["path"].splitlines() == ["${{ runner.temp }}/arena/result/result.json",
+                                              "${{ runner.temp }}/arena/result/stage.json"]
     assert upload["if"] == "always()" and upload["with"]["if-no-files-found"] == "ignore"
     assert download["with"]["path"] == "${{ runner.temp }}/bench-result"
     assert download.get("continue-on-error") is True
