@@ -105,6 +105,13 @@ def python_roots() -> list[Path]:
     return roots
 
 
+def python() -> str:
+    """The Python to run inside a sandbox: this virtual environment's interpreter by its
+    resolved path (a venv reached through a symbolic link is bound at its real location)."""
+    exe = Path(sys.prefix).resolve() / "bin" / Path(sys.executable).name
+    return str(exe) if exe.exists() else sys.executable
+
+
 def gpu_devices(dev: Path = Path("/dev")) -> list[Path]:
     out: list[Path] = []
     for pattern in GPU_DEVICE_GLOBS:
@@ -254,7 +261,7 @@ def self_check(scratch_bytes: int = 64 << 20, timeout: float = 60.0) -> dict[str
         listener.listen(1)
         port = listener.getsockname()[1]
         try:
-            argv = bwrap_argv(SandboxSpec([sys.executable, "-c", _PROBE, str(port), str(secret),
+            argv = bwrap_argv(SandboxSpec([python(), "-c", _PROBE, str(port), str(secret),
                                            str(target)], scratch_bytes=scratch_bytes),
                               work=tmpd)
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,

@@ -475,7 +475,7 @@ class VllmServer(ManagedServer):
             binds.append(sbx.Bind(Path(overlay), sbx.ENGINE_DIR))
             env["PYTHONPATH"] = sbx.ENGINE_DIR
         argv = [
-            python or sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+            python or sbx.python(), "-m", "vllm.entrypoints.openai.api_server",
             "--model", sbx.MODEL_DIR,
             "--served-model-name", SERVED_MODEL_NAME,
             "--uds", sbx.SOCKET,

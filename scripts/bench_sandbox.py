@@ -39,19 +39,15 @@ GEMMA = {"output_tokens": 512, "repeats": 3, "public": 128, "private": 128,
 
 
 def start_once(model: Path, args: dict, challenge, work: Path, sandboxed: bool) -> float:
-    from runner.server import ManagedServer, VllmServer, free_port
+    from _engines import tcp_server
+    from runner.server import VllmServer
 
-    server = VllmServer.build(model, args, workdir=work, seed=challenge.seed,
-                              engine_env=challenge.engine_env)
-    if not sandboxed:  # the same engine command, unsandboxed, on TCP (for comparison only)
-        port = free_port()
-        argv = [a for a in server.argv]
-        i = argv.index("--uds")
-        argv[i:i + 2] = ["--host", "127.0.0.1", "--port", str(port)]
-        argv[argv.index("--model") + 1] = str(model)
-        env = dict(server.env, VLLM_CACHE_ROOT=str(work / "vllm-cache"), PATH="/usr/bin:/bin",
-                   HOME=str(work))
-        server = ManagedServer(argv, port=port, log_path=work / "engine.log", env=env)
+    if sandboxed:
+        server = VllmServer.build(model, args, workdir=work, seed=challenge.seed,
+                                  engine_env=challenge.engine_env)
+    else:  # the same engine command, unsandboxed, on TCP (for comparison only)
+        server = tcp_server(model, args, seed=challenge.seed, engine_env=challenge.engine_env,
+                            work=work)
     t0 = time.monotonic()
     server.start()
     try:
@@ -108,8 +104,12 @@ def main() -> int:
         fidelity = next(c for c in doc["checks"] if c["name"] == "greedy_fidelity")
         out["run"]["scored_tokens"] = scoring["figures"].get("tokens")
         out["run"]["redecoded_tokens"] = fidelity["figures"].get("tokens_compared")
+        requests = sum(len(v["passes"]) * v["prompts"] for v in doc["tps"].values())
+        per_request = ((t["timed_s"] - t["engine_busy_s"]) / requests
+                       if t.get("engine_busy_s") and requests else None)
         out["overhead"] = {"arena_over_engine_tps": t.get("engine_busy_s", 0) / t["timed_s"]
-                           if t.get("engine_busy_s") else None}
+                           if t.get("engine_busy_s") else None,
+                           "harness_ms_per_request": per_request * 1000 if per_request else None}
     g = GEMMA
     requests = g["repeats"] * (g["public"] + g["private"])
     timed = requests * g["output_tokens"] / A10G_TIMED_TPS
@@ -117,7 +117,10 @@ def main() -> int:
     referee = (A10G_STARTUP_S + scoring_tokens / A10G_PREFILL_TPS
                + g["fidelity_prompts"] * g["output_tokens"] / A10G_DECODE_TPS)
     whole = A10G_STARTUP_S + timed + referee
-    out["a10g_estimate"] = {"assumptions": {"decode_tps": A10G_DECODE_TPS,
+    a10g_request_s = g["output_tokens"] / A10G_TIMED_TPS
+    per_request_s = (out["overhead"]["harness_ms_per_request"] or 0) / 1000
+    out["a10g_estimate"] = {"overhead_ratio": a10g_request_s / (a10g_request_s + per_request_s),
+                            "assumptions": {"decode_tps": A10G_DECODE_TPS,
                                             "prefill_tps": A10G_PREFILL_TPS,
                                             "startup_s": A10G_STARTUP_S,
                                             "submission_tps": A10G_TIMED_TPS, **g},
@@ -134,9 +137,11 @@ def main() -> int:
               f"referee {referee_s:.1f} s = {r['referee_share']:.1%} of it ({r['scored_tokens']} "
               f"tokens scored, {r['redecoded_tokens']} decoded again)")
         o = out["overhead"]["arena_over_engine_tps"]
-        print("harness overhead: arena TPS / engine server-side TPS = "
-              + ("n/a" if o is None else f"{o:.4f}") + " (target >= 0.99)")
         e = out["a10g_estimate"]
+        print("harness overhead: arena TPS / engine server-side TPS = "
+              + ("n/a" if o is None else f"{o:.4f}") + " here (target >= 0.99); "
+              f"{out['overhead']['harness_ms_per_request'] or 0:.1f} ms a request, which on an "
+              f"A10G request of {g['output_tokens']} tokens is {e['overhead_ratio']:.4f}")
         print(f"A10G estimate: the referee {e['referee_s']:.0f} s of a {e['run_s']:.0f} s run "
               f"= {e['referee_share']:.1%} (assumptions in --json)")
     return 0

@@ -297,29 +297,13 @@ class BenchJob:
 
 
 def processes_of(job_folders: Iterable[Path]) -> list[psutil.Process]:
-    """Live processes a bench job started: by the engine's VLLM_CACHE_ROOT (under the job's
-    TMPDIR), by a working folder under the job's checkout, or as their descendants. vLLM's
-    engine core and workers rename themselves (setproctitle), which hides their environment,
-    so the variable alone does not find them."""
-    folders = [str(Path(f).resolve()) for f in job_folders]
+    """Live processes a bench job started: its engines' sandboxes (named by their run folder
+    under the job's TMPDIR) and everything below them, and anything working in the job's
+    folders (tests.conftest.engine_processes)."""
     found: dict[int, psutil.Process] = {}
-    for f in folders:
+    for f in job_folders:
         for p in engine_processes(Path(f)):
             found[p.pid] = p
-    for p in psutil.process_iter():
-        try:
-            if p.pid != os.getpid() and p.status() != psutil.STATUS_ZOMBIE and \
-                    any(p.cwd().startswith(f) for f in folders):
-                found[p.pid] = p
-        except (psutil.Error, OSError):
-            continue
-    for p in list(found.values()):
-        try:
-            for c in p.children(recursive=True):
-                if c.status() != psutil.STATUS_ZOMBIE:
-                    found[c.pid] = c
-        except psutil.Error:
-            continue
     return list(found.values())
 
 

@@ -197,20 +197,16 @@ def certain_scoring(body: dict[str, Any], doc: dict[str, Any], served: Sequence[
     choice["prompt_logprobs"] = lps
 
 
-class ScoringFaker(CheatProxy):
-    """Cheat 6: approximate decoding; remembers every (prompt, output) it served and, when a
-    scoring request carries exactly one of them, claims every served token was certain."""
+class LyingScorer(CheatProxy):
+    """Remembers every (prompt, output) it served; a scoring request that carries exactly one
+    of them is answered with every served token certain."""
 
     def __init__(self, upstream: Any):
         super().__init__(upstream)
         self.served: dict[tuple[int, ...], list[int]] = {}
         self.faked = 0
 
-    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        if is_decode(body):
-            doc = self.approximate_decode(path, body)
-            self.served[tuple(body["prompt"])] = list(doc["choices"][0]["token_ids"])
-            return doc
+    def scored(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         doc = self.forward(path, body)
         if body.get("prompt_logprobs") is not None:
             ids = list(body["prompt"])
@@ -219,6 +215,18 @@ class ScoringFaker(CheatProxy):
                     self.faked += 1
                     certain_scoring(body, doc, out)
         return doc
+
+
+class ScoringFaker(LyingScorer):
+    """Cheat 6: approximate decoding; remembers every (prompt, output) it served and, when a
+    scoring request carries exactly one of them, claims every served token was certain."""
+
+    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if is_decode(body):
+            doc = self.approximate_decode(path, body)
+            self.served[tuple(body["prompt"])] = list(doc["choices"][0]["token_ids"])
+            return doc
+        return self.scored(path, body)
 
 
 class PassReplay(CheatProxy):
@@ -251,13 +259,9 @@ class PassReplay(CheatProxy):
         return doc
 
 
-class TailFaker(CheatProxy):
+class TailFaker(LyingScorer):
     """Cheat 8: only the first half of each output is computed; the tail repeats it (never
     computed). Scoring requests for what it served are faked as certain."""
-
-    def __init__(self, upstream: Any):
-        super().__init__(upstream)
-        self.served: dict[tuple[int, ...], list[int]] = {}
 
     def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if is_decode(body) and not asks_logprobs(body):
@@ -270,13 +274,7 @@ class TailFaker(CheatProxy):
             doc["usage"] = dict(doc.get("usage") or {}, completion_tokens=n)
             self.served[tuple(body["prompt"])] = out
             return doc
-        doc = self.forward(path, body)
-        if body.get("prompt_logprobs") is not None:
-            ids = list(body["prompt"])
-            for prompt, out in self.served.items():
-                if ids == list(prompt) + out:
-                    certain_scoring(body, doc, out)
-        return doc
+        return self.scored(path, body)
 
 
 class TieTaker(CheatProxy):

@@ -116,7 +116,7 @@ def standin(tmp: Path, *args: str, sandboxed: bool = False) -> ManagedServer:
     """A stand-in engine process (not started), with its log in `tmp`; with `sandboxed`, in
     the engine's sandbox exactly as vLLM would be, listening on the sandbox's Unix socket."""
     if sandboxed:
-        argv = [sys.executable, "/standin/standin_server.py", "--uds", sbx.SOCKET, *args]
+        argv = [sbx.python(), "/standin/standin_server.py", "--uds", sbx.SOCKET, *args]
         return ManagedServer(argv, log_path=tmp / "standin.log", env={},
                              sandbox=sbx.SandboxSpec(argv, [sbx.Bind(STANDIN.parent,
                                                                      "/standin")],
