@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "arena.demo",
     "leaderboard.cli",
     "bot.cli",
+    "bot.doctor",
 )
 
 
