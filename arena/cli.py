@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "arena.commands",
     "runner.commands",
     "arena.demo",
+    "arena.init",
     "leaderboard.cli",
     "bot.cli",
     "bot.doctor",
