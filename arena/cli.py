@@ -17,9 +17,11 @@ COMMAND_MODULES = (
     "runner.commands",
     "arena.demo",
     "arena.init",
+    "arena.controls",
     "leaderboard.cli",
     "bot.cli",
     "bot.doctor",
+    "bot.control",
 )
 
 

@@ -99,6 +99,9 @@ RESULT_SCHEMA: dict[str, Any] = {
                 "head_sha": {"type": ["string", "null"], "pattern": "^[0-9a-f]{40}$"},
                 "run_url": {"type": ["string", "null"], "maxLength": 500},
                 "requested_by": {"type": ["string", "null"], "maxLength": 39},
+                "control": {"type": "boolean",
+                            "description": "A control run of the reference submission "
+                                           "(arena.controls), stored under controls/."},
             },
         },
         "started_at": _TIME,
@@ -198,6 +201,35 @@ RESULT_SCHEMA: dict[str, Any] = {
                     "properties": {"sha256": _HEX64, "overlay_sha256": _HEX64,
                                    "files": {"type": "integer", "minimum": 0}},
                 },
+            },
+        },
+        "telemetry": {
+            "type": ["object", "null"], "additionalProperties": False,
+            "description": "The GPU sampled during the timed passes (runner.telemetry).",
+            "required": ["source", "samples", "throttled"],
+            "properties": {
+                "source": {"enum": ["nvml", "nvidia-smi"]},
+                "gpu": {"type": ["string", "null"], "maxLength": 200},
+                "samples": {"type": "integer", "minimum": 0},
+                "interval_s": _NONNEG,
+                "duration_s": _NONNEG,
+                "metrics": {
+                    "type": "object", "maxProperties": 20,
+                    "propertyNames": {"pattern": r"^[a-z][a-z0-9_]{0,39}$"},
+                    "additionalProperties": {
+                        "type": "object", "additionalProperties": False,
+                        "required": ["min", "median", "max"],
+                        "properties": {"min": {"type": "number"}, "median": {"type": "number"},
+                                       "max": {"type": "number"}}},
+                },
+                "throttle_reasons": {
+                    "type": "object", "maxProperties": 30,
+                    "propertyNames": {"pattern": r"^[a-z][a-z0-9_]{0,39}$"},
+                    "additionalProperties": {"type": "integer", "minimum": 0},
+                    "description": "Samples in which each throttle reason was active."},
+                "throttled": {"type": "boolean",
+                              "description": "A power, thermal or hardware slowdown was "
+                                             "active in at least one sample."},
             },
         },
         "stage": {"enum": ["prepare", "time", "stop", "referee", "verdict"],
