@@ -187,3 +187,26 @@ def test_the_site_draws_the_series_and_flags_the_runs_on_their_pages(tmp_path, s
         assert 'class="ctl-drift"' not in page and "Drifted runners" not in page
         assert "Flagged:" not in carol + alice
     assert re.search(r'href="controls.html"', (out / "index.html").read_text())
+
+
+def test_a_throttled_run_is_warned_about_on_its_card(tmp_path):
+    from leaderboard.site import build_site
+
+    folder = tmp_path / "challenge"
+    path = sample.challenge_folder(folder)
+    sample.write_submission(folder, "alice", "a", description="alice tries a")
+    sample.write_submission(folder, "bob", "b", description="bob tries b")
+    hot = run("alice/a", 1, 12)
+    hot["telemetry"] = {"source": "nvidia-smi", "gpu": "NVIDIA A10G", "samples": 50,
+                        "interval_s": 1.0, "duration_s": 50.0, "metrics": {},
+                        "throttle_reasons": {"hw_slowdown": 7}, "throttled": True}
+    cool = run("bob/b", 1, 13)
+    cool["telemetry"] = dict(hot["telemetry"], throttle_reasons={}, throttled=False)
+    write_store(tmp_path / "store", [], [validate_result(hot), validate_result(cool)])
+    out = tmp_path / "site"
+    build_site(load_challenge(path), tmp_path / "store", out, jobs=1)
+    alice = (out / "submissions" / "alice" / "a.html").read_text()
+    bob = (out / "submissions" / "bob" / "b.html").read_text()
+    assert "GPU throttled during the timed passes: hw_slowdown (7)" in alice
+    assert "GPU throttled" not in bob
+    assert "No control runs recorded yet." in (out / "controls.html").read_text()
