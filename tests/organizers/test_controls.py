@@ -187,6 +187,9 @@ def test_the_site_draws_the_series_and_flags_the_runs_on_their_pages(tmp_path, s
         assert 'class="ctl-drift"' not in page and "Drifted runners" not in page
         assert "Flagged:" not in carol + alice
     assert re.search(r'href="controls.html"', (out / "index.html").read_text())
+    api = {r["run_id"]: r for r in json.loads((out / "api" / "runs.json").read_text())["runs"]}
+    flagged_ids = {rid for rid, r in api.items() if r["flagged"]}
+    assert flagged_ids == ({res[i]["run_id"] for i in (2, 3, 4)} if series == "step" else set())
 
 
 def test_a_throttled_run_is_warned_about_on_its_card(tmp_path):
