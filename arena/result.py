@@ -62,6 +62,11 @@ _PPL_SET = {
                    "prompts": {"type": "integer", "minimum": 1}},
 }
 
+# GPU throttle reasons (runner.telemetry, NVML's names) that mean the GPU ran slower than it
+# could for the work; idle, an application clock setting and sync boost do not.
+THROTTLING_REASONS = frozenset({"sw_power_cap", "hw_slowdown", "sw_thermal_slowdown",
+                                "hw_thermal_slowdown", "hw_power_brake_slowdown"})
+
 RESULT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "arena run result",

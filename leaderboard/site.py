@@ -30,6 +30,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from arena.challenge import HUB_ID_RE, REVISION_RE, Challenge
+from arena.result import THROTTLING_REASONS
 from arena.store import ResultsStore
 from arena.text import for_html, has_unsafe_characters, needs_html_escaping
 from leaderboard import api, charts
@@ -267,7 +268,8 @@ def _run_card(r: Any, links: "Links") -> Markup:
     tele = d.get("telemetry") or {}
     if tele.get("throttled"):
         seen = ", ".join(f"{_clean(k)} ({_clean(v)})" for k, v in
-                         sorted((tele.get("throttle_reasons") or {}).items()))
+                         sorted((tele.get("throttle_reasons") or {}).items())
+                         if k in THROTTLING_REASONS)
         out.append('  <p class="small notice">GPU throttled during the timed passes'
                    + (f": {seen}" if seen else "") + '. The number may be lower than the '
                    'configuration can reach; a re-run tells more.</p>\n')

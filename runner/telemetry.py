@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
+from arena.result import THROTTLING_REASONS
+
 # NVML's clocks event (throttle) reason bits, nvmlClocksEventReason*.
 REASON_BITS = {
     0x1: "gpu_idle",
@@ -43,8 +45,7 @@ REASON_BITS = {
 }
 # The reasons that mean the GPU ran slower than it could for this work (idle, an application
 # clock setting and sync boost do not).
-THROTTLING = frozenset({"sw_power_cap", "hw_slowdown", "sw_thermal_slowdown",
-                        "hw_thermal_slowdown", "hw_power_brake_slowdown"})
+THROTTLING = THROTTLING_REASONS
 METRICS = ("sm_clock_mhz", "mem_clock_mhz", "power_w", "temperature_c", "utilization_pct")
 SMI_FIELDS = ("name", "clocks.sm", "clocks.mem", "power.draw", "temperature.gpu",
               "utilization.gpu")

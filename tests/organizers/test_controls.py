@@ -202,7 +202,8 @@ def test_a_throttled_run_is_warned_about_on_its_card(tmp_path):
     hot = run("alice/a", 1, 12)
     hot["telemetry"] = {"source": "nvidia-smi", "gpu": "NVIDIA A10G", "samples": 50,
                         "interval_s": 1.0, "duration_s": 50.0, "metrics": {},
-                        "throttle_reasons": {"hw_slowdown": 7}, "throttled": True}
+                        "throttle_reasons": {"gpu_idle": 3, "hw_slowdown": 7},
+                        "throttled": True}
     cool = run("bob/b", 1, 13)
     cool["telemetry"] = dict(hot["telemetry"], throttle_reasons={}, throttled=False)
     write_store(tmp_path / "store", [], [validate_result(hot), validate_result(cool)])
@@ -210,6 +211,6 @@ def test_a_throttled_run_is_warned_about_on_its_card(tmp_path):
     build_site(load_challenge(path), tmp_path / "store", out, jobs=1)
     alice = (out / "submissions" / "alice" / "a.html").read_text()
     bob = (out / "submissions" / "bob" / "b.html").read_text()
-    assert "GPU throttled during the timed passes: hw_slowdown (7)" in alice
+    assert "GPU throttled during the timed passes: hw_slowdown (7)." in alice  # not gpu_idle
     assert "GPU throttled" not in bob
     assert "No control runs recorded yet." in (out / "controls.html").read_text()
