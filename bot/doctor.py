@@ -162,7 +162,8 @@ class Doctor:
                           "check the name, the token and the network, then run again",
                           self.url(""), "Metadata: read")]
         checks = []
-        for make in (self.fork_pr_approval, self.workflow_token, self.bench_environment,
+        for make in (self.actions_enabled, self.fork_pr_approval, self.workflow_token,
+                     self.bench_environment,
                      self.pages, self.default_branch_protection, self.results_branch_protection,
                      self.runner_group, self.repository_runners, self.labels, self.digest_issue):
             checks.append(self._guard(make))
@@ -180,6 +181,25 @@ class Doctor:
         return check
 
     # -- the checks ------------------------------------------------------------------------------
+
+    def actions_enabled(self, c: Check) -> None:
+        p = self.api.get(f"{self.r}/actions/permissions")
+        if not p.get("enabled"):
+            c.status = WRONG
+            c.detail = "GitHub Actions is disabled: no workflow runs, so nothing is validated"
+            c.fix = ("Settings → Actions → General → Actions permissions: Allow all actions and "
+                     "reusable workflows (every action the workflows use is pinned to a commit)")
+            return
+        allowed = p.get("allowed_actions")
+        if allowed == "local_only":
+            c.status = WRONG
+            c.detail = ("only this repository's own actions may run, but the workflows use "
+                        "actions/checkout, setup-python, upload- and download-artifact and the "
+                        "Pages actions")
+            c.fix = ("Settings → Actions → General: allow actions created by GitHub (or all "
+                     "actions)")
+            return
+        c.status, c.detail = OK, f"enabled (allowed actions: {allowed})"
 
     def fork_pr_approval(self, c: Check) -> None:
         policy = self.api.get(f"{self.r}/actions/permissions/fork-pr-contributor-approval")
@@ -438,6 +458,8 @@ class Doctor:
 
 
 SPECS: dict[str, tuple[str, str, str, Callable[[Doctor], str]]] = {
+    "actions_enabled": ("actions-enabled", "GitHub Actions is enabled", "Administration: read",
+                        lambda d: d.url("/settings/actions")),
     "fork_pr_approval": ("fork-pr-approval", "Actions: approval of fork pull request workflows",
                          "Administration: read", lambda d: d.url("/settings/actions")),
     "workflow_token": ("workflow-token", "Actions: default workflow token permissions",

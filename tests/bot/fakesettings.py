@@ -22,6 +22,8 @@ class SettingsState:
     owner_type: str = "Organization"
     private: bool = False
     admin: bool = True
+    actions_enabled: bool = True
+    allowed_actions: str = "all"
     approval_policy: str = "all_external_contributors"
     default_workflow_permissions: str = "read"
     can_approve_pull_request_reviews: bool = False
@@ -51,6 +53,7 @@ class SettingsState:
 
 SETTINGS_OPS = (
     "repos/get",
+    "actions/get-github-actions-permissions-repository",
     "actions/get-fork-pr-contributor-approval-permissions-repository",
     "actions/get-github-actions-default-workflow-permissions-repository",
     "repos/get-environment", "repos/list-deployment-branch-policies",
@@ -124,6 +127,16 @@ class SettingsFake(FakeGitHub):
             return 403, {"message": "Resource not accessible by integration",
                          "documentation_url": "https://docs.github.com/rest"}
         return None
+
+    def s_get_github_actions_permissions_repository(self, params, q, data):
+        st = self.settings
+        j: dict[str, Any] = {"enabled": st.actions_enabled}
+        if st.actions_enabled:
+            j["allowed_actions"] = st.allowed_actions
+            if st.allowed_actions == "selected":
+                j["selected_actions_url"] = self._api(
+                    f"/repos/{self.full_name}/actions/permissions/selected-actions")
+        return self._admin_only() or (200, j)
 
     def s_get_fork_pr_contributor_approval_permissions_repository(self, params, q, data):
         return self._admin_only() or (200, {"approval_policy": self.settings.approval_policy})

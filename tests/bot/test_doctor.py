@@ -43,7 +43,7 @@ def test_a_correct_repository_passes(sfake, capsys):
     statuses = {c["id"]: c["status"] for c in doc["checks"]}
     assert statuses == {k: "ok" for k in statuses}, doc
     assert set(statuses) == {
-        "fork-pr-approval", "workflow-token", "bench-environment", "pages",
+        "actions-enabled", "fork-pr-approval", "workflow-token", "bench-environment", "pages",
         "default-branch-protection", "results-branch-protection", "runner-group",
         "repository-runners", "labels", "digest-issue"}
     assert code == 0 and doc["result"] == "ok"
@@ -63,6 +63,12 @@ def test_text_report_of_a_correct_repository(sfake, capsys):
 BENCH = "bench"
 WRONG_SETTINGS: dict[str, tuple[str, Callable[[SettingsFake], None], str, str]] = {
     # name: (check id, break it, a phrase the detail must contain, a phrase of the fix)
+    "Actions disabled":
+        ("actions-enabled", lambda f: setattr(f.settings, "actions_enabled", False),
+         "disabled", "Allow all actions"),
+    "only local actions allowed":
+        ("actions-enabled", lambda f: setattr(f.settings, "allowed_actions", "local_only"),
+         "actions/checkout", "allow actions created by GitHub"),
     "fork PRs approved for first-time contributors only":
         ("fork-pr-approval", lambda f: setattr(f.settings, "approval_policy",
                                                "first_time_contributors"),
