@@ -12,8 +12,9 @@ invariants.
 
 The generated repository's `make test` runs its own `tests/` (no vLLM): the challenge file and
 prompt set load, `arena validate` accepts every submission, `arena schema --check` passes, the
-labels file names the bot's labels, the bench workflow asks for the challenge's hardware, and
-the workflows keep the security invariants (tests/invariants.py, the same checks as arena's).
+labels file names the bot's labels, the bench workflow asks for the challenge's hardware, the
+demo challenge (`make demo`'s) and its samples validate, and the workflows keep the security
+invariants (tests/invariants.py, the same checks as arena's).
 """
 
 from __future__ import annotations
@@ -372,6 +373,11 @@ def test_the_bench_workflow_asks_for_the_challenge_hardware():
     assert bench["jobs"]["bench"]["runs-on"] == ["self-hosted", ch.hardware]
 
 
+def test_the_demo_challenge_and_its_samples_validate():
+    out = arena("validate", "--json", "--challenge", "demo/challenge.yaml", "demo/submissions")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def test_the_workflows_keep_their_security_invariants():
     violations = check_directory(ROOT / ".github" / "workflows")
     assert not violations, "\\n".join(map(str, violations))
@@ -396,7 +402,7 @@ make test    # this challenge's own checks (no vLLM, seconds)
 `make test` runs `tests/`: the challenge file and the public prompt set load, every submission
 validates (`arena validate`), `submissions/schema.json` is current (`arena schema --check`),
 `.github/labels.json` names the bot's labels, the bench workflow asks for the `{v['hardware']}`
-runners, and the workflows keep their security invariants. It installs arena (without vLLM) and
+runners, the demo challenge validates, and the workflows keep their security invariants. It installs arena (without vLLM) and
 pytest into `.venv` first; `make test PYTHON=/path/to/python` uses another environment.
 
 ## Organizers: from here to the first run

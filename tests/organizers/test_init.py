@@ -50,7 +50,7 @@ def made(tmp_path_factory) -> Path:
 def test_init_in_an_empty_folder_then_its_quickstart_test_passes(made):
     out = make_test(made)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "7 passed" in out.stdout
+    assert "8 passed" in out.stdout
     readme = (made / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
 
