@@ -472,7 +472,7 @@ def write_repository(target: Path, v: dict[str, str]) -> list[str]:
         n_prompts = len(load_prompt_file(prompts_src))
     except PromptSetError as exc:
         raise InitError("--public-prompts: " + "; ".join(
-            for_terminal(str(p), 300) for p in exc.args[0][:5])) from None
+            for_terminal(str(p), 300) for p in exc.problems[:5])) from None
     except OSError as exc:
         raise InitError(f"--public-prompts: cannot read {for_terminal(str(prompts_src))}: "
                         f"{exc.strerror}") from None

@@ -138,6 +138,11 @@ def test_a_bad_prompt_file_is_refused_with_the_reason(tmp_path):
     out = init(tmp_path / "new", *flags)
     assert out.returncode == 2
     assert "--public-prompts" in out.stderr and "Traceback" not in out.stderr
+    assert f"{bad}:1:" in out.stderr  # the file and line of the problem
+    flags[flags.index("--public-prompts") + 1] = str(tmp_path / "missing.jsonl")
+    out = init(tmp_path / "new", *flags)
+    assert out.returncode == 2 and "missing.jsonl" in out.stderr
+    assert not (tmp_path / "new").exists()
 
 
 def test_at_a_terminal_missing_flags_are_asked(tmp_path):
