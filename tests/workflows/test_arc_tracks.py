@@ -5,7 +5,6 @@ base and changes only what makes a track: its scale set, label, nodes and size."
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
