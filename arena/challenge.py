@@ -212,6 +212,17 @@ DEFAULT_COMMANDS_PER_HOUR = 20
 
 
 @dataclass(frozen=True)
+class Controls:
+    """Control runs (arena.controls): `submission` is a file on the default branch,
+    `tolerance` the largest relative move of a control's TPS from its reference value, and the
+    reference is the median of the first `baseline_runs` controls (since the last clear)."""
+
+    submission: str
+    tolerance: float = 0.03
+    baseline_runs: int = 3
+
+
+@dataclass(frozen=True)
 class Challenge:
     path: Path
     id: str
@@ -256,6 +267,9 @@ class Challenge:
     drafter_size_factor: float = 0.5
     # Slash commands one participant may send per rolling hour (maintainers: no limit).
     commands_per_hour: int = 20
+    # The reference submission the control workflow re-measures on each track (None: no
+    # control runs), and how far a control may move before its runner counts as drifted.
+    controls: Controls | None = None
 
     @property
     def root(self) -> Path:
@@ -299,7 +313,7 @@ _TOP = {
                  "measurement", "ppl", "integrity", "ranking", "quotas", "timeouts", "engines",
                  "engine_args", "tags", "maintainers"],
     "optional": ["summary", "models", "submissions_dir", "engine_defaults", "engine_env",
-                 "limits", "sandbox", "logs"],
+                 "limits", "sandbox", "logs", "controls"],
 }
 
 
@@ -479,6 +493,20 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
                             pattern=r"[A-Za-z0-9+/]{43}=",
                             hint="Use `arena logs keygen` and paste its public key.")
 
+    controls = None
+    ct = d.get("controls")
+    if ct is not None and c.mapping(("controls",), ct, required=["submission"],
+                                    optional=["tolerance", "baseline_runs"]):
+        csub = c.string(("controls", "submission"), ct.get("submission"),
+                        pattern=r"submissions/[A-Za-z0-9][A-Za-z0-9-]{0,38}/[a-z0-9][a-z0-9-]{0,62}\.yaml",
+                        hint="Name a submission file, submissions/<login>/<name>.yaml.")
+        ctol = c.number(("controls", "tolerance"), ct.get("tolerance", 0.03), minimum=0.001,
+                        maximum=0.5)
+        cbase = c.integer(("controls", "baseline_runs"), ct.get("baseline_runs", 3), minimum=1,
+                          maximum=30)
+        if csub and ctol is not None and cbase is not None:
+            controls = Controls(csub, float(ctol), int(cbase))
+
     if len(c.problems) > ok_before:
         return None
     assert base and cid and title and hardware and public and sub_dir and integrity and noise
@@ -500,6 +528,7 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
         sandbox=sandbox or Sandbox(), logs_key=logs_key,
         max_size_factor=size_factor, drafter_size_factor=drafter_factor,
         commands_per_hour=commands_per_hour,
+        controls=controls,
     )
 
 

@@ -16,8 +16,12 @@ COMMAND_MODULES = (
     "arena.commands",
     "runner.commands",
     "arena.demo",
+    "arena.init",
+    "arena.controls",
     "leaderboard.cli",
     "bot.cli",
+    "bot.doctor",
+    "bot.control",
 )
 
 

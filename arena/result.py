@@ -62,6 +62,11 @@ _PPL_SET = {
                    "prompts": {"type": "integer", "minimum": 1}},
 }
 
+# GPU throttle reasons (runner.telemetry, NVML's names) that mean the GPU ran slower than it
+# could for the work; idle, an application clock setting and sync boost do not.
+THROTTLING_REASONS = frozenset({"sw_power_cap", "hw_slowdown", "sw_thermal_slowdown",
+                                "hw_thermal_slowdown", "hw_power_brake_slowdown"})
+
 RESULT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "arena run result",
@@ -103,6 +108,9 @@ RESULT_SCHEMA: dict[str, Any] = {
                               "description": "Numeric GitHub id of the pull request's author."},
                 "requested_by_id": {"type": ["integer", "null"], "minimum": 1,
                                     "description": "Numeric GitHub id of requested_by."},
+                "control": {"type": "boolean",
+                            "description": "A control run of the reference submission "
+                                           "(arena.controls), stored under controls/."},
             },
         },
         "started_at": _TIME,
@@ -202,6 +210,35 @@ RESULT_SCHEMA: dict[str, Any] = {
                     "properties": {"sha256": _HEX64, "overlay_sha256": _HEX64,
                                    "files": {"type": "integer", "minimum": 0}},
                 },
+            },
+        },
+        "telemetry": {
+            "type": ["object", "null"], "additionalProperties": False,
+            "description": "The GPU sampled during the timed passes (runner.telemetry).",
+            "required": ["source", "samples", "throttled"],
+            "properties": {
+                "source": {"enum": ["nvml", "nvidia-smi"]},
+                "gpu": {"type": ["string", "null"], "maxLength": 200},
+                "samples": {"type": "integer", "minimum": 0},
+                "interval_s": _NONNEG,
+                "duration_s": _NONNEG,
+                "metrics": {
+                    "type": "object", "maxProperties": 20,
+                    "propertyNames": {"pattern": r"^[a-z][a-z0-9_]{0,39}$"},
+                    "additionalProperties": {
+                        "type": "object", "additionalProperties": False,
+                        "required": ["min", "median", "max"],
+                        "properties": {"min": {"type": "number"}, "median": {"type": "number"},
+                                       "max": {"type": "number"}}},
+                },
+                "throttle_reasons": {
+                    "type": "object", "maxProperties": 30,
+                    "propertyNames": {"pattern": r"^[a-z][a-z0-9_]{0,39}$"},
+                    "additionalProperties": {"type": "integer", "minimum": 0},
+                    "description": "Samples in which each throttle reason was active."},
+                "throttled": {"type": "boolean",
+                              "description": "A power, thermal or hardware slowdown was "
+                                             "active in at least one sample."},
             },
         },
         "stage": {"enum": ["prepare", "time", "stop", "referee", "verdict"],

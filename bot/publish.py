@@ -35,6 +35,7 @@ from bot.render import block, code, footer, short
 from bot.results_branch import StoreWriteError, append_record, stored_text
 from bot.site import dispatch_site
 from bot.validation import api_patch_reader, base_index, parent_of
+from runner.telemetry import throttle_note
 
 RESULT_KIND = "result"
 MAX_RESULT_BYTES = 2 * 1024 * 1024
@@ -406,6 +407,9 @@ def render(bot: Bot, pub: Publication, *, requested_by: str | None, rank: str | 
             lines += ["", f"Speculative decoding ({code(str(spec.get('method')), 40)}): "
                           f"acceptance rate {_fmt(spec['acceptance_rate'], 3)}, mean accepted "
                           f"length {_fmt(spec.get('mean_accepted_length'), 2)}."]
+        note = throttle_note(doc.get("telemetry"))
+        if note:
+            lines += ["", f"> [!WARNING]\n> {note}"]
         if rank:
             lines += ["", rank]
         if pub.stored_path:

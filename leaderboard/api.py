@@ -213,6 +213,12 @@ RUNS_SCHEMA = _doc_schema(RUNS_FORMAT, "arena runs", {
          "speculative": {"type": ["object", "null"]},
          "config_sha256": {"type": "string"},
          "pr": {"type": ["integer", "null"]},
+         "flagged": {**_STR_OR_NULL, "description": "Why the run is flagged: measured on a "
+                                                    "runner whose control run drifted "
+                                                    "(controls.html); null when it is not."},
+         "throttled": {"type": ["boolean", "null"], "description": "The GPU throttled during "
+                                                                   "the timed passes (null: "
+                                                                   "not sampled)."},
          "result_path": {"type": "string"},
          "page": {"type": "string"}})},
 })
@@ -326,6 +332,8 @@ def _run(r: RunView, page: Callable[[str], str]) -> dict[str, Any]:
         "speculative": d.get("speculative"),
         "config_sha256": d["submission"]["config_sha256"],
         "pr": (d.get("provenance") or {}).get("pr"),
+        "flagged": r.drift,
+        "throttled": (d.get("telemetry") or {}).get("throttled"),
         "result_path": r.store_path, "page": page(r.submission_id) + f"#run-{r.run_id}",
     }
 

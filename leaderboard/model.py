@@ -76,6 +76,7 @@ class RunView:
     ppl: float | None
     ranked: bool = False  # the run that gives its submission its place in the ranking
     unstable: bool = False  # its passes scatter more than the calibrated run-to-run noise
+    drift: str | None = None  # measured on a runner whose control drifted (leaderboard.controls)
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ class SiteModel:
     tree: list[SubmissionView]  # pre-order: each parent before its children
     warnings: list[str]
     tie_rule: TieRule | None = None
+    controls: Any = None  # leaderboard.controls.ControlsView
 
     @property
     def headline(self) -> "Headline | None":

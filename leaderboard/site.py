@@ -30,6 +30,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from arena.challenge import HUB_ID_RE, REVISION_RE, Challenge
+from arena.result import THROTTLING_REASONS
 from arena.store import ResultsStore
 from arena.submission import REPO_RE
 from arena.text import for_html, has_unsafe_characters, needs_html_escaping
@@ -49,6 +50,7 @@ NAV = (
     ("tree", "Tree", "tree.html"),
     ("runs", "Every run", "runs.html"),
     ("charts", "Charts", "charts.html"),
+    ("controls", "Controls", "controls.html"),
     ("api", "API", "api/index.html"),
 )
 REPO_URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._-]+){2}")
@@ -270,6 +272,17 @@ def _run_card(r: Any, links: "Links") -> Markup:
                    'tok/s) far more than the run-to-run noise the ranking\'s ties rest on. Its '
                    'number stands, but it is left out of the board\'s noise estimate; a re-run '
                    'tells more.</p>\n')
+    if r.drift:
+        out.append(f'  <p class="small notice bad">Flagged: {_clean(r.drift)} '
+                   '(<a href="../../controls.html">control runs</a>).</p>\n')
+    tele = d.get("telemetry") or {}
+    if tele.get("throttled"):
+        seen = ", ".join(f"{_clean(k)} ({_clean(v)})" for k, v in
+                         sorted((tele.get("throttle_reasons") or {}).items())
+                         if k in THROTTLING_REASONS)
+        out.append('  <p class="small notice">GPU throttled during the timed passes'
+                   + (f": {seen}" if seen else "") + '. The number may be lower than the '
+                   'configuration can reach; a re-run tells more.</p>\n')
     if r.reasons:
         out.append('  <ul class="reasons">' + "".join(f"<li>{_clean(x)}</li>" for x in r.reasons)
                    + "</ul>\n")
@@ -500,6 +513,8 @@ def build_site(
         t = time.perf_counter()
         model = build_model(challenge, files, results, verdicts,
                             now=now or dt.datetime.now(dt.timezone.utc), warnings=warnings)
+        from leaderboard.controls import control_view
+        model.controls = control_view(challenge, store_root, model.runs)
         phases["model"] = time.perf_counter() - t
         progress(f"  {len(model.entries)} ranked; writing pages")
         if collecting:
@@ -643,6 +658,8 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
               for p, chunk in paginate(model.runs, runs_page_size, "runs")]
     tasks.append(page_task("charts.html.j2", "charts.html", section="charts",
                            chart_front=full_front, chart_time=time_chart))
+    tasks.append(page_task("controls.html.j2", "controls.html", section="controls",
+                           controls=model.controls))
     tasks.append(page_task("notfound.html.j2", "404.html", section=None))
     docs = [
         ("leaderboard", api.LEADERBOARD_FORMAT, "entries", "The ranking, best first; the "

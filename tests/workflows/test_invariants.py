@@ -22,7 +22,8 @@ def test_the_repository_workflows_keep_every_invariant() -> None:
 
 
 def test_the_workflows_of_the_design_are_all_there(workflows: dict[str, Workflow]) -> None:
-    assert set(workflows) == {"validate.yml", "commands.yml", "bench.yml", "site.yml", "ci.yml"}
+    assert set(workflows) == {"validate.yml", "commands.yml", "bench.yml", "site.yml", "ci.yml",
+                              "control.yml"}
 
 
 def _step(wf: Workflow, job: str, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:

@@ -42,7 +42,10 @@ EXPECTED_COMMANDS = {
         ["bot", "publish", "--pr", "$PR", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
          "--result", "$RUNNER_TEMP/bench-result/result.json",
          "--stage", "$RUNNER_TEMP/bench-result/stage.json", "--bench-outcome", "$BENCH_OUTCOME",
-         "--requested-by", "$REQUESTED_BY", "--store", "_results"]],
+         "--requested-by", "$REQUESTED_BY", "--store", "_results"],
+        ["bot", "publish-control", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
+         "--result", "$RUNNER_TEMP/bench-result/result.json", "--bench-outcome", "$BENCH_OUTCOME"]],
+    ("control.yml", "dispatch"): [["bot", "control-dispatch"]],
     ("site.yml", "build"): [["site", "--store", "_results", "--out", "_site"]],
     ("site.yml", "digest"): [["bot", "update-digest", "--store", "_results"]],
 }
@@ -115,13 +118,14 @@ def test_the_bench_run_title_carries_the_inputs_in_the_documented_grammar(workfl
 
 def test_the_approval_gate_checks_inputs_as_the_run_title_grammar_expects(workflows) -> None:
     """The gate's checks (bash regexes) accept what the grammar accepts and refuse the rest, so
-    every run that reaches the GPU has a title the bot can parse."""
+    every run that reaches the GPU has a title the bot can parse, but a control run's: pr 0
+    (control.yml), whose title the quota parser leaves alone (a control is nobody's quota)."""
     script = workflows["bench.yml"]["jobs"]["approve"]["steps"][0]["run"]
     patterns = dict(re.findall(r'\[\[ "\$([A-Z_]+)" =~ (\S+) \]\]', script))
     assert set(patterns) == {"PR", "SHA", "SUBMISSION_PATH", "REQUESTED_BY"}
     good = {"PR": "42", "SHA": SAMPLE_INPUTS["sha"], "SUBMISSION_PATH": SAMPLE_INPUTS["path"],
             "REQUESTED_BY": "maint-bob"}
-    bad = {"PR": ["0", "4 2", "42; rm -rf /", ""], "SHA": ["main", SAMPLE_INPUTS["sha"][:39], SAMPLE_INPUTS["sha"].upper()],
+    bad = {"PR": ["00", "01", "-1", "4 2", "42; rm -rf /", ""], "SHA": ["main", SAMPLE_INPUTS["sha"][:39], SAMPLE_INPUTS["sha"].upper()],
            "SUBMISSION_PATH": ["submissions/alice/../x.yaml", "submissions/alice/a.yml",
                                "challenge.yaml", "submissions/alice/x.yaml\nrun: evil"],
            "REQUESTED_BY": ["-bob", "bob smith", "bob\n::set-env"]}
@@ -129,6 +133,10 @@ def test_the_approval_gate_checks_inputs_as_the_run_title_grammar_expects(workfl
         assert re.fullmatch(pattern, good[var]), (var, pattern)
         for value in bad[var]:
             assert not re.fullmatch(pattern, value), (var, value)
+    assert re.fullmatch(patterns["PR"], "0")  # a control run
+    control_title = (f"bench #0 submissions/arena-maintainers/bf16-baseline.yaml@"
+                     f"{SAMPLE_INPUTS['sha']} by arena-control")
+    assert not re.match(RUN_NAME_RE, control_title)
 
 
 def test_the_gpu_job_asks_for_challenge_hardware_and_fits_its_timeouts(workflows) -> None:
@@ -160,8 +168,12 @@ def test_publish_always_runs_and_is_the_only_writer_of_the_bench_workflow(workfl
     publish = jobs["publish"]
     assert publish["if"] == "always()" and set(publish["needs"]) == {"approve", "bench"}
     assert publish["runs-on"].startswith("ubuntu-")
-    [step] = [s for s in publish["steps"] if "arena bot publish" in str(s.get("run"))]
+    [step] = [s for s in publish["steps"] if "arena bot publish --pr" in str(s.get("run"))]
     assert step["env"]["BENCH_OUTCOME"] == "${{ needs.bench.result }}"
+    [control] = [s for s in publish["steps"] if "arena bot publish-control" in str(s.get("run"))]
+    assert control["env"]["BENCH_OUTCOME"] == "${{ needs.bench.result }}"
+    # exactly one of the two runs: a pull request's run or a control run (pr 0)
+    assert (step["if"], control["if"]) == ("inputs.pr != '0'", "inputs.pr == '0'")
     # id-token: write only mints the bench job's OIDC token (for the private prompts): no writes.
     writers = {j for j, job in jobs.items()
                if "write" in {s: v for s, v in (job.get("permissions") or {}).items() if s != "id-token"}.values()}
@@ -231,3 +243,22 @@ def test_docs_name_every_runner_ops_file_and_every_named_file_exists() -> None:
     assert missing == [], f"docs/runner.md does not mention {missing}"
     named = set(re.findall(r"runner-ops/[\w./@-]+\w", docs))
     assert sorted(n for n in named if not (REPO / n).exists()) == []
+
+
+def test_the_control_workflow_only_dispatches_the_bench_workflow(workflows) -> None:
+    """Control runs take the bench path: control.yml runs daily on a GitHub-hosted machine,
+    can only read the code and dispatch workflows, and the bench job skips the pull-request
+    fetch for a control (pr 0), measuring the default branch's own copy of the file."""
+    control = workflows["control.yml"]
+    assert set(control["on"]) == {"schedule", "workflow_dispatch"}
+    assert control["permissions"] == {}
+    [job] = control["jobs"].values()
+    assert job["runs-on"].startswith("ubuntu-")
+    assert job["permissions"] == {"contents": "read", "actions": "write"}
+    assert "secrets." not in str(control)
+    fetch = next(s for s in workflows["bench.yml"]["jobs"]["bench"]["steps"]
+                 if "fetch-submission" in str(s.get("run")))
+    assert fetch["if"] == "inputs.pr != '0'"
+    challenge = load_challenge(REPO / "challenge.yaml")
+    assert challenge.controls is not None
+    assert (REPO / challenge.controls.submission).is_file()
