@@ -130,6 +130,7 @@ class Run:
     encoded: dict[str, "EncodedSet"] = field(default_factory=dict)
     warm_ids: list[list[int]] = field(default_factory=list)
     speculative: dict[str, Any] | None = None
+    telemetry: dict[str, Any] | None = None  # the GPU during the timed passes (runner.telemetry)
     engine_version: str = ""
     referee_version: str | None = None
     audit: LengthAudit | None = None

@@ -20,6 +20,7 @@ from runner.context import Run, RunCheck, RunContext, ServeSpec
 from runner.measure import LengthAudit, measure_tps, speculative_summary, warm_up
 from runner.models import PreparedModel
 from runner.sandbox import DRAFTER_DIR
+from runner.telemetry import Sampler
 from runner.server import describe_pids
 
 
@@ -82,12 +83,15 @@ def time_submission(run: Run, checks: Sequence[RunCheck]) -> None:
         run.timings["warmup_s"] = time.monotonic() - tw
         before = _metrics_or_none(client)
         tt = time.monotonic()
+        sampler = Sampler()  # the GPU's clocks, power, heat and throttling (none on a CPU)
         try:
-            run.tps = measure_tps(client, [run.encoded[s.name] for s in run.plan.sets],
-                                  output_tokens=ch.output_tokens, repeats=ch.repeats,
-                                  seed=ch.seed, audit=run.audit, progress=run.progress)
+            with sampler, sampler.window():
+                run.tps = measure_tps(client, [run.encoded[s.name] for s in run.plan.sets],
+                                      output_tokens=ch.output_tokens, repeats=ch.repeats,
+                                      seed=ch.seed, audit=run.audit, progress=run.progress)
         finally:
             run.timings["timed_s"] = time.monotonic() - tt
+            run.telemetry = sampler.summary()
         after = _metrics_or_none(client)
         busy = _delta(before, after, "vllm:e2e_request_latency_seconds_sum")
         if busy is not None:  # the engine's own timing of the timed requests (a benchmark
