@@ -37,7 +37,7 @@ EXPECTED_COMMANDS = {
         ["bot", "fetch-submission", "--pr", "$PR", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
          "--out", "$SUBMISSION_PATH"],
         ["bench", "$SUBMISSION_PATH", "--prompts", "both",
-         "--out", "$RUNNER_TEMP/arena/result"]],
+         "--out", "$RUNNER_TEMP/arena/result", "--engine-logs", "$RUNNER_TEMP/arena/engine-logs"]],
     ("bench.yml", "publish"): [
         ["bot", "publish", "--pr", "$PR", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
          "--result", "$RUNNER_TEMP/bench-result/result.json",
@@ -151,9 +151,15 @@ def test_the_gpu_job_asks_for_challenge_hardware_and_fits_its_timeouts(workflows
 
 def test_the_result_artifact_goes_from_bench_to_publish_and_only_aggregates_leave(workflows) -> None:
     jobs = workflows["bench.yml"]["jobs"]
-    [upload] = [s for s in jobs["bench"]["steps"] if "upload-artifact" in str(s.get("uses"))]
+    uploads = [s for s in jobs["bench"]["steps"] if "upload-artifact" in str(s.get("uses"))]
+    [upload] = [s for s in uploads if s["with"]["name"] == "bench-result"]
     [download] = [s for s in jobs["publish"]["steps"] if "download-artifact" in str(s.get("uses"))]
     assert upload["with"]["name"] == download["with"]["name"] == "bench-result"
+    # The only other upload is the engines' logs sealed to the maintainers' key (ciphertext;
+    # the plain logs stay on the single-use runner), never handed to publish.
+    [sealed] = [s for s in uploads if s is not upload]
+    assert sealed["with"]["name"] == "engine-logs-sealed"
+    assert sealed["with"]["path"] == "${{ runner.temp }}/arena/result/engine-logs.sealed.json"
     # Only result.json and stage.json are uploaded: not the result folder, never the logs or
     # the prompts. stage.json lets publish record a run that ended without a result.
     assert upload["with"]["path"].splitlines() == ["${{ runner.temp }}/arena/result/result.json",
