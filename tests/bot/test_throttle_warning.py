@@ -23,9 +23,10 @@ THROTTLED = {"source": "nvml", "gpu": "NVIDIA A10G", "samples": 240, "interval_s
 
 
 @pytest.fixture
-def queued(fake, bot, comment_event):
+def queued(fake, bot, comment_event, validate):
     pr = fake.open_pull("alice", {PATH: submission_yaml()})
     from bot.commands import on_issue_comment
+    validate(bot, pr.number)  # /bench approves the head the validation named
     on_issue_comment(bot, comment_event(pr.number, "/bench", "arena-maintainers"))
     bot.run_id = str(fake.runs[-1].id)
     return pr
