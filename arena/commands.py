@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                    help="submission files or folders (default: the challenge's submissions/)")
     p.add_argument("--challenge", type=Path, default=None,
-                   help="challenge file (default: challenge.yaml at the repository root)")
+                   help="challenge file (default: the nearest challenge.yaml from the current "
+                        "directory upwards)")
     p.add_argument("--json", action="store_true",
                    help=f"print one JSON document ({VALIDATE_FORMAT}) instead of text")
     p.set_defaults(func=cmd_validate)

@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "store and its verdict records. Exit 0: built; 2: bad arguments or an "
                     "output folder that is not a site; 3: the disk failed.")
     p.add_argument("--challenge", type=Path, default=None,
-                   help="challenge file (default: challenge.yaml at the repository root)")
+                   help="challenge file (default: the nearest challenge.yaml from the current "
+                        "directory upwards)")
     p.add_argument("--store", type=Path, default=Path(".arena/store"),
                    help="results store folder: results/ and verdicts/ (default: .arena/store)")
     p.add_argument("--out", type=Path, default=Path(".arena/site"),
