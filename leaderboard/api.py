@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, Mapping
 
+from leaderboard.compare import comparisons_json
 from leaderboard.model import SiteModel, SubmissionView, RunView
 from leaderboard.ranking import Entry
 
@@ -93,6 +94,37 @@ _CHALLENGE = _obj(
      "ties": _TIES},
     "The challenge the ranking belongs to.")
 
+_SIDE = _obj(["submission", "run_id", "tps_set", "tps", "passes", "ppl"], {
+    "submission": _ID, "run_id": {"type": "string"}, "tps_set": _STR_OR_NULL,
+    "tps": _NUM_OR_NULL, "passes": {"type": "integer"}, "ppl": _NUM_OR_NULL})
+_COMPARISON = _obj(
+    ["against", "verdict", "note"],
+    {"against": {"enum": ["parent", "leader", "runner-up", "other"],
+                 "description": "What the baseline is: its parent's ranked run, the leader's "
+                                "(the runner-up's when it is the leader itself)."},
+     "candidate": _SIDE, "baseline": _SIDE,
+     "tps_set": {**_STR_OR_NULL, "description": "The set both are scored on; null when they "
+                                                "are not comparable."},
+     "diff_tps": {**_NUM_OR_NULL, "description": "Candidate's score minus the baseline's "
+                                                 "(medians, tokens/s)."},
+     "diff_pct": {**_NUM_OR_NULL, "description": "diff_tps as a fraction of the baseline."},
+     "diff_ci95": {"type": ["array", "null"], "items": {"type": "number"},
+                   "description": "95% interval of the difference of the two runs' mean pass "
+                                  "TPS (Welch, from their passes): how precisely these two "
+                                  "runs pin the gap down, blind to run-to-run drift. Decides "
+                                  "nothing; the verdict does."},
+     "diff_ppl": {**_NUM_OR_NULL, "description": "Candidate's perplexity minus the baseline's, "
+                                                 "same set."},
+     "verdict": {"enum": ["better", "worse", "tie", None],
+                 "description": "The ranking's tie rule (TieRule.compare) on the two scores; "
+                                "null when not comparable."},
+     "tie_margin": _NUM_OR_NULL,
+     "note": {**_STR_OR_NULL, "description": "Why there is no verdict or interval."}},
+    "One run against another (leaderboard.compare).")
+_COMPARED = {"type": "object", "additionalProperties": _COMPARISON,
+             "description": "Its ranked run against its parent's (key parent) and against the "
+                            "leader (key leader); empty when it is not ranked."}
+
 _ENTRY = _obj(
     ["rank", "tied", "submission", "author", "name", "tps", "tps_set", "stdev", "ci95",
      "tie_margin", "fastest_of_tie", "unstable", "private_tps", "public_tps", "ppl", "run_id",
@@ -129,6 +161,7 @@ _ENTRY = _obj(
      "first_run_at": {**_TIME, "description": "When its configuration first ran here: the "
                                                "tie-break (earlier first)."},
      "pr": {"type": ["integer", "null"], "description": "Pull request of the ranked run."},
+     "compared": _COMPARED,
      "page": {"type": "string", "description": "The submission's page."},
      "result_path": {"type": "string", "description": "The run's file in the results store."}})
 
@@ -177,6 +210,7 @@ SUBMISSIONS_SCHEMA = _doc_schema(SUBMISSIONS_FORMAT, "arena submissions", {
          "file": {**_STR_OR_NULL, "description": "Path in the repository; null when the file "
                                                  "is gone or no longer valid."},
          "pr": {"type": ["integer", "null"]},
+         "compared": _COMPARED,
          "runs": {"type": "array", "items": {"type": "string"}, "description": "Run ids, newest "
                                                                              "first."},
          "page": {"type": "string"}})},
@@ -261,7 +295,8 @@ def _entry(e: Entry, s: SubmissionView, page: Callable[[str], str],
         "unstable": e.unstable, "private_tps": e.private_tps, "public_tps": e.public_tps,
         "ppl": e.ppl, "change_vs_parent": s.change, "parent": s.parent_id,
         "on_pareto_front": s.on_front, "run_id": e.run_id, "started_at": e.started_at,
-        "first_run_at": e.first_run_at, "pr": pr, "page": page(e.submission_id),
+        "first_run_at": e.first_run_at, "pr": pr, "compared": comparisons_json(s.compared),
+        "page": page(e.submission_id),
         "result_path": paths[(e.submission_id, e.run_id)],
     }
 
@@ -302,6 +337,7 @@ def submissions_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, A
             "config_changes": None if s.diff is None else [
                 {"path": c.path, "kind": c.kind, "old": c.old, "new": c.new} for c in s.diff],
             "file": s.file.path if s.file else None, "pr": s.pr,
+            "compared": comparisons_json(s.compared),
             "runs": [r.run_id for r in s.runs], "page": page(s.id),
         })
     return {"format": SUBMISSIONS_FORMAT, "generated_at": stamp(model.generated_at),
