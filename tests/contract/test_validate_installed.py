@@ -33,10 +33,17 @@ sys.exit(code)
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
+    # From a copy of the source: a build writes build/ and *.egg-info beside the sources.
+    src = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    for pkg in ("arena", "bot", "runner", "leaderboard"):
+        shutil.copytree(REPO / pkg, src / pkg,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     target = tmp_path_factory.mktemp("site-packages")
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
-         "--no-index", "--quiet", "--target", str(target), str(REPO)],
+         "--no-index", "--quiet", "--target", str(target), str(src)],
         capture_output=True, text=True, timeout=240)
     if proc.returncode != 0:
         pytest.skip(f"pip cannot install the checkout here: {proc.stderr[-500:]}")
