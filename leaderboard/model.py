@@ -134,6 +134,15 @@ class SubmissionView:
         return ()
 
     @property
+    def breakdown(self) -> Any:
+        """Where the time goes in its ranked run (else its latest verified run here), when the
+        runner reported it (leaderboard.breakdown)."""
+        from leaderboard.breakdown import breakdown
+        doc = self.entry.result if self.entry else next(
+            (r.doc for r in self.runs if r.here and r.status == "verified"), None)
+        return breakdown(doc) if doc is not None else None
+
+    @property
     def best_run(self) -> RunView | None:
         return next((r for r in self.runs if r.ranked), None)
 

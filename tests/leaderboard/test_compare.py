@@ -197,3 +197,29 @@ def test_cli_bad_inputs_say_what_is_wrong_without_a_traceback(lineage, tmp_path)
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert needle in proc.stderr
         assert "Traceback" not in proc.stderr and "\x1b" not in proc.stderr
+
+
+def test_the_submission_page_draws_the_breakdown_when_the_run_has_one(lineage, tmp_path):
+    from conftest import HOSTILE
+    ch, store, plain, cand = lineage
+    root = Path(store).parent
+    doc = sample.make_result("alice/ngram-k4", started_at=at(3), hardware=cand["challenge"][
+        "hardware"], private=(250.0, 251.0, 252.0), cfg=cand["submission"]["config"])
+    doc["per_category"] = {"code": {"prompts": 10, "tps": 270.5},
+                           "chat": {"prompts": 6, "tps": 230.0},
+                           HOSTILE[:60]: {"prompts": 2, "tps": 200.0}}
+    doc["per_prompt"] = [{"id": "pub-7", "tps": 255.0, "acceptance_rate": 0.7,
+                          "mean_accepted_length": 2.9}]
+    ResultsStore(store).append_result(doc)
+    out = tmp_path / "site"
+    site.build_site(load_challenge(ch), store, out, jobs=1)
+    page = (out / "submissions" / "alice" / "ngram-k4.html").read_text()
+    assert 'id="breakdown"' in page
+    assert '<svg class="chart breakdown"' in page
+    assert page.count('<rect class="bar"') == 3
+    assert "<details><summary>Public set by prompt (1 prompts)" in page
+    assert "0.700" in page and "2.90" in page
+    assert "<script>window" not in page and "&lt;script&gt;" in page
+    # The parent's page (its run has no breakdown) draws none.
+    other = (out / "submissions" / "arena-maintainers" / "plain.html").read_text()
+    assert 'id="breakdown"' not in other
