@@ -12,7 +12,7 @@ from typing import Any
 from github import GithubException
 
 from arena import exitcodes
-from bot import checks, comments, labels
+from bot import checks, comments, labels, queue
 from bot.client import API_ERRORS, describe_failure, maybe_applied
 from bot.commands import Request, react, reply
 from bot.context import Bot
@@ -81,8 +81,8 @@ def cancel_run(bot: Bot, run_id: int) -> None:
 
 
 def queued_body(bot: Bot, *, run_id: int, run_url: str, sha: str, path: str, sub_id: str,
-                requested_by: str, check_id: int | None, quota_line: str, nonce: str | None = None
-                ) -> str:
+                requested_by: str, check_id: int | None, quota_line: str, nonce: str | None = None,
+                queue: str = "") -> str:
     head = comments.marker(QUEUED_KIND, run=run_id, sha=sha, check=check_id, nonce=nonce) \
         if nonce else comments.with_nonce(QUEUED_KIND, run=run_id, sha=sha, check=check_id)
     return "\n".join([
@@ -98,6 +98,7 @@ def queued_body(bot: Bot, *, run_id: int, run_url: str, sha: str, path: str, sub
         "the new commit. `/cancel` cancels it.",
         "",
         quota_line,
+        *(["", queue] if queue else []),
     ])
 
 
@@ -156,9 +157,11 @@ def handle_bench(bot: Bot, req: Request) -> int:
     run_id, run_url = int(run.id), run.html_url
 
     used_after = q.used + 1
+    runs_after = [BenchRun(run_id, req.number, path, sha, req.sender, bot.now(), "queued", None,
+                           run_url)] + [r for r in runs if r.id != run_id]
     if not maintainer:
-        after = compute_quota(author, bot.challenge.quota_runs_per_day,
-                              recent_runs(bot, bot.now() - WINDOW), bot.now())
+        runs_after = recent_runs(bot, bot.now() - WINDOW)
+        after = compute_quota(author, bot.challenge.quota_runs_per_day, runs_after, bot.now())
         if any(r.id == run_id for r in over_quota_runs(after)):
             cancel_run(bot, run_id)
             reply(bot, req, f"another run of {code(author, 40)}'s submissions was started at the "
@@ -180,7 +183,8 @@ def handle_bench(bot: Bot, req: Request) -> int:
                   "24 hours." if q.limit else "")
     comments.post_comment(bot, req.number, queued_body(
         bot, run_id=run_id, run_url=run_url, sha=sha, path=path, sub_id=sub_id,
-        requested_by=req.sender, check_id=check_id, quota_line=quota_line))
+        requested_by=req.sender, check_id=check_id, quota_line=quota_line,
+        queue=queue.describe(bot, runs_after, run_id)))
     try:
         labels.set_state_label(bot, req.number, labels.BENCHMARK, "queued")
     except API_ERRORS as exc:
