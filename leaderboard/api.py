@@ -251,8 +251,47 @@ RUNS_SCHEMA = _doc_schema(RUNS_FORMAT, "arena runs", {
          "page": {"type": "string"}})},
 })
 
+TRIED_FORMAT = "arena.tried/1"
+TRIED_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "arena tried",
+    "type": "object",
+    "required": ["format", "generated_at", "challenge", "configurations"],
+    "properties": {
+        "format": {"const": TRIED_FORMAT, "description": "Names this document's shape and "
+                                                        "version."},
+        "generated_at": {"type": "string"},
+        "challenge": _obj(["id", "hardware"], {"id": {"type": "string"},
+                                               "hardware": {"type": "string"}}),
+        "configurations": {"type": "array", "description": "Every submission's "
+                           "configuration and what became of it, by id.", "items": _obj(
+            ["submission", "author", "outcome", "detail", "tps", "config_sha256", "tags",
+             "args", "parent", "same_as", "page"],
+            {"submission": _ID, "author": {"type": "string"},
+             "outcome": {"enum": ["verified", "invalid", "error", "withdrawn", "disqualified",
+                                  "pending", "negative"],
+                         "description": "pending: no run yet; negative: a negative result "
+                                        "filed without a run (its file's tried: block)."},
+             "detail": {**_STR_OR_NULL, "description": "The check that failed (invalid), the "
+                                                       "reason (error, withdrawn), or the "
+                                                       "author's account (negative). "
+                                                       "Untrusted text."},
+             "negative_outcome": _STR_OR_NULL,
+             "tps": {**_NUM_OR_NULL, "description": "Its ranked score, else the best any of "
+                                                    "its runs measured, else (negative) the "
+                                                    "author's own unverified figure."},
+             "config_sha256": _STR_OR_NULL,
+             "tags": {"type": "array", "items": {"type": "string"}},
+             "args": {"type": "object", "description": "Engine arguments, dotted names."},
+             "parent": _STR_OR_NULL,
+             "same_as": {"type": "array", "items": _ID,
+                         "description": "Other submissions with the same config SHA-256."},
+             "page": {"type": "string"}})},
+    },
+}
+
 SCHEMAS = {"leaderboard": LEADERBOARD_SCHEMA, "submissions": SUBMISSIONS_SCHEMA,
-           "runs": RUNS_SCHEMA}
+           "runs": RUNS_SCHEMA, "tried": TRIED_SCHEMA}
 
 
 def _challenge(model: SiteModel) -> dict[str, Any]:
@@ -383,3 +422,11 @@ def field_rows(schema: Mapping[str, Any], key: str) -> list[tuple[str, str, str]
             t = " or ".join(t)
         rows.append((name, str(t), spec.get("description", "")))
     return rows
+
+
+def tried_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, Any]:
+    from leaderboard import tried
+    rows = tried.rows_from_model(model)
+    return {"format": TRIED_FORMAT, "generated_at": stamp(model.generated_at),
+            "challenge": {"id": model.challenge.id, "hardware": model.challenge.hardware},
+            "configurations": [r.to_json(page(r.submission_id)) for r in rows]}
