@@ -135,6 +135,11 @@ def handle_bench(bot: Bot, req: Request) -> int:
         reply(bot, req, why or "")
         return exitcodes.OK
     path, sub_id = report.path, report.submission.id
+    if report.submission.negative:
+        reply(bot, req, f"{code(sub_id)} is a negative result (its file has a `tried:` block): "
+                        "it records what was tried and what happened, and is not benchmarked. "
+                        "To have it measured, remove the `tried:` block and push.")
+        return exitcodes.OK
 
     runs = recent_runs(bot, bot.now() - WINDOW)
     active = [r for r in runs if r.pr == req.number and r.path == path and r.active]

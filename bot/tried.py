@@ -1,0 +1,167 @@
+"""At validation: a note when a submission's normalized configuration (config SHA-256) equals
+one already in the repository, with a link and what became of it. A note only: nothing fails.
+
+Exact and cheap: each file of the base checkout is parsed once, and only the files whose model,
+engine and argument names match are validated and hashed (validation normalizes values, never
+names). Outcomes come from the results store when a checkout of the results branch is at
+`.arena/results-store` beside challenge.yaml (leaderboard.ranking's statuses); without one the
+note says where to look.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from arena import yamlstrict
+from arena.challenge import Challenge
+from arena.submission import FileReport, Submission, SubmissionIndex, validate_file
+from bot.render import code
+
+STORE = Path(".arena") / "results-store"
+MAX_NOTED = 5
+
+
+def _names(args: Any, prefix: str = "") -> frozenset[str]:
+    out: set[str] = set()
+    if isinstance(args, Mapping):
+        for k, v in args.items():
+            name = f"{prefix}.{k}" if prefix else str(k)
+            out |= _names(v, name) if isinstance(v, Mapping) else {name}
+    return frozenset(out)
+
+
+def _shape(data: Any) -> tuple[Any, ...] | None:
+    """What validation never changes: model, engine and the names of the arguments."""
+    if not isinstance(data, Mapping):
+        return None
+    m, e = data.get("model"), data.get("engine")
+    if not isinstance(m, Mapping) or not isinstance(e, Mapping):
+        return None
+    try:
+        return (str(m.get("id")), str(m.get("revision")), str(e.get("name")),
+                str(e.get("version")), _names(e.get("args") or {}))
+    except (TypeError, ValueError):
+        return None
+
+
+def _shape_of(sub: Submission) -> tuple[Any, ...]:
+    return (sub.model.id, sub.model.revision, sub.engine_name, sub.engine_version,
+            _names(sub.engine_args))
+
+
+def same_configuration(challenge: Challenge, subs: Sequence[Submission],
+                       ) -> dict[str, list[tuple[str, str, Submission]]]:
+    """For each submission id in `subs`: the base checkout's submissions (id, path, parsed)
+    with the same config SHA-256, itself excluded."""
+    wanted = {s.id: (_shape_of(s), s.config_sha256()) for s in subs}
+    shapes = {v[0] for v in wanted.values()}
+    out: dict[str, list[tuple[str, str, Submission]]] = {sid: [] for sid in wanted}
+    root = challenge.submissions_dir
+    if not root.is_dir() or not wanted:
+        return out
+    index = SubmissionIndex.scan(root, max_bytes=challenge.max_submission_bytes)
+    for f in sorted(root.glob("*/*.yaml")):
+        if f.is_symlink() or not f.is_file():
+            continue
+        try:
+            raw = f.read_bytes()
+            doc = yamlstrict.load(raw, max_bytes=challenge.max_submission_bytes)
+        except (OSError, yamlstrict.YamlError):
+            continue
+        if _shape(doc.data) not in shapes:
+            continue
+        rel = f.relative_to(challenge.root).as_posix()
+        report = validate_file(raw, path_in_repo=rel, challenge=challenge, index=index,
+                               parsed=doc)
+        if report.submission is None:
+            continue
+        sha = report.submission.config_sha256()
+        for sid, (_, want) in wanted.items():
+            if sha == want and report.submission.id != sid:
+                out[sid].append((report.submission.id, rel, report.submission))
+    return out
+
+
+def outcomes(store_dir: Path | None, ids: Iterable[str], hardware: str) -> dict[str, str]:
+    """What became of each submission, in words, from the results store."""
+    from arena.result import result_errors
+    from arena.store import ResultsStore
+    from leaderboard.ranking import on_hardware, run_status, scored_tps, submission_state
+
+    ids = set(ids)
+    if store_dir is None or not store_dir.is_dir() or not ids:
+        return {}
+    store = ResultsStore(store_dir)
+    verdicts = store.verdicts()
+    runs: dict[str, list[dict[str, Any]]] = {}
+    # Only the folders of the submissions asked about are read.
+    for sid in ids:
+        login, _, name = sid.partition("/")
+        for f in sorted((store.results_dir / login / name).glob("*.json")):
+            try:
+                doc = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if not result_errors(doc) and on_hardware(doc, hardware):
+                runs.setdefault(sid, []).append(doc)
+    out: dict[str, str] = {}
+    for sid in ids:
+        mine = [v for v in verdicts if v["submission"] == sid]
+        state = submission_state(sid, mine)
+        if state.state != "active":
+            out[sid] = state.state
+            continue
+        docs = sorted(runs.get(sid, []), key=lambda d: (d["started_at"], d["run_id"]),
+                      reverse=True)
+        if not docs:
+            out[sid] = "no run yet"
+            continue
+        sts = [(d, run_status(d, mine)) for d in docs]
+        good = [scored_tps(d) for d, st in sts if st.status == "verified"]
+        good = [t for t in good if t is not None]
+        if good:
+            out[sid] = f"verified, best {max(good):.1f} tokens/s"
+            continue
+        d, st = sts[0]
+        check = next((r["check"] for r in d.get("reasons", [])), None)
+        out[sid] = f"{st.status}" + (f" ({check})" if check else "")
+    return out
+
+
+def notes(challenge: Challenge, reports: Sequence[FileReport], *, repo_url: str,
+          branch: str = "main", store_dir: Path | None = None) -> list[str]:
+    """Markdown lines for the validation comment; empty when nothing is a duplicate."""
+    subs = [r.submission for r in reports if r.submission is not None]
+    if not subs:
+        return []
+    found = same_configuration(challenge, subs)
+    # Two files of one pull request with one configuration.
+    for a in subs:
+        for b in subs:
+            if a.id != b.id and a.config_sha256() == b.config_sha256():
+                found[a.id].append((b.id, b.path, b))
+    if store_dir is None:
+        store_dir = challenge.root / STORE
+    said = outcomes(store_dir, {x for hits in found.values() for x, _, _ in hits},
+                    challenge.hardware)
+    lines: list[str] = []
+    for sid, hits in found.items():
+        if not hits:
+            continue
+        listed = []
+        for other, path, sub in hits[:MAX_NOTED]:
+            what = ("a negative result: " + sub.tried.outcome if sub.tried else
+                    said.get(other, "outcome: see the tried page of the leaderboard site"))
+            listed.append(f"[{code(other, 104)}]({repo_url}/blob/{branch}/{path}) ({what})")
+        more = f" and {len(hits) - MAX_NOTED} more" if len(hits) > MAX_NOTED else ""
+        lines.append(f"- {code(sid, 104)} has the same normalized configuration (config "
+                     f"SHA-256) as " + ", ".join(listed) + more + ".")
+    if not lines:
+        return []
+    return ["", "**Already tried?** (a note, not a problem: nothing fails because of it)", "",
+            *lines, "",
+            "A run of the same configuration measures the same thing again: useful to check "
+            "the noise, rarely to move up. Change something, or file what you learned as a "
+            "negative result (a `tried:` block; see CONTRIBUTING.md)."]
