@@ -55,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     choices=("success", "failure", "cancelled", "skipped"))
     pu.add_argument("--requested-by", default=None)
     pu.add_argument("--store", type=Path, default=None,
-                    help="a checkout of the results branch, for the rank in the message")
+                    help="a checkout of the results branch, for the rank and the comparison "
+                         f"in the message (default: {DEFAULT_STORE} if present)")
     pu.set_defaults(func=cmd_publish)
 
     ud = bsub.add_parser("update-digest", help="update the digest issue")
@@ -202,9 +203,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if not bot.run_id:
         return _fail("GITHUB_RUN_ID is not set: publish runs in the bench workflow's run.")
+    store = args.store if args.store is not None else (
+        DEFAULT_STORE if DEFAULT_STORE.is_dir() else None)
     return publish(bot, pr=args.pr, sha=args.sha, path=args.path, result_file=args.result,
                    bench_outcome=args.bench_outcome, requested_by=args.requested_by,
-                   store_dir=args.store)
+                   store_dir=store)
 
 
 def _store(path: Path | None) -> tuple[Any, str | None]:
