@@ -61,17 +61,26 @@ def same_configuration(challenge: Challenge, subs: Sequence[Submission],
     root = challenge.submissions_dir
     if not root.is_dir() or not wanted:
         return out
-    index = SubmissionIndex.scan(root, max_bytes=challenge.max_submission_bytes)
+    # One parse of each file: its parent (for the index validation needs) and its shape.
+    parents: dict[str, str | None] = {}
+    candidates = []
     for f in sorted(root.glob("*/*.yaml")):
         if f.is_symlink() or not f.is_file():
             continue
+        sid = f"{f.parent.name}/{f.stem}"
+        parents[sid] = None
         try:
             raw = f.read_bytes()
             doc = yamlstrict.load(raw, max_bytes=challenge.max_submission_bytes)
         except (OSError, yamlstrict.YamlError):
             continue
-        if _shape(doc.data) not in shapes:
-            continue
+        data = doc.data
+        if isinstance(data, Mapping) and isinstance(data.get("parent"), str):
+            parents[sid] = data["parent"]
+        if _shape(data) in shapes:
+            candidates.append((f, raw, doc))
+    index = SubmissionIndex(parents)
+    for f, raw, doc in candidates:
         rel = f.relative_to(challenge.root).as_posix()
         report = validate_file(raw, path_in_repo=rel, challenge=challenge, index=index,
                                parsed=doc)

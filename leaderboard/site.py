@@ -547,13 +547,7 @@ def _json(path: Path, doc: Any, *, indent: int | None = None) -> None:
     _write(path, json.dumps(doc, ensure_ascii=False, indent=indent, separators=sep) + "\n")
 
 
-def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = PAGE_SIZE,
-                runs_page_size: int = RUNS_PAGE_SIZE, csp: bool = True,
-                jobs: int | None = None) -> tuple[int, int]:
-    """Write every page of `model` into the empty folder `out`. Returns (pages, files).
-
-    The work is a list of independent tasks (a page, a chunk of submission pages, a JSON
-    document), shared out to forked workers when there is enough of it."""
+def _site_env(model: SiteModel, links: Links, csp: bool) -> jinja2.Environment:
     env = environment()
     ch = model.challenge
     env.globals.update(
@@ -561,13 +555,37 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
         ppl_cap=ch.ppl_cap, status_text=STATUS_TEXT, statuses=STATUSES, page=page_path,
         generated_at=model.generated_at.astimezone(dt.timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC"))
+    return env
 
+
+def _page_tasks(env: jinja2.Environment, out: Path) -> Callable[..., Any]:
     def page_task(name: str, path: str, **ctx: Any) -> Callable[[], tuple[int, int]]:
         def run() -> tuple[int, int]:
             text = env.get_template(name).render(root="../" * path.count("/"), **ctx)
             _write(out / path, text)
             return (1 if path.endswith(".html") else 0), 1
         return run
+    return page_task
+
+
+def render_tried_pages(model: SiteModel, out: Path, links: Links | None = None) -> int:
+    """Only the tried pages, into `out` (the scale test and the benchmark time them).
+    Returns the number of pages."""
+    env = _site_env(model, links or Links(None, "results"), True)
+    tasks = _tried_tasks(model, _page_tasks(env, out), None, out)
+    return sum(t()[0] for t in tasks)
+
+
+def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = PAGE_SIZE,
+                runs_page_size: int = RUNS_PAGE_SIZE, csp: bool = True,
+                jobs: int | None = None) -> tuple[int, int]:
+    """Write every page of `model` into the empty folder `out`. Returns (pages, files).
+
+    The work is a list of independent tasks (a page, a chunk of submission pages, a JSON
+    document), shared out to forked workers when there is enough of it."""
+    env = _site_env(model, links, csp)
+    ch = model.challenge
+    page_task = _page_tasks(env, out)
 
     def json_task(path: str, make: Callable[[], Any], indent: int | None = None,
                   ) -> Callable[[], tuple[int, int]]:
@@ -676,7 +694,7 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
     return pages, n_files + 2
 
 
-TRIED_PAGE_SIZE = 500
+TRIED_PAGE_SIZE = 250
 OUTCOME_TEXT = {"verified": "verified", "invalid": "invalid", "error": "error",
                 "withdrawn": "withdrawn", "disqualified": "disqualified",
                 "pending": "no run yet", "negative": "negative result"}

@@ -42,10 +42,6 @@ class TriedRow:
     parent: str | None
     same_as: list[str] = field(default_factory=list)  # other submissions, same configuration
 
-    @property
-    def args_json(self) -> str:
-        return json.dumps(self.args, sort_keys=True, separators=(",", ":"))
-
     def to_json(self, page: str) -> dict[str, Any]:
         return {"submission": self.submission_id, "author": self.author,
                 "outcome": self.outcome, "detail": self.detail,

@@ -88,10 +88,20 @@
 
     var texts = rows.map(function (r) { return r.textContent.toLowerCase(); });
     // Tables marked data-tried also take "tag:name" and "argument>=value" (=, >=, <=, >, <)
-    // against their rows' data-tags and data-args (JSON of the engine arguments).
+    // against their rows' data-tags and the name=value codes of their arguments cell.
     var tried = table.hasAttribute("data-tried");
     var args = rows.map(function (r) {
-      try { return JSON.parse(r.getAttribute("data-args") || "{}"); } catch (e) { return {}; }
+      var out = {};
+      r.querySelectorAll("td.args code").forEach(function (c) {
+        var t = c.textContent, name = c.parentNode.getAttribute("data-arg");
+        if (name) t = name + "=" + t;  // an argument's own page: the value alone
+        var i = t.indexOf("=");
+        if (i < 1) return;
+        var v = t.slice(i + 1);
+        try { v = JSON.parse(v); } catch (e) { /* a plain string */ }
+        out[t.slice(0, i)] = v;
+      });
+      return out;
     });
     function triedTest(q, i) {
       var m = /^tag:\s*(\S+)$/.exec(q);
