@@ -1,9 +1,13 @@
-"""The site's JSON API: three documents for agents and scripts, each with a `format` key and a
+"""The site's JSON API: four documents for agents and scripts, each with a `format` key and a
 published JSON Schema (the site serves both; the tests check every document against its schema).
 
     api/leaderboard.json   the ranking (and the per-author view, the front, the records)
     api/submissions.json   every submission: status, lineage, configuration, its runs' ids
     api/runs.json          every run: effective status with reasons, TPS, PPL, checks
+    api/tried.json         every configuration with its outcome (the Tried pages)
+
+Submissions and ranking entries carry `compared`: the ranked run against its parent's and the
+leader's (leaderboard.compare; the verdict is the ranking's tie rule).
 
 A format's number changes only when a field changes meaning or goes away; new fields may be
 added within a version. Paths in the documents are relative to the site's root.

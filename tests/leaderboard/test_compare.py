@@ -223,3 +223,13 @@ def test_the_submission_page_draws_the_breakdown_when_the_run_has_one(lineage, t
     # The parent's page (its run has no breakdown) draws none.
     other = (out / "submissions" / "arena-maintainers" / "plain.html").read_text()
     assert 'id="breakdown"' not in other
+
+
+def test_the_demo_prints_each_submission_against_its_parent(lineage):
+    from arena.demo import print_ranking
+    ch, store, plain, cand = lineage
+    lines: list[str] = []
+    print_ranking(load_challenge(ch), ResultsStore(store), lines.append)
+    line = next(x for x in lines if "vs parent" in x)
+    assert line.strip().startswith("alice/ngram-k4 vs parent arena-maintainers/plain")
+    assert "better, +41.0 tokens/s" in line and "95% CI" in line
