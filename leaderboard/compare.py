@@ -140,6 +140,12 @@ def compare_runs(candidate: Mapping[str, Any], baseline: Mapping[str, Any], rule
         who = c.submission_id if c.tps is None else b.submission_id
         return Comparison(against, c, b, None, None, None, None, None, None, None,
                           note=f"{who} has no measured score")
+    hw = (candidate["fingerprint"]["hardware"], baseline["fingerprint"]["hardware"])
+    if hw[0] != hw[1]:
+        # The ranking never mixes hardware either.
+        return Comparison(against, c, b, None, None, None, None, None, None, None,
+                          note=f"measured on different hardware ({hw[0]} against {hw[1]}): "
+                               "not comparable")
     if c.tps_set != b.tps_set:
         # The ranking never compares a private score with a public-only one.
         return Comparison(against, c, b, None, None, None, None, None, None, None,

@@ -93,6 +93,13 @@ def test_a_private_score_is_never_compared_with_a_public_only_one():
     assert "different prompt sets" in c.note
 
 
+def test_runs_on_different_hardware_are_never_compared():
+    ra = result("alice/a", [300.0] * 3)
+    rb = sample.make_result("bob/b", started_at=at(2), hardware="l4", private=[250.0] * 3)
+    c = compare_runs(ra, rb, board_rule([ra]))
+    assert c.verdict is None and "different hardware" in c.note
+
+
 def test_against_parent_and_leader_and_the_leader_against_the_runner_up():
     base = result("root/base", [200.0] * 3)
     child = result("alice/child", [260.0] * 3, day=2)

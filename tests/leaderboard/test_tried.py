@@ -91,6 +91,9 @@ def test_every_configuration_is_listed_with_its_outcome(built):
     assert "no run yet" in rows["carol/waiting"]
     neg = rows["dave/ngram-k12"]
     assert "negative result" in neg and "slower" in neg and "Acceptance fell to 0.2" in neg
+    # A figure nobody measured is never shown as if it were one (a negative result cannot
+    # pose as a fast configuration).
+    assert "180.5" in neg and "unverified" in neg
     assert "<script>window" not in html and "&lt;script&gt;" in html
 
 
