@@ -6,8 +6,9 @@ published JSON Schema (the site serves both; the tests check every document agai
     api/runs.json          every run: effective status with reasons, TPS, PPL, checks
     api/tried.json         every configuration with its outcome (the Tried pages)
 
-Submissions and ranking entries carry `compared`: the ranked run against its parent's and the
-leader's (leaderboard.compare; the verdict is the ranking's tie rule).
+Each submission in api/submissions.json carries `compared`: its ranked run against its parent's
+and the leader's (leaderboard.compare; the verdict is the ranking's tie rule). The ranking's
+entries do not repeat it (it would double the ranking document's size at 10,000 entries).
 
 A format's number changes only when a field changes meaning or goes away; new fields may be
 added within a version. Paths in the documents are relative to the site's root.
@@ -98,15 +99,15 @@ _CHALLENGE = _obj(
      "ties": _TIES},
     "The challenge the ranking belongs to.")
 
-_SIDE = _obj(["submission", "run_id", "tps_set", "tps", "passes", "ppl"], {
-    "submission": _ID, "run_id": {"type": "string"}, "tps_set": _STR_OR_NULL,
-    "tps": _NUM_OR_NULL, "passes": {"type": "integer"}, "ppl": _NUM_OR_NULL})
+_SIDE = _obj(["submission", "run_id", "tps", "ppl"], {
+    "submission": _ID, "run_id": {"type": "string"}, "tps": _NUM_OR_NULL,
+    "ppl": _NUM_OR_NULL}, "The run compared with: its submission, run, score and perplexity.")
 _COMPARISON = _obj(
     ["against", "verdict", "note"],
     {"against": {"enum": ["parent", "leader", "runner-up", "other"],
                  "description": "What the baseline is: its parent's ranked run, the leader's "
                                 "(the runner-up's when it is the leader itself)."},
-     "candidate": _SIDE, "baseline": _SIDE,
+     "baseline": _SIDE,
      "tps_set": {**_STR_OR_NULL, "description": "The set both are scored on; null when they "
                                                 "are not comparable."},
      "diff_tps": {**_NUM_OR_NULL, "description": "Candidate's score minus the baseline's "
@@ -165,7 +166,6 @@ _ENTRY = _obj(
      "first_run_at": {**_TIME, "description": "When its configuration first ran here: the "
                                                "tie-break (earlier first)."},
      "pr": {"type": ["integer", "null"], "description": "Pull request of the ranked run."},
-     "compared": _COMPARED,
      "page": {"type": "string", "description": "The submission's page."},
      "result_path": {"type": "string", "description": "The run's file in the results store."}})
 
@@ -338,8 +338,7 @@ def _entry(e: Entry, s: SubmissionView, page: Callable[[str], str],
         "unstable": e.unstable, "private_tps": e.private_tps, "public_tps": e.public_tps,
         "ppl": e.ppl, "change_vs_parent": s.change, "parent": s.parent_id,
         "on_pareto_front": s.on_front, "run_id": e.run_id, "started_at": e.started_at,
-        "first_run_at": e.first_run_at, "pr": pr, "compared": comparisons_json(s.compared),
-        "page": page(e.submission_id),
+        "first_run_at": e.first_run_at, "pr": pr, "page": page(e.submission_id),
         "result_path": paths[(e.submission_id, e.run_id)],
     }
 

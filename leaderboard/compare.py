@@ -23,6 +23,7 @@ Pure: result documents in, values out.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import statistics
@@ -103,6 +104,11 @@ def pass_tps(result: Mapping[str, Any], tps_set: str) -> list[float]:
     return [float(p["tps"]) for p in result["tps"][tps_set]["passes"]]
 
 
+# Student's quantile by bisection costs a few hundred microseconds; a board compares every
+# entry twice, at a handful of distinct degrees of freedom.
+_quantile = functools.lru_cache(maxsize=1024)(two_sided_quantile)
+
+
 def diff_interval(a: Sequence[float], b: Sequence[float],
                   confidence: float = CONFIDENCE) -> tuple[float, float] | None:
     """Welch's interval for mean(a) - mean(b): unequal variances, Welch–Satterthwaite degrees
@@ -115,7 +121,7 @@ def diff_interval(a: Sequence[float], b: Sequence[float],
     if se2 == 0:
         return (d, d)
     df = se2 * se2 / (va * va / (len(a) - 1) + vb * vb / (len(b) - 1))
-    half = two_sided_quantile(confidence, max(1, math.floor(df))) * math.sqrt(se2)
+    half = _quantile(confidence, max(1, math.floor(df))) * math.sqrt(se2)
     return (d - half, d + half)
 
 
@@ -194,9 +200,27 @@ def comparisons(candidate: Mapping[str, Any], parent_id: str | None, entries: Se
     return out
 
 
+def _r(x: float | None, digits: int) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def compact_json(c: Comparison) -> dict[str, Any]:
+    """The comparison as the site's API and the digest carry it: the candidate is the entry
+    itself, so only the baseline is named; figures rounded to what they can tell."""
+    b = c.baseline
+    return {"against": c.against,
+            "baseline": {"submission": b.submission_id, "run_id": b.run_id,
+                         "tps": _r(b.tps, 3), "ppl": _r(b.ppl, 4)},
+            "tps_set": c.tps_set, "diff_tps": _r(c.diff_tps, 3), "diff_pct": _r(c.diff_pct, 5),
+            "diff_ci95": [round(x, 3) for x in c.diff_ci95] if c.diff_ci95 else None,
+            "diff_ppl": _r(c.diff_ppl, 4), "verdict": c.verdict,
+            "tie_margin": _r(c.margin, 3), "note": c.note}
+
+
 def comparisons_json(found: Mapping[str, Comparison | str]) -> dict[str, Any]:
-    return {k: (v.to_json() if isinstance(v, Comparison) else {"against": k, "verdict": None,
-                                                                  "note": v})
+    return {k: (compact_json(v) if isinstance(v, Comparison) else {"against": k,
+                                                                      "verdict": None,
+                                                                      "note": v})
             for k, v in found.items()}
 
 
