@@ -1,9 +1,9 @@
 """At validation: a note when a submission's normalized configuration (config SHA-256) equals
 one already in the repository, with a link and what became of it. A note only: nothing fails.
 
-Exact and cheap: each file of the base checkout is parsed once, and only the files whose model,
-engine and argument names match are validated and hashed (validation normalizes values, never
-names). Outcomes come from the results store when a checkout of the results branch is at
+Exact and cheap: a file of the base checkout is parsed only when its bytes hold the model's
+revision and the arguments' names, and validated and hashed only when its model, engine and
+argument names match (validation normalizes values, never names). Outcomes come from the results store when a checkout of the results branch is at
 `.arena/results-store` beside challenge.yaml (leaderboard.ranking's statuses); without one the
 note says where to look.
 """
@@ -61,25 +61,29 @@ def same_configuration(challenge: Challenge, subs: Sequence[Submission],
     root = challenge.submissions_dir
     if not root.is_dir() or not wanted:
         return out
-    # One parse of each file: its parent (for the index validation needs) and its shape.
-    parents: dict[str, str | None] = {}
+    # A file can only match when its bytes hold the model's revision and every argument's
+    # name: only those are parsed. Validation needs to know which submissions exist (the file
+    # names say); their parents only matter for cycles, which a file of the base checkout
+    # passed when it was merged.
+    needles = {s.config_sha256(): [s.model.revision.encode(),
+                                   *sorted({n.rsplit(".", 1)[-1].encode()
+                                            for n in _names(s.engine_args)})] for s in subs}
+    files = [f for f in sorted(root.glob("*/*.yaml")) if not f.is_symlink() and f.is_file()]
+    index = SubmissionIndex({f"{f.parent.name}/{f.stem}": None for f in files})
     candidates = []
-    for f in sorted(root.glob("*/*.yaml")):
-        if f.is_symlink() or not f.is_file():
-            continue
-        sid = f"{f.parent.name}/{f.stem}"
-        parents[sid] = None
+    for f in files:
         try:
             raw = f.read_bytes()
-            doc = yamlstrict.load(raw, max_bytes=challenge.max_submission_bytes)
-        except (OSError, yamlstrict.YamlError):
+        except OSError:
             continue
-        data = doc.data
-        if isinstance(data, Mapping) and isinstance(data.get("parent"), str):
-            parents[sid] = data["parent"]
-        if _shape(data) in shapes:
+        if not any(all(n in raw for n in ns) for ns in needles.values()):
+            continue
+        try:
+            doc = yamlstrict.load(raw, max_bytes=challenge.max_submission_bytes)
+        except yamlstrict.YamlError:
+            continue
+        if _shape(doc.data) in shapes:
             candidates.append((f, raw, doc))
-    index = SubmissionIndex(parents)
     for f, raw, doc in candidates:
         rel = f.relative_to(challenge.root).as_posix()
         report = validate_file(raw, path_in_repo=rel, challenge=challenge, index=index,
