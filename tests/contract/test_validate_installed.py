@@ -105,3 +105,18 @@ def test_find_challenge_walks_up_and_stops_at_the_nearest(tmp_path):
     assert find_challenge(inner) == tmp_path / "challenge.yaml"
     (tmp_path / "a" / "challenge.yaml").write_text("inner")
     assert find_challenge(inner) == tmp_path / "a" / "challenge.yaml"
+
+
+def test_validate_notes_a_configuration_already_in_the_folder(installed, checkout):
+    import json
+    same = (checkout / "submissions" / "me" / "try-1.yaml").read_bytes()
+    (checkout / "submissions" / "you").mkdir()
+    (checkout / "submissions" / "you" / "try-1.yaml").write_bytes(same)
+    proc = run_installed(installed, checkout, "validate", "submissions/me/try-1.yaml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # a note, not a failure
+    assert "note: submissions/me/try-1.yaml has the same configuration" in proc.stdout
+    assert "you/try-1 (submissions/you/try-1.yaml)" in proc.stdout
+    proc = run_installed(installed, checkout, "validate", "--json", "submissions/me/try-1.yaml")
+    doc = json.loads(proc.stdout[:proc.stdout.rindex("}") + 1])
+    assert doc["notes"] == [{"file": "submissions/me/try-1.yaml", "same_configuration_as": [
+        {"submission": "you/try-1", "path": "submissions/you/try-1.yaml"}]}]
