@@ -3,7 +3,6 @@ negative results: validated like a submission, never benchmarked."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 from conftest import submission_yaml
