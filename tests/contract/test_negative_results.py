@@ -57,3 +57,4 @@ def test_the_block_needs_an_outcome_and_an_account(repo):
     doc["tried"] = {"tps": 3.0}
     fields = {p.field for p in run(repo, doc).problems}
     assert "tried" in fields or {"tried.outcome", "tried.what_happened"} <= fields
+
