@@ -280,12 +280,31 @@ class Challenge:
         return self.ppl_reference * (1.0 + self.ppl_max_increase)
 
 
+CHALLENGE_FILE = "challenge.yaml"
+
+
+def find_challenge(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest challenge.yaml in `start` (default: the current directory) or a folder
+    above it: a participant runs `arena validate` from anywhere inside their checkout, and the
+    package may be installed far from it (`pip install .` copies it into site-packages)."""
+    here = Path(start if start is not None else os.getcwd()).absolute()
+    for folder in (here, *here.parents):
+        candidate = folder / CHALLENGE_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def default_challenge_path() -> Path:
-    """challenge.yaml at the root of the checkout (or $ARENA_CHALLENGE)."""
+    """$ARENA_CHALLENGE; else the nearest challenge.yaml from the current directory upwards;
+    else the one beside the package's source (a source checkout run from elsewhere)."""
     env = os.environ.get("ARENA_CHALLENGE")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "challenge.yaml"
+    found = find_challenge()
+    if found is not None:
+        return found
+    return Path(__file__).resolve().parent.parent / CHALLENGE_FILE
 
 
 def load_challenge(path: str | os.PathLike[str] | None = None) -> Challenge:
@@ -295,8 +314,13 @@ def load_challenge(path: str | os.PathLike[str] | None = None) -> Challenge:
     try:
         raw = p.read_bytes()
     except OSError as exc:
+        hint = "Check the path."
+        if path is None and not os.environ.get("ARENA_CHALLENGE"):
+            hint = (f"No {CHALLENGE_FILE} in the current directory or any folder above it: run "
+                    f"the command from inside the challenge's checkout, or name the file with "
+                    f"--challenge.")
         raise ChallengeError([Problem(name, 1, 1, "", f"cannot read the challenge file: "
-                                                        f"{exc.strerror}. Check the path.")])
+                                                        f"{exc.strerror}. {hint}")])
     try:
         doc = yamlstrict.load(raw, max_bytes=MAX_CHALLENGE_BYTES)
     except yamlstrict.YamlError as exc:

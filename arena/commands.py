@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                    help="submission files or folders (default: the challenge's submissions/)")
     p.add_argument("--challenge", type=Path, default=None,
-                   help="challenge file (default: challenge.yaml at the repository root)")
+                   help="challenge file (default: the nearest challenge.yaml from the current "
+                        "directory upwards)")
     p.add_argument("--json", action="store_true",
                    help=f"print one JSON document ({VALIDATE_FORMAT}) instead of text")
     p.set_defaults(func=cmd_validate)
@@ -132,9 +133,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
               ", ".join(for_terminal(str(p)) for p in paths), file=sys.stderr)
         return exitcodes.USAGE
     valid = all(r.valid for r in reports)
+    notes = tried_notes(challenge, reports)
     if args.json:
         doc: dict[str, Any] = {"format": VALIDATE_FORMAT, "challenge": challenge.id,
-                               "valid": valid, "files": [r.to_json() for r in reports]}
+                               "valid": valid, "files": [r.to_json() for r in reports],
+                               "notes": notes}
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
@@ -148,7 +151,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
         n_bad = sum(not r.valid for r in reports)
         print(f"{len(reports)} file{'s' if len(reports) != 1 else ''}: "
               f"{len(reports) - n_bad} valid, {n_bad} invalid")
+        for n in notes:
+            print(f"note: {for_terminal(n['file'])} has the same configuration (config "
+                  f"SHA-256) as " + ", ".join(for_terminal(f"{x['submission']} ({x['path']})")
+                                               for x in n["same_configuration_as"]) +
+                  ": already tried (see the leaderboard's Tried page). Not a problem.")
     return exitcodes.OK if valid else exitcodes.INVALID
+
+
+MAX_NOTED_FILES = 20  # a participant's files, not the whole folder (that would be N x N)
+
+
+def tried_notes(challenge: Challenge, reports: list[FileReport]) -> list[dict[str, Any]]:
+    """Valid files whose configuration a file of the submissions folder already has."""
+    from arena.tried import same_configuration
+    subs = {r.submission.id: r for r in reports if r.submission is not None}
+    if not subs or len(subs) > MAX_NOTED_FILES:
+        return []
+    found = same_configuration(challenge, [r.submission for r in subs.values()
+                                           if r.submission is not None])
+    return [{"file": subs[sid].path,
+             "same_configuration_as": [{"submission": x, "path": p} for x, p, _ in hits]}
+            for sid, hits in found.items() if hits]
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

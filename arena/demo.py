@@ -243,6 +243,27 @@ def print_ranking(challenge: Any, store: Any, out: Callable[[str], None]) -> Non
     if any(e.tied for e in entries):
         out(f"   (= : tied: a gap within the run-to-run noise, under {entries[0].margin:.1f} "
             "tokens/s at the top)")
+    print_comparisons(challenge, store, entries, out)
+
+
+def print_comparisons(challenge: Any, store: Any, entries: Any,
+                      out: Callable[[str], None]) -> None:
+    """Each ranked submission against its parent, as the result comment and the site say it
+    (leaderboard.compare: the verdict is the ranking's tie rule)."""
+    from arena.submission import SubmissionIndex
+    from leaderboard.compare import Comparison, comparisons
+    from leaderboard.ranking import tie_rule
+
+    parents = SubmissionIndex.scan(challenge.submissions_dir).parents
+    rule = tie_rule([r.doc for r in store.results()], store.verdicts(),
+                    hardware=challenge.hardware, noise=challenge.noise)
+    for e in entries:
+        parent = parents.get(e.submission_id)
+        if parent is None:
+            continue
+        c = comparisons(e.result, parent, entries, rule).get("parent")
+        text = c.summary() if isinstance(c, Comparison) else f"vs parent: {c}"
+        out(f"   {for_terminal(e.submission_id, 60)} {for_terminal(text, 300)}")
 
 
 def build_site(challenge: Any, store_root: Path, out: Path,

@@ -241,6 +241,31 @@ RESULT_SCHEMA: dict[str, Any] = {
                                              "active in at least one sample."},
             },
         },
+        "per_prompt": {
+            "type": "array", "maxItems": 2000,
+            "description": "Public set only: each prompt's decode TPS (median over passes) and, "
+                           "under speculative decoding, its acceptance rate and mean accepted "
+                           "length. Never written for the private set.",
+            "items": {
+                "type": "object", "additionalProperties": False, "required": ["id", "tps"],
+                "properties": {
+                    "id": {"type": "string", "maxLength": 100},
+                    "tps": _NONNEG,
+                    "acceptance_rate": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+                    "mean_accepted_length": {"type": ["number", "null"], "minimum": 0},
+                },
+            },
+        },
+        "per_category": {
+            "type": "object", "maxProperties": 100,
+            "description": "Private set only, aggregates: per prompt category, how many prompts "
+                           "and their median decode TPS. Nothing that names a private prompt.",
+            "propertyNames": {"type": "string", "maxLength": 64},
+            "additionalProperties": {
+                "type": "object", "additionalProperties": False, "required": ["prompts", "tps"],
+                "properties": {"prompts": {"type": "integer", "minimum": 1}, "tps": _NONNEG},
+            },
+        },
         "stage": {"enum": ["prepare", "time", "stop", "referee", "verdict"],
                   "description": "The phase the run reached: verdict for a run that finished; "
                                  "otherwise where it stopped."},

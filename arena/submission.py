@@ -39,7 +39,11 @@ ID_RE = rf"{LOGIN_RE}/{NAME_RE}"
 MAX_DESCRIPTION = 2000
 MAX_TAGS = 10
 TOP_REQUIRED = ("name", "description", "model", "engine")
-TOP_OPTIONAL = ("parent", "tags", "claimed")
+TOP_OPTIONAL = ("parent", "tags", "claimed", "tried")
+# A negative result: a `tried:` block says what was tried and what happened; no run is
+# requested (the bot does not benchmark it), and it shows on the tried page and in the tree.
+TRIED_OUTCOMES = ("slower", "no-gain", "worse-quality", "invalid", "crash", "other")
+MAX_WHAT_HAPPENED = 2000
 SPECULATIVE_FIELDS = ("method", "model", "revision", "num_speculative_tokens",
                       "prompt_lookup_min", "prompt_lookup_max")
 # The first line of every submission: editors then check the file against the published schema.
@@ -81,6 +85,18 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Tried:
+    """A negative result's account: what happened when its author tried it."""
+
+    outcome: str  # one of TRIED_OUTCOMES
+    what_happened: str
+    tps: float | None = None  # the author's own measurement, unverified
+
+    def to_json(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "what_happened": self.what_happened, "tps": self.tps}
+
+
+@dataclass(frozen=True)
 class Submission:
     """A valid submission. `login` is None when the file is not under submissions/<login>/."""
 
@@ -98,6 +114,11 @@ class Submission:
     path: str = ""
     patch: PatchInfo | None = None
     source: Source | None = None
+    tried: Tried | None = None  # set: a negative result, filed without a run
+
+    @property
+    def negative(self) -> bool:
+        return self.tried is not None
 
     @property
     def id(self) -> str:
@@ -128,6 +149,7 @@ class Submission:
             "tags": list(self.tags),
             **self.config(),
             "claimed": {"tps": self.claimed_tps, "ppl": self.claimed_ppl},
+            "tried": self.tried.to_json() if self.tried else None,
             "path": self.path,
             "patch": self.patch.to_json() if self.patch else None,
             "source": {"repo": self.source.repo, "commit": self.source.commit}
@@ -435,6 +457,8 @@ def _check(c: Checker, d: Any, ch: Challenge, login: str | None, stem: str | Non
             if "ppl" in cl:
                 claimed_ppl = c.number(("claimed", "ppl"), cl.get("ppl"), positive=True)
 
+    tried = _check_tried(c, d.get("tried")) if "tried" in d else None
+
     if c.problems or name is None or desc is None or model is None or engine is None:
         return None
     patch_name, source = engine[3], engine[4]
@@ -447,9 +471,37 @@ def _check(c: Checker, d: Any, ch: Challenge, login: str | None, stem: str | Non
     return Submission(
         login=login, name=name, description=desc, model=model, engine_name=engine[0],
         engine_version=engine[1], engine_args=engine[2], parent=parent, tags=tuple(tags),
+        claimed_tps=claimed_tps, claimed_ppl=claimed_ppl, path=path_in_repo, tried=tried,
         claimed_tps=claimed_tps, claimed_ppl=claimed_ppl, path=path_in_repo,
         patch=patch_name, source=source,  # type: ignore[arg-type]
     )
+
+
+def _check_tried(c: Checker, t: Any) -> Tried | None:
+    if not c.mapping(("tried",), t, required=["outcome", "what_happened"], optional=["tps"],
+                     what=" (outcome, what_happened, and optionally tps)"):
+        return None
+    outcome = t.get("outcome")
+    if outcome not in TRIED_OUTCOMES:
+        c.problem(("tried", "outcome"), f"{show(outcome)} is not an outcome. Use one of: "
+                                        f"{', '.join(TRIED_OUTCOMES)}.")
+        outcome = None
+    what = c.string(("tried", "what_happened"), t.get("what_happened"),
+                    max_len=MAX_WHAT_HAPPENED)
+    if what is not None:
+        if not what.strip():
+            c.problem(("tried", "what_happened"), "must not be blank. Say what you saw.")
+            what = None
+        elif has_unsafe_characters(what):
+            c.problem(("tried", "what_happened"), "contains control characters or invisible "
+                                                  "direction marks. Remove them.")
+            what = None
+    tps = None
+    if "tps" in t:
+        tps = c.number(("tried", "tps"), t.get("tps"), positive=True)
+    if outcome is None or what is None:
+        return None
+    return Tried(outcome, what, tps)
 
 
 def _check_revision(c: Checker, path: tuple[Any, ...], value: Any) -> str | None:
@@ -767,6 +819,17 @@ def json_schema(ch: Challenge) -> dict[str, Any]:
                         "properties": {"tps": {"type": "number", "exclusiveMinimum": 0},
                                        "ppl": {"type": "number", "exclusiveMinimum": 0}},
                         "description": "Optional: your own measurement on the public prompts."},
+            "tried": {"type": "object", "additionalProperties": False,
+                      "required": ["outcome", "what_happened"],
+                      "properties": {
+                          "outcome": {"enum": list(TRIED_OUTCOMES)},
+                          "what_happened": {"type": "string", "minLength": 1,
+                                            "maxLength": MAX_WHAT_HAPPENED},
+                          "tps": {"type": "number", "exclusiveMinimum": 0,
+                                  "description": "Your own measurement, if any (unverified)."}},
+                      "description": "A negative result: what was tried and what happened. "
+                                     "No run is requested; it is listed on the tried page and "
+                                     "in the lineage tree."},
         },
     }
 

@@ -14,7 +14,7 @@ from typing import Any
 from github import GithubException
 
 from arena import exitcodes
-from bot import checks, comments, labels
+from bot import checks, comments, labels, queue
 from bot.client import API_ERRORS, describe_failure, maybe_applied
 from bot.commands import Request, react, refuse, reply
 from bot.context import Bot
@@ -143,7 +143,8 @@ def cancel_run(bot: Bot, run_id: int) -> None:
 
 def queued_body(bot: Bot, *, run_id: int, run_url: str, sha: str, path: str, sub_id: str,
                 requested_by: str, check_id: int | str | None, quota_line: str, nonce: str | None = None,
-                patch: Any = None, requested_by_id: int | None = None) -> str:
+                patch: Any = None, requested_by_id: int | None = None,
+                queue: str = "") -> str:
     # What was approved: the commit, and the engine patch's SHA-256 where the submission has one.
     patch_sha = patch.sha256 if patch is not None else None
     fields = dict(run=run_id, sha=sha, check=check_id, patch=patch_sha, by=requested_by_id)
@@ -169,6 +170,7 @@ def queued_body(bot: Bot, *, run_id: int, run_url: str, sha: str, path: str, sub
         "is queued (a maintainer can stop a started run, which is still recorded).",
         "",
         quota_line,
+        *(["", queue] if queue else []),
     ])
 
 
@@ -210,6 +212,11 @@ def handle_bench(bot: Bot, req: Request) -> int:
         reply(bot, req, why or "")
         return exitcodes.OK
     path, sub_id = report.path, report.submission.id
+    if report.submission.negative:
+        reply(bot, req, f"{code(sub_id)} is a negative result (its file has a `tried:` block): "
+                        "it records what was tried and what happened, and is not benchmarked. "
+                        "To have it measured, remove the `tried:` block and push.")
+        return exitcodes.OK
 
     runs = recent_runs(bot, bot.now() - WINDOW)
     active = [r for r in runs if r.pr == req.number and r.path == path and r.active]
@@ -246,9 +253,11 @@ def handle_bench(bot: Bot, req: Request) -> int:
     run_id, run_url = int(run.id), run.html_url
 
     used_after = q.used + 1
+    runs_after = [BenchRun(run_id, req.number, path, sha, req.sender, bot.now(), "queued", None,
+                           run_url)] + [r for r in runs if r.id != run_id]
     if not maintainer:
-        after = compute_quota(author, bot.challenge.quota_runs_per_day,
-                              recent_runs(bot, bot.now() - WINDOW), bot.now())
+        runs_after = recent_runs(bot, bot.now() - WINDOW)
+        after = compute_quota(author, bot.challenge.quota_runs_per_day, runs_after, bot.now())
         if any(r.id == run_id for r in over_quota_runs(after)):
             cancel_run(bot, run_id)
             reply(bot, req, f"another run of {code(author, 40)}'s submissions was started at the "
@@ -276,7 +285,8 @@ def handle_bench(bot: Bot, req: Request) -> int:
     comments.post_comment(bot, req.number, queued_body(
         bot, run_id=run_id, run_url=run_url, sha=sha, path=path, sub_id=sub_id,
         requested_by=req.sender, check_id=check_id, quota_line=quota_line,
-        patch=report.submission.patch, requested_by_id=req.sender_id))
+        patch=report.submission.patch, requested_by_id=req.sender_id,
+        queue=queue.describe(bot, runs_after, run_id)))
     try:
         labels.set_state_label(bot, req.number, labels.BENCHMARK, "queued")
     except API_ERRORS as exc:

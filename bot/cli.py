@@ -207,10 +207,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if not bot.run_id:
         return _fail("GITHUB_RUN_ID is not set: publish runs in the bench workflow's run.")
+    store = args.store if args.store is not None and args.store.is_dir() else (
+        DEFAULT_STORE if DEFAULT_STORE.is_dir() else None)
     return publish(bot, pr=args.pr, sha=args.sha, path=args.path, result_file=args.result,
                    bench_outcome=args.bench_outcome, requested_by=args.requested_by,
-                   store_dir=args.store if args.store.is_dir() else None,
-                   stage_file=args.stage)
+                   store_dir=store, stage_file=args.stage)
 
 
 def _store(path: Path | None) -> tuple[Any, str | None]:

@@ -13,7 +13,7 @@ keeps it pinned.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Mapping
 
 from arena import exitcodes
 from arena.challenge import Challenge
@@ -44,22 +44,32 @@ def build_digest(challenge: Challenge, results: list[dict[str, Any]],
                  verdicts: list[dict[str, Any]], *, now: dt.datetime,
                  open_prs: list[dict[str, Any]] | None = None, quota: Quota | None = None,
                  unavailable: dict[str, str] | None = None, top: int = TOP,
-                 recent: int = RECENT) -> dict[str, Any]:
-    """Pure: the digest document."""
-    from leaderboard.ranking import rank, run_status, submission_state, tie_rule
+                 recent: int = RECENT, parents: Mapping[str, str | None] | None = None,
+                 ) -> dict[str, Any]:
+    """Pure: the digest document. `parents` (submission id to parent id, from the checkout's
+    submissions) lets each recent run be compared with its parent."""
+    from leaderboard.compare import comparisons, comparisons_json
+    from leaderboard.ranking import rank, run_status, scored_tps, submission_state, tie_rule
 
     entries = rank(results, verdicts, hardware=challenge.hardware, noise=challenge.noise)
     rule = tie_rule(results, verdicts, hardware=challenge.hardware, noise=challenge.noise)
     lead_tps = entries[0].tps if entries else None
     latest = sorted(results, key=lambda r: (r["finished_at"], r["run_id"]), reverse=True)
     recent_rows = []
+    by_id = {e.submission_id: e for e in entries}
     for r in latest[:recent]:
         st = run_status(r, verdicts)
+        sid = r["submission"]["id"]
+        compared = {}
+        if st.status == "verified" and scored_tps(r) is not None and \
+                r["challenge"]["hardware"] == challenge.hardware:
+            compared = comparisons_json(comparisons(r, (parents or {}).get(sid), entries, rule,
+                                                    by_id=by_id))
         recent_rows.append({
-            "submission": r["submission"]["id"], "run_id": r["run_id"],
+            "submission": sid, "run_id": r["run_id"],
             "finished_at": r["finished_at"], "status": st.status,
             "reasons": list(st.reasons)[:3], "tps": score_tps(r), "tps_set": score_set(r),
-            "hardware": r["challenge"]["hardware"]})
+            "hardware": r["challenge"]["hardware"], "compared": compared})
     ids = sorted({r["submission"]["id"] for r in results} |
                  {v["submission"] for v in verdicts})
     states = {sid: submission_state(sid, verdicts) for sid in ids}
@@ -123,6 +133,17 @@ def _tps(x: float | None) -> str:
     return "–" if x is None else f"{x:.1f}"
 
 
+def _versus(row: dict[str, Any], key: str, markdown: bool = True) -> str:
+    """'+12.3 (better)' for one comparison of a recent run; '–' when there is none."""
+    c = (row.get("compared") or {}).get(key)
+    if not c or c.get("verdict") is None:
+        return "–"
+    who = f" vs {c['baseline']['submission']}" if key == "leader" else ""
+    if markdown and who:
+        who = f" vs {code(c['baseline']['submission'], 104)}"
+    return f"{c['diff_tps']:+.1f} ({c['verdict']}){who}"
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
     ch = doc["challenge"]
     lines = [f"## {code(ch['title'], 120)}: the state of the challenge", "",
@@ -142,10 +163,12 @@ def render_markdown(doc: dict[str, Any]) -> str:
         lines.append("No verified runs yet.")
     lines += ["", "### Recent runs", ""]
     if doc["recent_results"]:
-        lines += ["| Finished | Submission | Status | tokens/s |", "|---|---|---|---|"]
+        lines += ["| Finished | Submission | Status | tokens/s | vs parent | vs leader |",
+                  "|---|---|---|---|---|---|"]
         for r in doc["recent_results"]:
             lines.append(f"| {r['finished_at']} | {code(r['submission'], 104)} | {r['status']} "
-                         f"| {_tps(r['tps'])} |")
+                         f"| {_tps(r['tps'])} | {_versus(r, 'parent')} | "
+                         f"{_versus(r, 'leader')} |")
     else:
         lines.append("No runs yet.")
     lines += ["", "### Open submissions", ""]
@@ -181,7 +204,10 @@ def render_text(doc: dict[str, Any]) -> str:
     out += ["", "Recent runs:"]
     for r in doc["recent_results"]:
         out.append(f"  {r['finished_at']}  {r['status']:<8} {_tps(r['tps']):>8}  "
-                   f"{for_terminal(r['submission'])}")
+                   f"{for_terminal(r['submission'])}"
+                   + "".join(f"  {k}: {for_terminal(_versus(r, k, markdown=False))}"
+                             for k in ("parent", "leader")
+                             if (r.get("compared") or {}).get(k, {}).get("verdict")))
     if not doc["recent_results"]:
         out.append("  none")
     out += ["", "Open submissions:"]
@@ -268,6 +294,9 @@ def digest_for(bot: Bot | None, challenge: Challenge, store: ResultsStore | None
                 unavailable["quota"] = describe_failure(exc, "Counting bench runs", now)
         else:
             unavailable["quota"] = "no --login given"
+    from arena.submission import SubmissionIndex
+    parents = SubmissionIndex.scan(challenge.submissions_dir,
+                                   max_bytes=challenge.max_submission_bytes).parents
     return build_digest(challenge, results, verdicts, now=now, open_prs=open_prs, quota=quota,
-                        unavailable=unavailable)
+                        unavailable=unavailable, parents=parents)
 

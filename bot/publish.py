@@ -28,6 +28,7 @@ from arena.store import ResultsStore, result_relpath
 from arena.submission import LOGIN_RE, location, validate_file
 from bot import checks, comments, labels
 from bot.client import API_ERRORS, describe_failure
+from bot.compare import breakdown_lines, compared_lines
 from bot.context import Bot
 from bot.files import read_file_at
 from bot.fetch import head_of
@@ -68,6 +69,7 @@ class Publication:
     head: str | None = None
     note: str = ""
     stage: str | None = None  # for STOPPED: the phase the run had reached
+    parent: str | None = None  # the submission's parent, from its file at the commit
 
     @property
     def submission_id(self) -> str:
@@ -112,8 +114,10 @@ def cross_check(doc: dict[str, Any], *, sha: str, sub_id: str, challenge_id: str
     return out
 
 
-def expected_config_sha(bot: Bot, path: str, sha: str) -> tuple[str | None, str | None]:
-    """(config hash of the file at the commit, problem) — recomputed, not taken from the run."""
+def expected_config_sha(bot: Bot, path: str, sha: str, pub: Publication | None = None
+                        ) -> tuple[str | None, str | None]:
+    """(config hash of the file at the commit, problem) — recomputed, not taken from the run.
+    Notes the file's parent on `pub` (for the comparison)."""
     raw = read_file_at(bot, path, sha, max_bytes=bot.challenge.max_submission_bytes)
     if isinstance(raw, Problem):
         return None, raw.format()
@@ -122,6 +126,8 @@ def expected_config_sha(bot: Bot, path: str, sha: str) -> tuple[str | None, str 
                            read_patch=api_patch_reader(bot, path, sha))
     if not report.valid or report.submission is None:
         return None, f"{path} at {sha[:12]} is not a valid submission"
+    if pub is not None:
+        pub.parent = report.submission.parent
     return report.submission.config_sha256(), None
 
 
@@ -259,7 +265,7 @@ def classify(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None
         pub.outcome = Outcome.STOPPED
         return pub
     try:
-        config_sha, problem = expected_config_sha(bot, path, sha)
+        config_sha, problem = expected_config_sha(bot, path, sha, pub)
     except API_ERRORS as exc:
         pub.outcome = Outcome.UNCHECKED
         pub.problems = [describe_failure(exc, "Reading the submission to cross-check the result",
@@ -383,7 +389,8 @@ def mention(login: str | None) -> str:
     return f"@{login} " if login and re.fullmatch(LOGIN_RE, login) else ""
 
 
-def render(bot: Bot, pub: Publication, *, requested_by: str | None, rank: str | None) -> str:
+def render(bot: Bot, pub: Publication, *, requested_by: str | None, rank: str | None,
+           compared: list[str] | None = None) -> str:
     run = bot.run_url()
     run_link = f"[run {bot.run_id}]({run})" if run else "the run"
     head = f"### {TITLES[pub.outcome]}: {code(pub.submission_id, 104)}"
@@ -412,6 +419,9 @@ def render(bot: Bot, pub: Publication, *, requested_by: str | None, rank: str | 
             lines += ["", f"> [!WARNING]\n> {note}"]
         if rank:
             lines += ["", rank]
+        if compared:
+            lines += ["", *compared]
+        lines += breakdown_lines(doc)
         if pub.stored_path:
             lines += ["", f"Recorded as `{pub.stored_path}` on the `{bot.results_branch}` branch."]
         lines += ["", "**Next:** " + {
@@ -540,12 +550,15 @@ def publish(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None,
             pub.result, pub.outcome = None, Outcome.UNCHECKED
 
     rank = None
+    compared: list[str] = []
     if pub.result is not None:
         try:
             rank = rank_line(store_dir, pub.result, bot)
+            compared = compared_lines(store_dir, pub.result, parent=pub.parent,
+                                      hardware=bot.challenge.hardware, noise=bot.challenge.noise)
         except Exception as exc:  # the ranking is a courtesy; the result is already stored
             bot.say(f"ranking failed: {type(exc).__name__}: {exc}")
-    body = render(bot, pub, requested_by=requested_by, rank=rank)
+    body = render(bot, pub, requested_by=requested_by, rank=rank, compared=compared)
     failures += announce(bot, pub, body)
     if pub.stored_path:
         bot.say(dispatch_site(bot))

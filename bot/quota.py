@@ -41,6 +41,8 @@ class BenchRun:
     status: str  # queued | in_progress | completed | waiting | requested | pending
     conclusion: str | None
     html_url: str
+    started_at: dt.datetime | None = None  # run_started_at: the (latest) attempt began
+    updated_at: dt.datetime | None = None  # for a completed run: about when it ended
 
     @property
     def author(self) -> str | None:
@@ -65,7 +67,14 @@ def parse_run(run: Any) -> BenchRun | None:
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.timezone.utc)
     return BenchRun(run.id, int(m["pr"]), m["path"], m["sha"], m["requested_by"], created, run.status,
-                    run.conclusion, run.html_url)
+                    run.conclusion, run.html_url, _aware(getattr(run, "run_started_at", None)),
+                    _aware(getattr(run, "updated_at", None)))
+
+
+def _aware(t: dt.datetime | None) -> dt.datetime | None:
+    if t is None:
+        return None
+    return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t
 
 
 def recent_runs(bot: Bot, since: dt.datetime) -> list[BenchRun]:

@@ -1,10 +1,11 @@
 """/status: where a pull request stands: its head commit, its validation label, its benchmark
-runs of the last 24 hours, and its author's quota."""
+runs of the last 24 hours (a waiting one with its place in the queue: bot/queue.py), and its
+author's quota."""
 
 from __future__ import annotations
 
 from arena import exitcodes
-from bot import labels
+from bot import labels, queue
 from bot.commands import Request, react, reply
 from bot.context import Bot
 from bot.quota import WINDOW, compute_quota, recent_runs
@@ -34,6 +35,13 @@ def handle_status(bot: Bot, req: Request) -> int:
             moved = " (not the head any more)" if r.sha != sha else ""
             lines.append(f"| [{r.id}]({r.html_url}) | {code(r.path)} | `{short(r.sha)}`{moved} | "
                          f"{code(r.requested_by, 40)} | {state} |")
+        active = [r for r in mine if r.active]
+        if active:
+            runners = queue.list_runners(bot, bot.challenge.hardware)  # one call for all
+            for r in active:
+                where = queue.queue_state(runs, r.id, runners, bot.now())
+                lines += ["", f"[Run {r.id}]({r.html_url}): " +
+                          queue.queue_line(where, bot.challenge.hardware)]
     else:
         lines.append("No benchmark runs of this pull request in the last 24 hours.")
     nxt = f" Next run possible at {when(q.next_at)}." if q.next_at else ""

@@ -300,6 +300,17 @@ def _headline(a: Assessment) -> str:
     return "### ℹ️ No submission files in this pull request"
 
 
+def tried_notes(bot: Bot, valid: list[FileReport]) -> list[str]:
+    """Notes on configurations already tried (bot/tried.py); a note never fails the check."""
+    try:
+        from bot import tried
+        return tried.notes(bot.challenge, valid, repo_url=bot.repo_url,
+                           branch=bot.default_branch)
+    except Exception as exc:  # a courtesy: never in the way of the check itself
+        bot.say(f"the already-tried note failed: {type(exc).__name__}: {exc}")
+        return []
+
+
 def render_comment(bot: Bot, a: Assessment) -> str:
     lines = [_headline(a), "",
              f"Checked commit [`{short(a.sha)}`]({bot.commit_url(a.sha)}) of #{a.number}."]
@@ -325,6 +336,7 @@ def render_comment(bot: Bot, a: Assessment) -> str:
             assert s is not None
             lines.append("")
             lines.append(f"{code(s.id)}: {code(s.description, 300)}")
+        lines += tried_notes(bot, valid)
         for r in valid:
             lines += patch_summary(bot, r, a.sha)
     invalid = [r for r in a.reports if not r.valid]

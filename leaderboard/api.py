@@ -1,9 +1,14 @@
-"""The site's JSON API: three documents for agents and scripts, each with a `format` key and a
+"""The site's JSON API: four documents for agents and scripts, each with a `format` key and a
 published JSON Schema (the site serves both; the tests check every document against its schema).
 
     api/leaderboard.json   the ranking (and the per-author view, the front, the records)
     api/submissions.json   every submission: status, lineage, configuration, its runs' ids
     api/runs.json          every run: effective status with reasons, TPS, PPL, checks
+    api/tried.json         every configuration with its outcome (the Tried pages)
+
+Each submission in api/submissions.json carries `compared`: its ranked run against its parent's
+and the leader's (leaderboard.compare; the verdict is the ranking's tie rule). The ranking's
+entries do not repeat it (it would double the ranking document's size at 10,000 entries).
 
 A format's number changes only when a field changes meaning or goes away; new fields may be
 added within a version. Paths in the documents are relative to the site's root.
@@ -14,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, Mapping
 
+from leaderboard.compare import comparisons_json
 from leaderboard.model import SiteModel, SubmissionView, RunView
 from leaderboard.ranking import Entry
 
@@ -92,6 +98,37 @@ _CHALLENGE = _obj(
                                                   "TPS gaps below it are ties there."},
      "ties": _TIES},
     "The challenge the ranking belongs to.")
+
+_SIDE = _obj(["submission", "run_id", "tps", "ppl"], {
+    "submission": _ID, "run_id": {"type": "string"}, "tps": _NUM_OR_NULL,
+    "ppl": _NUM_OR_NULL}, "The run compared with: its submission, run, score and perplexity.")
+_COMPARISON = _obj(
+    ["against", "verdict", "note"],
+    {"against": {"enum": ["parent", "leader", "runner-up", "other"],
+                 "description": "What the baseline is: its parent's ranked run, the leader's "
+                                "(the runner-up's when it is the leader itself)."},
+     "baseline": _SIDE,
+     "tps_set": {**_STR_OR_NULL, "description": "The set both are scored on; null when they "
+                                                "are not comparable."},
+     "diff_tps": {**_NUM_OR_NULL, "description": "Candidate's score minus the baseline's "
+                                                 "(medians, tokens/s)."},
+     "diff_pct": {**_NUM_OR_NULL, "description": "diff_tps as a fraction of the baseline."},
+     "diff_ci95": {"type": ["array", "null"], "items": {"type": "number"},
+                   "description": "95% interval of the difference of the two runs' mean pass "
+                                  "TPS (Welch, from their passes): how precisely these two "
+                                  "runs pin the gap down, blind to run-to-run drift. Decides "
+                                  "nothing; the verdict does."},
+     "diff_ppl": {**_NUM_OR_NULL, "description": "Candidate's perplexity minus the baseline's, "
+                                                 "same set."},
+     "verdict": {"enum": ["better", "worse", "tie", None],
+                 "description": "The ranking's tie rule (TieRule.compare) on the two scores; "
+                                "null when not comparable."},
+     "tie_margin": _NUM_OR_NULL,
+     "note": {**_STR_OR_NULL, "description": "Why there is no verdict or interval."}},
+    "One run against another (leaderboard.compare).")
+_COMPARED = {"type": "object", "additionalProperties": _COMPARISON,
+             "description": "Its ranked run against its parent's (key parent) and against the "
+                            "leader (key leader); empty when it is not ranked."}
 
 _ENTRY = _obj(
     ["rank", "tied", "submission", "author", "name", "tps", "tps_set", "stdev", "ci95",
@@ -177,6 +214,7 @@ SUBMISSIONS_SCHEMA = _doc_schema(SUBMISSIONS_FORMAT, "arena submissions", {
          "file": {**_STR_OR_NULL, "description": "Path in the repository; null when the file "
                                                  "is gone or no longer valid."},
          "pr": {"type": ["integer", "null"]},
+         "compared": _COMPARED,
          "runs": {"type": "array", "items": {"type": "string"}, "description": "Run ids, newest "
                                                                              "first."},
          "page": {"type": "string"}})},
@@ -223,8 +261,47 @@ RUNS_SCHEMA = _doc_schema(RUNS_FORMAT, "arena runs", {
          "page": {"type": "string"}})},
 })
 
+TRIED_FORMAT = "arena.tried/1"
+TRIED_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "arena tried",
+    "type": "object",
+    "required": ["format", "generated_at", "challenge", "configurations"],
+    "properties": {
+        "format": {"const": TRIED_FORMAT, "description": "Names this document's shape and "
+                                                        "version."},
+        "generated_at": {"type": "string"},
+        "challenge": _obj(["id", "hardware"], {"id": {"type": "string"},
+                                               "hardware": {"type": "string"}}),
+        "configurations": {"type": "array", "description": "Every submission's "
+                           "configuration and what became of it, by id.", "items": _obj(
+            ["submission", "author", "outcome", "detail", "tps", "config_sha256", "tags",
+             "args", "parent", "same_as", "page"],
+            {"submission": _ID, "author": {"type": "string"},
+             "outcome": {"enum": ["verified", "invalid", "error", "withdrawn", "disqualified",
+                                  "pending", "negative"],
+                         "description": "pending: no run yet; negative: a negative result "
+                                        "filed without a run (its file's tried: block)."},
+             "detail": {**_STR_OR_NULL, "description": "The check that failed (invalid), the "
+                                                       "reason (error, withdrawn), or the "
+                                                       "author's account (negative). "
+                                                       "Untrusted text."},
+             "negative_outcome": _STR_OR_NULL,
+             "tps": {**_NUM_OR_NULL, "description": "Its ranked score, else the best any of "
+                                                    "its runs measured, else (negative) the "
+                                                    "author's own unverified figure."},
+             "config_sha256": _STR_OR_NULL,
+             "tags": {"type": "array", "items": {"type": "string"}},
+             "args": {"type": "object", "description": "Engine arguments, dotted names."},
+             "parent": _STR_OR_NULL,
+             "same_as": {"type": "array", "items": _ID,
+                         "description": "Other submissions with the same config SHA-256."},
+             "page": {"type": "string"}})},
+    },
+}
+
 SCHEMAS = {"leaderboard": LEADERBOARD_SCHEMA, "submissions": SUBMISSIONS_SCHEMA,
-           "runs": RUNS_SCHEMA}
+           "runs": RUNS_SCHEMA, "tried": TRIED_SCHEMA}
 
 
 def _challenge(model: SiteModel) -> dict[str, Any]:
@@ -308,6 +385,7 @@ def submissions_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, A
             "config_changes": None if s.diff is None else [
                 {"path": c.path, "kind": c.kind, "old": c.old, "new": c.new} for c in s.diff],
             "file": s.file.path if s.file else None, "pr": s.pr,
+            "compared": comparisons_json(s.compared),
             "runs": [r.run_id for r in s.runs], "page": page(s.id),
         })
     return {"format": SUBMISSIONS_FORMAT, "generated_at": stamp(model.generated_at),
@@ -355,3 +433,11 @@ def field_rows(schema: Mapping[str, Any], key: str) -> list[tuple[str, str, str]
             t = " or ".join(t)
         rows.append((name, str(t), spec.get("description", "")))
     return rows
+
+
+def tried_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, Any]:
+    from leaderboard import tried
+    rows = tried.rows_from_model(model)
+    return {"format": TRIED_FORMAT, "generated_at": stamp(model.generated_at),
+            "challenge": {"id": model.challenge.id, "hardware": model.challenge.hardware},
+            "configurations": [r.to_json(page(r.submission_id)) for r in rows]}

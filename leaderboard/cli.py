@@ -1,4 +1,5 @@
-"""`arena site`: build the static leaderboard site, and preview it on localhost."""
+"""`arena site`: build the static leaderboard site, and preview it on localhost; `arena compare`:
+two runs compared the way the board compares them."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "store and its verdict records. Exit 0: built; 2: bad arguments or an "
                     "output folder that is not a site; 3: the disk failed.")
     p.add_argument("--challenge", type=Path, default=None,
-                   help="challenge file (default: challenge.yaml at the repository root)")
+                   help="challenge file (default: the nearest challenge.yaml from the current "
+                        "directory upwards)")
     p.add_argument("--store", type=Path, default=Path(".arena/store"),
                    help="results store folder: results/ and verdicts/ (default: .arena/store)")
     p.add_argument("--out", type=Path, default=Path(".arena/site"),
@@ -46,6 +48,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true",
                    help=f"print the build report as one JSON document ({BUILD_FORMAT})")
     p.set_defaults(func=cmd_site)
+    register_compare(sub)
+
+
+def register_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare", help="compare two runs: TPS and PPL difference, interval, verdict",
+        description="Compare run A with run B the way the board does: the difference in "
+                    "tokens/s and in perplexity, the 95% interval of the TPS difference from "
+                    "the two runs' passes, and the verdict (better, worse, tie) of the "
+                    "ranking's tie rule. A and B are result files, or submission ids "
+                    "(login/name, optionally login/name@run-id) looked up in --store. Exit 0: "
+                    "compared; 2: bad arguments or inputs.")
+    p.add_argument("a", metavar="A", help="the candidate: a result file or a submission id")
+    p.add_argument("b", metavar="B", help="the baseline: a result file or a submission id")
+    p.add_argument("--store", type=Path, default=None, metavar="DIR",
+                   help="results store to look ids up in; its repeated runs also widen the tie "
+                        "margin exactly as on the board")
+    p.add_argument("--challenge", type=Path, default=None,
+                   help="challenge file (default: the nearest challenge.yaml from the current "
+                        "directory upwards)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON document (arena.compare/1)")
+    p.set_defaults(func=_cmd_compare)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from leaderboard.compare import cmd_compare
+    return cmd_compare(args)
 
 
 def cmd_site(args: argparse.Namespace) -> int:

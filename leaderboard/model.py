@@ -37,6 +37,7 @@ from leaderboard.ranking import (
     verdicts_by_submission,
 )
 from arena.result import score_set
+from leaderboard.compare import Comparison, comparisons
 
 STATUSES = ("verified", "invalid", "error", "pending", "withdrawn", "disqualified")
 STATUS_TEXT = {
@@ -110,6 +111,9 @@ class SubmissionView:
     first_at: dt.datetime | None = None  # first run on this challenge's hardware
     latest_at: dt.datetime | None = None
     depth: int = 0
+    # Its ranked run against its parent's and against the leader (leaderboard.compare); a
+    # value that is a string says why that comparison cannot be made.
+    compared: dict[str, "Comparison | str"] = field(default_factory=dict)
 
     @property
     def description(self) -> str | None:
@@ -149,6 +153,15 @@ class SubmissionView:
             latest = next(r for r in self.runs if r.here)
             return latest.reasons or (f"the latest run ended {latest.status}",)
         return ()
+
+    @property
+    def breakdown(self) -> Any:
+        """Where the time goes in its ranked run (else its latest verified run here), when the
+        runner reported it (leaderboard.breakdown)."""
+        from leaderboard.breakdown import breakdown
+        doc = self.entry.result if self.entry else next(
+            (r.doc for r in self.runs if r.here and r.status == "verified"), None)
+        return breakdown(doc) if doc is not None else None
 
     @property
     def best_run(self) -> RunView | None:
@@ -264,8 +277,11 @@ def build_model(
     for e in front:
         subs[e.submission_id].on_front = True
 
+    by_id = {e.submission_id: e for e in entries}
     for s in subs.values():
         _lineage(s, subs)
+        if s.entry is not None:
+            s.compared = comparisons(s.entry.result, s.parent_id, entries, rule, by_id=by_id)
     tree = _tree(subs)
     return SiteModel(challenge=challenge, generated_at=now, entries=entries,
                      author_entries=author_entries, submissions=subs, runs=runs, front=front,

@@ -48,6 +48,7 @@ from arena.result import score_set
 from runner.stats import pooled_variance, sample_variance, two_sided_quantile
 
 RANKED = "verified"
+BETTER, WORSE, TIE = "better", "worse", "tie"  # TieRule.compare's verdicts
 SUBMISSION_STATES = ("active", "withdrawn", "disqualified")
 # Lower sorts first: a private-scored entry ranks ahead of any public-only one.
 SET_PRIORITY = {"private": 0, "public": 1}
@@ -97,8 +98,9 @@ class Entry:
 @dataclass(frozen=True)
 class TieRule:
     """When two scores tie: the noise they are judged against and the quantile for the
-    challenge's confidence. `tied` is the rule, written once: `rank` groups by it, and the
-    feed uses it to say that a new record is within the noise."""
+    challenge's confidence. `tied` is the rule, written once: `rank` groups by it (through
+    `compare`), the feed uses it to say that a new record is within the noise, and every
+    comparison of two runs (leaderboard.compare) takes its verdict from `compare`."""
 
     confidence: float
     relative: bool  # sigma is a fraction of the score, not tokens/s
@@ -126,6 +128,13 @@ class TieRule:
     def tied(self, faster: float, slower: float) -> bool:
         """A real difference of this size cannot be told from run-to-run noise."""
         return abs(faster - slower) < self.margin(max(faster, slower))
+
+    def compare(self, a: float, b: float) -> str:
+        """The verdict on score `a` against score `b`: "tie" when `tied`, else "better" (a is
+        faster) or "worse". `rank` groups with it; every comparison shown anywhere uses it."""
+        if self.tied(a, b):
+            return TIE
+        return BETTER if a > b else WORSE
 
     def describe(self, tps: float | None = None) -> str:
         """The rule in words, with its figures (at a score of `tps` when sigma is relative)."""
@@ -485,7 +494,7 @@ def rank(
         # a private and a public-only number are not comparable.
         lead = groups[-1][0] if groups else None
         if (lead is not None and lead["_priority"] == c["_priority"]
-                and rule.tied(lead["tps"], c["tps"])):
+                and rule.compare(c["tps"], lead["tps"]) == TIE):
             groups[-1].append(c)
         else:
             groups.append([c])

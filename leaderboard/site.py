@@ -34,7 +34,7 @@ from arena.result import THROTTLING_REASONS
 from arena.store import ResultsStore
 from arena.submission import REPO_RE
 from arena.text import for_html, has_unsafe_characters, needs_html_escaping
-from leaderboard import api, charts
+from leaderboard import api, charts, tried
 from leaderboard.load import ValidationCache, load_store, load_submission_files
 from leaderboard.model import STATUS_TEXT, STATUSES, SiteModel, build_model
 from leaderboard.parallel import WORK, started, worker_count
@@ -48,6 +48,7 @@ NAV = (
     ("ranking", "Ranking", "index.html"),
     ("authors", "Best per author", "authors.html"),
     ("tree", "Tree", "tree.html"),
+    ("tried", "Tried", "tried.html"),
     ("runs", "Every run", "runs.html"),
     ("charts", "Charts", "charts.html"),
     ("controls", "Controls", "controls.html"),
@@ -407,7 +408,8 @@ def environment() -> jinja2.Environment:
                        utc=_utc, seconds=_seconds, figure=_figure,
                        fingerprint_dl=_fingerprint_dl, timings_dl=_timings_dl,
                        figures_ul=_figures_ul, facts_dl=_facts_dl, passes=_passes,
-                       pretty_json=_pretty_json, run_card=_run_card)
+                       pretty_json=_pretty_json, run_card=_run_card,
+                       tried_slug=lambda t: tried.slug(str(t)), tried_value=_tried_value)
     return env
 
 
@@ -570,13 +572,7 @@ def _json(path: Path, doc: Any, *, indent: int | None = None) -> None:
     _write(path, json.dumps(doc, ensure_ascii=False, indent=indent, separators=sep) + "\n")
 
 
-def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = PAGE_SIZE,
-                runs_page_size: int = RUNS_PAGE_SIZE, csp: bool = True,
-                jobs: int | None = None) -> tuple[int, int]:
-    """Write every page of `model` into the empty folder `out`. Returns (pages, files).
-
-    The work is a list of independent tasks (a page, a chunk of submission pages, a JSON
-    document), shared out to forked workers when there is enough of it."""
+def _site_env(model: SiteModel, links: Links, csp: bool) -> jinja2.Environment:
     env = environment()
     ch = model.challenge
     env.globals.update(
@@ -584,13 +580,37 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
         ppl_cap=ch.ppl_cap, status_text=STATUS_TEXT, statuses=STATUSES, page=page_path,
         generated_at=model.generated_at.astimezone(dt.timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC"))
+    return env
 
+
+def _page_tasks(env: jinja2.Environment, out: Path) -> Callable[..., Any]:
     def page_task(name: str, path: str, **ctx: Any) -> Callable[[], tuple[int, int]]:
         def run() -> tuple[int, int]:
             text = env.get_template(name).render(root="../" * path.count("/"), **ctx)
             _write(out / path, text)
             return (1 if path.endswith(".html") else 0), 1
         return run
+    return page_task
+
+
+def render_tried_pages(model: SiteModel, out: Path, links: Links | None = None) -> int:
+    """Only the tried pages, into `out` (the scale test and the benchmark time them).
+    Returns the number of pages."""
+    env = _site_env(model, links or Links(None, "results"), True)
+    tasks = _tried_tasks(model, _page_tasks(env, out), None, out)
+    return sum(t()[0] for t in tasks)
+
+
+def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = PAGE_SIZE,
+                runs_page_size: int = RUNS_PAGE_SIZE, csp: bool = True,
+                jobs: int | None = None) -> tuple[int, int]:
+    """Write every page of `model` into the empty folder `out`. Returns (pages, files).
+
+    The work is a list of independent tasks (a page, a chunk of submission pages, a JSON
+    document), shared out to forked workers when there is enough of it."""
+    env = _site_env(model, links, csp)
+    ch = model.challenge
+    page_task = _page_tasks(env, out)
 
     def json_task(path: str, make: Callable[[], Any], indent: int | None = None,
                   ) -> Callable[[], tuple[int, int]]:
@@ -656,6 +676,7 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
     tasks += [page_task("runs.html.j2", pager_file(p, "runs"), section="runs", pager=p,
                         runs=chunk)
               for p, chunk in paginate(model.runs, runs_page_size, "runs")]
+    tasks += _tried_tasks(model, page_task, json_task, out)
     tasks.append(page_task("charts.html.j2", "charts.html", section="charts",
                            chart_front=full_front, chart_time=time_chart))
     tasks.append(page_task("controls.html.j2", "controls.html", section="controls",
@@ -668,6 +689,9 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
          "lineage, configuration and the ids of its runs.", api.submissions_doc),
         ("runs", api.RUNS_FORMAT, "runs", "Every run, newest first, with its effective "
          "status, reasons, TPS, PPL and checks.", api.runs_doc),
+        ("tried", api.TRIED_FORMAT, "configurations", "Every configuration with its outcome "
+         "(the tried pages), engine arguments flattened, identical configurations named.",
+         api.tried_doc),
     ]
     for name, _, _, _, make in docs:
         tasks.append(json_task(f"api/{name}.json", functools.partial(make, model, page_path)))
@@ -695,6 +719,46 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
     _json(out / SITE_MARKER, {"format": "arena.site/1", "challenge": ch.id,
                               "generated_at": api.stamp(model.generated_at)})
     return pages, n_files + 2
+
+
+TRIED_PAGE_SIZE = 250
+OUTCOME_TEXT = {"verified": "verified", "invalid": "invalid", "error": "error",
+                "withdrawn": "withdrawn", "disqualified": "disqualified",
+                "pending": "no run yet", "negative": "negative result"}
+
+
+def _tried_tasks(model: SiteModel, page_task: Callable[..., Any], json_task: Callable[..., Any],
+                 out: Path) -> list[Callable[[], tuple[int, int]]]:
+    """The "tried" pages (leaderboard/tried.py): everything, by tag, by engine argument."""
+    rows = tried.rows_from_model(model)
+    counts = tried.counts(rows)
+    tags = tried.by_tag(rows)
+    args = tried.by_arg(rows)
+    common = dict(section="tried", tried_counts=counts, outcome_text=OUTCOME_TEXT)
+    (out / "tried").mkdir(exist_ok=True)
+    tasks = [page_task("tried.html.j2", pager_file(p, "tried"), pager=p, rows=chunk,
+                       offset=(p.number - 1) * TRIED_PAGE_SIZE, kind=None,
+                       heading="What was tried", tag_links=[(t, len(v)) for t, v in tags.items()],
+                       arg_links=args, **common)
+             for p, chunk in paginate(rows, TRIED_PAGE_SIZE, "tried")]
+    for t, trs in tags.items():
+        stem = f"tried/tag-{tried.slug(t)}"
+        tasks += [page_task("tried.html.j2", pager_file(p, stem), pager=p, rows=chunk,
+                            offset=(p.number - 1) * TRIED_PAGE_SIZE, kind="tag",
+                            heading=f"Tried with the tag {t}", **common)
+                  for p, chunk in paginate(trs, TRIED_PAGE_SIZE, stem)]
+    for a in args:
+        stem = f"tried/arg-{a.slug}"
+        links = tried.value_links(a, TRIED_PAGE_SIZE)
+        tasks += [page_task("tried.html.j2", pager_file(p, stem), pager=p, rows=chunk,
+                            offset=(p.number - 1) * TRIED_PAGE_SIZE, kind="arg", arg=a.name,
+                            values=links, heading=f"Tried with {a.name} set", **common)
+                  for p, chunk in paginate(a.rows, TRIED_PAGE_SIZE, stem)]
+    return tasks
+
+
+def _tried_value(v: Any) -> str:
+    return tried.compact(v)
 
 
 def _run_task(i: int) -> tuple[int, int]:

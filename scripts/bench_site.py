@@ -86,6 +86,13 @@ def main(argv: list[str] | None = None) -> int:
             cpu[kind] = sum(b - a for a, b in zip(t0[:4], t1[:4]))
         load["after"] = os.getloadavg()[0]
         report = builds["warm"]
+        # What was tried: its pages, and the already-tried check of a new file against every
+        # file of the board (what the validation job does for a pull request).
+        tried_files = [f for f in out.rglob("*.html") if f.relative_to(out).as_posix()
+                       .startswith("tried")]
+        tried_sizes = sorted(((f.stat().st_size, f.relative_to(out).as_posix())
+                              for f in tried_files), reverse=True)
+        check_s = _already_tried_check(challenge)
         size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
         figures = {
             "format": "arena.bench-site/1",
@@ -106,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             "largest": sorted(((f.stat().st_size, f.relative_to(out).as_posix())
                                for f in out.rglob("*") if f.is_file()), reverse=True)[:5],
             "targets": {"build_s": TARGET_S, "home_bytes": TARGET_HOME},
+            "tried": {"pages": len(tried_sizes), "bytes": sum(b for b, _ in tried_sizes),
+                      "largest": tried_sizes[:3], "already_tried_check_s": round(check_s, 3)},
         }
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -124,7 +133,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"site:       {report.pages} pages, {report.files} files, {size / 2**20:.1f} MB")
         print("largest:    " + ", ".join(f"{p} {b / 2**20:.1f} MB" for b, p in
                                         figures["largest"][:3]))
+        t = figures["tried"]
+        print(f"tried:      {t['pages']} pages, {t['bytes'] / 2**20:.1f} MB, largest "
+              f"{t['largest'][0][1]} {t['largest'][0][0] / 1024:.0f} KB (page target < "
+              f"{TARGET_HOME // 1024} KB: "
+              f"{'ok' if t['largest'][0][0] < TARGET_HOME else 'OVER TARGET'}); "
+              f"already-tried check of a new file: {t['already_tried_check_s']:.2f} s")
     return 0
+
+
+def _already_tried_check(challenge) -> float:
+    """Seconds for bot.tried.same_configuration: a copy of the board's last file, as a new
+    submission, against every file."""
+    from arena.submission import SubmissionIndex, validate_file
+    from bot.tried import same_configuration
+    files = sorted(challenge.submissions_dir.glob("*/*.yaml"))
+    index = SubmissionIndex.scan(challenge.submissions_dir)
+    raw = files[-1].read_bytes()
+    name = files[-1].stem
+    raw = raw.replace(f"name: {name}".encode(), b"name: copy")
+    report = validate_file(raw, path_in_repo="submissions/newcomer/copy.yaml",
+                           challenge=challenge, index=index)
+    if report.submission is None:
+        return float("nan")
+    t = time.perf_counter()
+    same_configuration(challenge, [report.submission])
+    return time.perf_counter() - t
 
 
 if __name__ == "__main__":

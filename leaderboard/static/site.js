@@ -87,12 +87,42 @@
     bar.appendChild(count);
 
     var texts = rows.map(function (r) { return r.textContent.toLowerCase(); });
+    // Tables marked data-tried also take "tag:name" and "argument>=value" (=, >=, <=, >, <)
+    // against their rows' data-tags and the name=value codes of their arguments cell.
+    var tried = table.hasAttribute("data-tried");
+    var args = rows.map(function (r) {
+      var out = {};
+      r.querySelectorAll("td.args code").forEach(function (c) {
+        var t = c.textContent, name = c.parentNode.getAttribute("data-arg");
+        if (name) t = name + "=" + t;  // an argument's own page: the value alone
+        var i = t.indexOf("=");
+        if (i < 1) return;
+        var v = t.slice(i + 1);
+        try { v = JSON.parse(v); } catch (e) { /* a plain string */ }
+        out[t.slice(0, i)] = v;
+      });
+      return out;
+    });
+    function triedTest(q, i) {
+      var m = /^tag:\s*(\S+)$/.exec(q);
+      if (m) return (" " + (rows[i].getAttribute("data-tags") || "") + " ").indexOf(" " + m[1] + " ") >= 0;
+      m = /^([a-z0-9_.]+)\s*(>=|<=|=|>|<)\s*(\S+)$/.exec(q);
+      if (!m) return null;
+      var v = args[i][m[1]];
+      if (v === undefined) return false;
+      var a = parseFloat(v), b = parseFloat(m[3]);
+      var num = typeof v === "number" && !isNaN(b);
+      var c = num ? a - b : String(v).toLowerCase() < m[3] ? -1 : String(v).toLowerCase() > m[3] ? 1 : 0;
+      return {">=": c >= 0, "<=": c <= 0, "=": c === 0, ">": c > 0, "<": c < 0}[m[2]];
+    }
     function apply() {
       var q = input.value.trim().toLowerCase();
       var s = select ? select.value : "";
       var shown = 0;
       rows.forEach(function (r, i) {
-        var ok = (!q || texts[i].indexOf(q) >= 0) && (!s || r.getAttribute("data-status") === s);
+        var t = tried && q ? triedTest(q, i) : null;
+        var ok = (t === null ? (!q || texts[i].indexOf(q) >= 0) : t) &&
+          (!s || r.getAttribute("data-status") === s);
         r.hidden = !ok;
         if (ok) shown += 1;
       });

@@ -88,6 +88,8 @@ class Run:
     status: str = "queued"
     conclusion: str | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
+    started_at: dt.datetime | None = None  # run_started_at (default: created_at)
+    updated_at: dt.datetime | None = None  # (default: created_at)
 
 
 @dataclass
@@ -136,6 +138,8 @@ class FakeGitHub:
         self.check_runs: dict[int, dict[str, Any]] = {}
         self.workflows = {"bench.yml": 161335, "site.yml": 161336}
         self.runs: list[Run] = []
+        self.runners: list[dict[str, Any]] = []  # self-hosted runners (add_runner)
+        self.runners_forbidden = False  # the token may not list runners: 403
         self.dispatches: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self.calls: list[Call] = []
@@ -222,11 +226,13 @@ class FakeGitHub:
 
     def add_run(self, inputs: dict[str, str], *, created_at: dt.datetime | None = None,
                 status: str = "completed", conclusion: str | None = "success",
-                workflow: str = "bench.yml") -> Run:
+                workflow: str = "bench.yml", started_at: dt.datetime | None = None,
+                updated_at: dt.datetime | None = None) -> Run:
         with self.lock:
             run = Run(next(self.ids), workflow, self._run_name(workflow, inputs),
                       created_at or dt.datetime.now(dt.timezone.utc), status,
-                      conclusion if status == "completed" else None, dict(inputs))
+                      conclusion if status == "completed" else None, dict(inputs),
+                      started_at, updated_at)
             self.runs.append(run)
             return run
 
@@ -325,8 +331,10 @@ class FakeGitHub:
         j = self.d.example("actions/list-workflow-runs")["workflow_runs"][0]
         j.update(id=run.id, name=run.workflow.removesuffix(".yml"), display_title=run.display_title,
                  status=run.status, conclusion=run.conclusion, event="workflow_dispatch",
-                 created_at=now_iso(run.created_at), updated_at=now_iso(run.created_at),
-                 run_started_at=now_iso(run.created_at), head_branch=self.default_branch,
+                 created_at=now_iso(run.created_at),
+                 updated_at=now_iso(run.updated_at or run.created_at),
+                 run_started_at=now_iso(run.started_at or run.created_at),
+                 head_branch=self.default_branch,
                  workflow_id=self.workflows[run.workflow],
                  url=self._api(f"/repos/{self.full_name}/actions/runs/{run.id}"),
                  html_url=self._html(f"/{self.full_name}/actions/runs/{run.id}"),
@@ -373,6 +381,7 @@ class FakeGitHub:
             "actions/list-workflow-runs": self.h_runs,
             "actions/create-workflow-dispatch": self.h_dispatch,
             "actions/cancel-workflow-run": self.h_cancel,
+            "actions/list-self-hosted-runners-for-repo": self.h_runners,
             "issues/list-for-repo": self.h_issues, "issues/create": self.h_issue_create,
             "issues/update": self.h_issue_update,
             "git/create-tree": self.h_tree, "git/get-tree": self.h_get_tree, "git/create-commit": self.h_commit,
@@ -807,6 +816,31 @@ class FakeGitHub:
                          "run_url": self._api(f"/repos/{self.full_name}/actions/runs/{run.id}"),
                          "html_url": self._html(f"/{self.full_name}/actions/runs/{run.id}")}
         return 204, None
+
+    def add_runner(self, name: str, labels: list[str], *, status: str = "online",
+                   busy: bool = False) -> dict[str, Any]:
+        """A self-hosted runner registered with the repository."""
+        with self.lock:
+            r = {"name": name, "labels": list(labels), "status": status, "busy": busy}
+            self.runners.append(r)
+            return r
+
+    def h_runners(self, params, q, data):
+        if self.runners_forbidden:  # a token without administration: read
+            return 403, {"message": "Resource not accessible by integration",
+                         "documentation_url": "https://docs.github.com/rest"}
+        j = self.d.example("actions/list-self-hosted-runners-for-repo")
+        template = j["runners"][0]
+        items = []
+        for i, r in enumerate(self.runners):
+            item = dict(template, id=1000 + i, name=r["name"], status=r["status"],
+                        busy=r["busy"],
+                        labels=[{"id": 1 + k, "name": n,
+                                 "type": "read-only" if n == "self-hosted" else "custom"}
+                                for k, n in enumerate(["self-hosted", *r["labels"]])])
+            items.append(item)
+        page, extra = self._page(items, q, f"/repos/{self.full_name}/actions/runners")
+        return 200, {"total_count": len(items), "runners": page}, extra
 
     def h_cancel(self, params, q, data):
         rid = int(params["run_id"])

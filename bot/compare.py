@@ -1,0 +1,101 @@
+"""The comparison and the breakdown in the bot's result comment.
+
+The comparison is leaderboard.compare's (its verdict is the ranking's tie rule); this module only
+writes it as Markdown. The breakdown is what the runner reports when it reports it: per-category
+figures of the private set (aggregates only) and per-prompt figures of the public set, folded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from arena.store import ResultsStore
+from bot.render import code
+
+MAX_CATEGORIES = 50
+MAX_PROMPTS = 100
+
+
+def _signed(x: float | None, digits: int = 1) -> str:
+    return "–" if x is None else f"{x:+.{digits}f}"
+
+
+def board(store_dir: Path, doc: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
+    """The store's results with this run in place of any stored copy of it, and the verdicts."""
+    store = ResultsStore(store_dir)
+    results = [r.doc for r in store.results() if (r.doc["submission"]["id"], r.doc["run_id"])
+               != (doc["submission"]["id"], doc["run_id"])]
+    return results + [doc], store.verdicts()
+
+
+def compared_lines(store_dir: Path | None, doc: Mapping[str, Any], *, parent: str | None,
+                   hardware: str, noise: Any, challenge_id: str | None = None) -> list[str]:
+    """The run against its parent's ranked run and the leader, as a Markdown table, with
+    what the interval means. Empty when the run has no verified score."""
+    from leaderboard.compare import Comparison, comparisons
+    from leaderboard.ranking import rank, scored_tps, tie_rule
+
+    if store_dir is None or doc.get("verdict") != "verified" or scored_tps(doc) is None:
+        return []
+    results, verdicts = board(store_dir, doc)
+    entries = rank(results, verdicts, hardware=hardware, noise=noise, challenge_id=challenge_id)
+    rule = tie_rule(results, verdicts, hardware=hardware, noise=noise, challenge_id=challenge_id)
+    found = comparisons(doc, parent, entries, rule)
+    lines = ["**Compared** (this run minus the other; the verdict is the ranking's tie rule):",
+             "", "| Against | Δ tokens/s | 95% CI of Δ | Δ perplexity | Verdict |",
+             "|---|---|---|---|---|"]
+    for key, c in found.items():
+        if not isinstance(c, Comparison):
+            lines.append(f"| {key} | {code(c, 200)} | | | |")
+            continue
+        who = f"{c.against} {code(c.baseline.submission_id, 104)} (run " \
+              f"{code(c.baseline.run_id, 100)})"
+        if c.verdict is None:
+            lines.append(f"| {who} | {code(c.note or 'not comparable', 200)} | | | |")
+            continue
+        assert c.diff_tps is not None and c.diff_pct is not None and c.margin is not None
+        ci = (f"{_signed(c.diff_ci95[0])} to {_signed(c.diff_ci95[1])}" if c.diff_ci95
+              else "–")
+        lines.append(f"| {who} | **{_signed(c.diff_tps)}** ({c.diff_pct:+.1%}) | {ci} | "
+                     f"{_signed(c.diff_ppl, 3)} | **{c.verdict}** (margin {c.margin:.1f}) |")
+    lines += ["", "The interval is the 95% interval of the difference of the two runs' mean "
+                  "pass TPS (Welch): how precisely these two runs pin the gap down, blind to "
+                  "drift between runners and hours. A gap under the margin (run-to-run noise) "
+                  "is a tie, whatever the interval says."]
+    return lines
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def breakdown_lines(doc: Mapping[str, Any]) -> list[str]:
+    """Per-category (private set) and per-prompt (public set) figures, folded; nothing when
+    the result does not carry them."""
+    out: list[str] = []
+    cats = doc.get("per_category")
+    if isinstance(cats, Mapping) and cats:
+        rows = sorted(cats.items(), key=lambda kv: str(kv[0]))[:MAX_CATEGORIES]
+        out += ["", "<details><summary>Where the time goes: private set by category "
+                    f"({len(cats)} categories)</summary>", "",
+                "| Category | Prompts | tokens/s (median) |", "|---|---|---|"]
+        for name, v in rows:
+            out.append(f"| {code(str(name), 64)} | {v.get('prompts', '–')} | "
+                       f"{v['tps']:.1f} |" if _is_num(v.get("tps")) else
+                       f"| {code(str(name), 64)} | {v.get('prompts', '–')} | – |")
+        out += ["", "</details>"]
+    per = doc.get("per_prompt")
+    if isinstance(per, Sequence) and per:
+        out += ["", f"<details><summary>Public set by prompt ({len(per)} prompts)</summary>", "",
+                "| Prompt | tokens/s | Acceptance rate | Mean accepted length |",
+                "|---|---|---|---|"]
+        for p in list(per)[:MAX_PROMPTS]:
+            acc, mal = p.get("acceptance_rate"), p.get("mean_accepted_length")
+            out.append(f"| {code(str(p.get('id')), 64)} | {p['tps']:.1f} | "
+                       f"{'–' if not _is_num(acc) else f'{acc:.3f}'} | "
+                       f"{'–' if not _is_num(mal) else f'{mal:.2f}'} |")
+        if len(per) > MAX_PROMPTS:
+            out.append(f"\n{len(per) - MAX_PROMPTS} more in the full result below.")
+        out += ["", "</details>"]
+    return out
