@@ -8,6 +8,7 @@ harness's own words only: never a prompt, an output, or anything an engine wrote
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 import time
 from typing import Any, Mapping, Sequence
 
@@ -50,6 +51,7 @@ def result_document(run: Run, engine_checks: Sequence[RunCheck],
         "checks": [c.to_json() for c in checks],
         "speculative": run.speculative,
         "telemetry": run.telemetry,
+        **breakdown(run),
         "timings": {k: round(v, 3) for k, v in run.timings.items()},
         "fingerprint": fingerprint(hardware=ch.hardware, engine=sub.engine_name,
                                    engine_version=run.engine_version,
@@ -58,6 +60,31 @@ def result_document(run: Run, engine_checks: Sequence[RunCheck],
                                    referee_version=run.referee_version,
                                    scratch_mib=ch.sandbox.scratch_mib, patch=patch),
     }
+
+
+def breakdown(run: Run) -> dict[str, Any]:
+    """Where the time goes: each public prompt's TPS (the median of its requests over the
+    passes), and for the private set only aggregates per prompt category (never anything that
+    names a private prompt). Acceptance per prompt is not measured: reading the engine's
+    counters around every request would add to the timed passes' wall time."""
+    out: dict[str, Any] = {}
+    for s in run.plan.sets:
+        t = run.tps.get(s.name)
+        if t is None or len(t.passes) != run.plan.challenge.repeats:
+            continue
+        per = {i: t.output_tokens / max(statistics.median(sec), 1e-9)
+               for i, sec in t.seconds_by_prompt.items()}
+        if not s.private:
+            out["per_prompt"] = [{"id": s.prompts[i].id[:100], "tps": round(v, 4),
+                                  "acceptance_rate": None, "mean_accepted_length": None}
+                                 for i, v in sorted(per.items())][:2000]
+        else:
+            cats: dict[str, list[float]] = {}
+            for i, v in per.items():
+                cats.setdefault(str(s.prompts[i].category or "uncategorized")[:64], []).append(v)
+            out["per_category"] = {c: {"prompts": len(v), "tps": round(statistics.median(v), 4)}
+                                   for c, v in sorted(cats.items())[:100]}
+    return out
 
 
 def with_unreached(checks: list[C.Check], run_checks: Sequence[RunCheck],

@@ -11,6 +11,7 @@ quality figure comes from the referee, so no cheat can lie its way past them.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -83,6 +84,11 @@ def assert_honest(doc: dict[str, Any]) -> None:
     assert gap["public_tps"] == doc["tps"]["public"]["median"]
     assert gap["private_tps"] == doc["tps"]["private"]["median"]
     assert "referee_s" in doc["timings"] and "submission_checks_s" in doc["timings"]
+    # The private set is reported by category only: no private prompt is named.
+    assert set(doc["per_category"]) <= {"maths", "reasoning", "writing", "code"}
+    assert sum(c["prompts"] for c in doc["per_category"].values()) == \
+        doc["tps"]["private"]["prompts"]
+    assert "demo-private-" not in json.dumps(doc)
 
 
 # -- honest configurations: zero false positives ----------------------------------------------

@@ -155,6 +155,9 @@ def test_a_run_against_a_server_it_did_not_start(tiny_server, demo_challenge) ->
     assert doc["speculative"] is None and "log_tail" not in doc
     assert doc["fingerprint"]["engine_version"] == "0.32.0"
     assert doc["fingerprint"]["prompt_sets"]["public"] == plan.sets[0].sha256
+    # Where the time goes: each public prompt's TPS, in the set's order.
+    assert [p["id"] for p in doc["per_prompt"]] == [p.id for p in plan.sets[0].prompts]
+    assert all(p["tps"] > 0 for p in doc["per_prompt"]) and "per_category" not in doc
     # The generated tokens stay in memory for later checks, never in the document.
     assert len(record.tps["public"].outputs) == 6
     assert "token_ids" not in json.dumps(doc)
