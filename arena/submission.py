@@ -472,7 +472,6 @@ def _check(c: Checker, d: Any, ch: Challenge, login: str | None, stem: str | Non
         login=login, name=name, description=desc, model=model, engine_name=engine[0],
         engine_version=engine[1], engine_args=engine[2], parent=parent, tags=tuple(tags),
         claimed_tps=claimed_tps, claimed_ppl=claimed_ppl, path=path_in_repo, tried=tried,
-        claimed_tps=claimed_tps, claimed_ppl=claimed_ppl, path=path_in_repo,
         patch=patch_name, source=source,  # type: ignore[arg-type]
     )
 
