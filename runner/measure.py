@@ -144,6 +144,25 @@ def warm_up(client: EngineClient, prompts: Sequence[Sequence[int]], output_token
     return seconds
 
 
+def warm_up_lengths(client: EngineClient, lengths: Sequence[int], filler: Sequence[int],
+                    progress: Progress = _quiet) -> float:
+    """One short untimed request at every prompt length the timed sets use, made of the
+    runner's own tokens (`filler`, repeated): an engine builds its kernels, graphs or caches
+    for a new shape the first time it meets it, and that first time must not land in the first
+    timed pass (it would read as later passes running faster). Nothing of a timed prompt is
+    sent. Returns their wall time."""
+    t0 = time.perf_counter()
+    filler = list(filler) or [1]
+    for k, n in enumerate(sorted(set(lengths))):
+        client.context = f"warm-up at prompt length {n} ({k + 1} of {len(set(lengths))})"
+        client.generate((filler * (n // len(filler) + 1))[:n], 2)
+    seconds = time.perf_counter() - t0
+    if lengths:
+        progress(f"warm-up: every prompt length of the timed sets ({len(set(lengths))}) in "
+                 f"{seconds:.1f} s (not timed)")
+    return seconds
+
+
 def pass_orders(n_prompts: int, repeats: int, seed: int) -> list[list[int]]:
     """The prompt order of each pass: shuffled per pass, reproducibly from the seed."""
     rng = random.Random(seed)

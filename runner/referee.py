@@ -33,6 +33,7 @@ def referee(run: Run, checks: Sequence[RunCheck]) -> None:
     run.progress("referee: starting stock vLLM on the same checkpoint (speculative decoding "
                  "off, no patch) in its own sandbox")
     ts = time.monotonic()
+    run.engine_logs[REFEREE] = spec.workdir / "engine.log"  # kept even when start-up fails
     try:
         server = run.serve(spec)
     except ServerError as exc:

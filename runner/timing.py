@@ -17,7 +17,13 @@ from runner import checks as C
 from runner import integrity
 from runner.client import EngineClient, EngineFailure
 from runner.context import Run, RunCheck, RunContext, ServeSpec
-from runner.measure import LengthAudit, measure_tps, speculative_summary, warm_up
+from runner.measure import (
+    LengthAudit,
+    measure_tps,
+    speculative_summary,
+    warm_up,
+    warm_up_lengths,
+)
 from runner.models import PreparedModel
 from runner.sandbox import DRAFTER_DIR
 from runner.telemetry import Sampler
@@ -68,6 +74,8 @@ def time_submission(run: Run, checks: Sequence[RunCheck]) -> None:
     ch = run.plan.challenge
     run.spec = submission_spec(run)
     ts = time.monotonic()
+    # Where the runner's own launcher writes the engine's log: kept even when start-up fails.
+    run.engine_logs["submission"] = run.spec.workdir / "engine.log"
     server = run.serve(run.spec)
     run.servers.append(server)
     _keep_log(run, server, "submission")
@@ -80,6 +88,9 @@ def time_submission(run: Run, checks: Sequence[RunCheck]) -> None:
         run.audit = LengthAudit(ch.output_tokens)
         tw = time.monotonic()
         warm_up(client, run.warm_ids, ch.output_tokens, run.audit, run.progress)
+        warm_up_lengths(client, [len(p) for s in run.plan.sets
+                                 for p in run.encoded[s.name].prompt_ids],
+                        [t for ids in run.warm_ids for t in ids], run.progress)
         run.timings["warmup_s"] = time.monotonic() - tw
         before = _metrics_or_none(client)
         tt = time.monotonic()

@@ -210,7 +210,6 @@ def test_answers_cached_across_requests_are_caught_by_the_cache_probe(
         demo_challenge.integrity.cache_probe_repeats
     # No timed request is ever sent twice: only the probe's repeats could hit the cache.
     assert hits == demo_challenge.integrity.cache_probe_repeats
-    assert f["timed_public_repeat_speedup"] < demo_challenge.integrity.pass_speedup_max
     assert "must not be reused across requests" in c["message"]
     for name in ("greedy_fidelity", "scoring_consistency"):
         assert check(doc, name)["status"] == "pass"

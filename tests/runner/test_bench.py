@@ -207,9 +207,14 @@ def test_a_hung_engine_is_an_error_and_is_killed(tiny_model, demo_challenge,
     ch = dataclasses.replace(demo_challenge, request_timeout_s=2.0)
     started = []
 
+    from runner.encoding import ChatEncoder
+
+    lengths = {len(p) for p in ChatEncoder(tiny_model.path).encode_set(public(ch)).prompt_ids}
+
     def serve(spec: ServeSpec) -> Server:
-        # Answers the two warm-up decodes, then hangs.
-        s = standin(spec.workdir, "--hang-after", "2")
+        # Answers the two warm-up decodes and one warm-up request per prompt length, then
+        # hangs.
+        s = standin(spec.workdir, "--hang-after", str(2 + len(lengths)))
         s.start()
         s.wait_ready(60)
         started.append(s)
