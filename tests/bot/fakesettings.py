@@ -87,8 +87,9 @@ class SettingsFake(FakeGitHub):
         self.issues[digest]["labels"] = ["arena: digest"]
         self.issues[digest]["user_type"] = "Bot"
 
-    def _build_routes(self):  # the base routes plus the settings reads
-        routes = super()._build_routes()
+    def _build_routes(self):  # the base routes plus the settings reads (which replace any
+        # base route of the same operation: the settings' repository runners, say)
+        routes = [r for r in super()._build_routes() if r[0] not in SETTINGS_OPS]
         handlers = {op: getattr(self, "s_" + re.sub(r"[^a-z]+", "_", op.split("/", 1)[1]))
                     for op in SETTINGS_OPS}
         for op, handler in handlers.items():

@@ -26,9 +26,10 @@ def passes(doc, values):
 
 
 @pytest.fixture
-def queued(fake, bot, comment_event):
+def queued(fake, bot, comment_event, validate):
     pr = fake.open_pull("alice", {PATH: submission_yaml(parent=PARENT)})
     from bot.commands import on_issue_comment
+    validate(bot, pr.number)  # /bench approves the head the validation named
     on_issue_comment(bot, comment_event(pr.number, "/bench", "arena-maintainers"))
     bot.run_id = str(fake.runs[-1].id)
     return pr

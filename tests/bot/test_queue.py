@@ -84,8 +84,10 @@ def seed(fake, pr):
     fake.add_runner("other", ["l4"])
 
 
-def test_bench_queued_comment_says_where_the_run_stands(fake, bot, alice_pr, comment_event):
+def test_bench_queued_comment_says_where_the_run_stands(fake, bot, alice_pr, comment_event,
+                                                        validate):
     seed(fake, alice_pr)
+    validate(bot, alice_pr.number)  # /bench approves the head the validation named
     on_issue_comment(bot, comment_event(alice_pr.number, "/bench", "arena-maintainers"))
     body = fake.bot_comments(alice_pr.number)[-1].body
     assert "Benchmark queued" in body
@@ -113,8 +115,9 @@ def test_status_lists_the_queue_with_one_runners_call(fake, bot, alice_pr, comme
 
 
 def test_a_token_that_cannot_list_runners_still_gets_a_queue_place(
-        fake, bot, alice_pr, comment_event):
+        fake, bot, alice_pr, comment_event, validate):
     seed(fake, alice_pr)
+    validate(bot, alice_pr.number)
     fake.runners_forbidden = True
     on_issue_comment(bot, comment_event(alice_pr.number, "/bench", "arena-maintainers"))
     body = fake.bot_comments(alice_pr.number)[-1].body
