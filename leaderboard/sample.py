@@ -173,7 +173,6 @@ def default_checks(verdict: str, reasons: Sequence[tuple[str, str]] = ()) -> lis
                                "tolerance": 0.05},
         "cache_probe": {"repeats": 3, "speedup": 1.01, "max_speedup": 1.15},
         "ppl_cap": {"ppl": 2.38, "cap": 2.415},
-        "near_ties": {"tokens": 49152, "violations": 0},
     }
     out = []
     for name in CHECK_NAMES:

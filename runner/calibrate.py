@@ -51,14 +51,15 @@ def calibrate(results: Iterable[Mapping[str, Any]]) -> Calibration:
     lead, rank = 0.0, 1
     for doc in results:
         c = next((c for c in doc.get("checks", []) if c.get("name") == "near_ties"), None)
-        if c is None or c.get("status") == "skip":
-            continue
-        f = c["figures"]
+        f = c.get("figures", {}) if isinstance(c, Mapping) else {}
+        if c is None or c.get("status") == "skip" or not all(
+                isinstance(f.get(k), (int, float)) for k in ("tokens", "non_top1")):
+            continue  # not reached, or from a runner that did not report the figures
         runs += 1
         tokens += int(f["tokens"])
         non_top1 += int(f["non_top1"])
-        lead = max(lead, float(f.get("largest_lead", 0.0)))
-        rank = max(rank, int(f.get("largest_rank", 1)))
+        lead = max(lead, float(f.get("largest_lead") or 0.0))
+        rank = max(rank, int(f.get("largest_rank") or 1))
     if not tokens:
         raise CalibrationError("no result with a near_ties check was given (pass the "
                                "result.json files of honest runs)")
