@@ -156,14 +156,17 @@ def bwrap_argv(spec: SandboxSpec, *, work: Path, status_fd: int | None = None) -
     if spec.devices:
         for d in gpu_devices():
             argv += ["--dev-bind", str(d), str(d)]
+    # The capped tmpfs mounts first: a Python installation, a virtual environment or a model
+    # that lives under /tmp on the host is then bound on top of the sandbox's own /tmp, not
+    # hidden by it.
+    argv += ["--size", size, "--tmpfs", SCRATCH,
+             "--size", size, "--tmpfs", "/tmp",
+             "--size", size, "--tmpfs", "/dev/shm"]
     for root in python_roots():
         argv += ["--ro-bind", str(root), str(root)]
     for b in spec.binds:
         argv += ["--ro-bind", str(b.host), b.inside]
-    argv += ["--size", size, "--tmpfs", SCRATCH,
-             "--size", size, "--tmpfs", "/tmp",
-             "--size", size, "--tmpfs", "/dev/shm",
-             "--chdir", SCRATCH, "--clearenv"]
+    argv += ["--chdir", SCRATCH, "--clearenv"]
     env = {"PATH": PATH, "HOME": SCRATCH, "TMPDIR": "/tmp", "XDG_CACHE_HOME": f"{SCRATCH}/.cache",
            "LANG": "C.UTF-8"}
     env.update(spec.env)

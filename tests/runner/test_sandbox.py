@@ -83,6 +83,22 @@ def test_the_sandbox_sees_nothing_of_the_runner(tmp_path: Path) -> None:
     assert argv[argv.index("--cap-drop") + 1] == "ALL"
 
 
+def test_a_model_or_environment_under_tmp_is_not_hidden_by_the_sandboxs_own_tmp(
+        tmp_path: Path) -> None:
+    """A checkout (its .venv, its .arena/models) may live under /tmp on the host: the binds
+    come after the sandbox's own /tmp, so they are mounted on it, not hidden by it."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    argv = sbx.bwrap_argv(sbx.SandboxSpec([sbx.python(), "-c", "import sys, json; "
+                                            "print(open('/model/config.json').read())"],
+                                           [sbx.Bind(model, "/model"),
+                                            sbx.Bind(tmp_path, str(tmp_path))]), work=tmp_path)
+    assert argv.index("/tmp") < argv.index(str(tmp_path))
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "{}", proc.stderr
+
+
 def test_an_engine_log_is_capped(tmp_path: Path) -> None:
     server = ManagedServer([sys.executable, "-c", "import sys\nfor _ in range(4000): "
                             "sys.stdout.write('x' * 1000 + '\\n')\nimport time; time.sleep(30)"],
