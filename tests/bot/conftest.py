@@ -57,15 +57,19 @@ def webhooks():
     return webhook_examples()
 
 
-@pytest.fixture
-def fake(gh_description):
-    f = FakeGitHub(gh_description)
+def serve_checked(f):
+    """Run a fake GitHub for one test; fail it if GitHub's description rejected an exchange."""
     f.start()
     yield f
     f.stop()
     if f.violations:
         pytest.fail("GitHub's REST description rejects what was exchanged with the fake:\n" +
                     "\n".join(f.violations[:10]))
+
+
+@pytest.fixture
+def fake(gh_description):
+    yield from serve_checked(FakeGitHub(gh_description))
 
 
 @pytest.fixture

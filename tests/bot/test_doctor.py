@@ -11,18 +11,13 @@ from typing import Callable
 import pytest
 
 from arena.cli import main
+from conftest import serve_checked
 from fakesettings import SettingsFake
 
 
 @pytest.fixture
 def sfake(gh_description):
-    f = SettingsFake(gh_description)
-    f.start()
-    yield f
-    f.stop()
-    if f.violations:
-        pytest.fail("GitHub's REST description rejects what was exchanged with the fake:\n" +
-                    "\n".join(f.violations[:10]))
+    yield from serve_checked(SettingsFake(gh_description))
 
 
 def doctor(sfake, capsys, *extra: str, token: str = "read-token") -> tuple[int, dict]:

@@ -94,30 +94,32 @@ def test_junk_named_like_a_quant_is_refused_by_its_configuration_before_any_weig
     assert weights_fetched(hub, CAND) == []
 
 
-def test_a_drafter_that_cannot_serve_its_method_is_refused_before_its_weights(
-        hub, demo_challenge, tmp_path: Path) -> None:
+def prepare_with_drafter(hub, demo_challenge, tmp_path: Path, config: bytes,
+                         weights: int) -> ModelError:
+    """Prepare the candidate with a drafter of this configuration and weight size; the
+    refusal it ends in."""
     hub.add(CAND, sha=SHA[CAND], files=hub.tiny)
-    config = json.loads(hub.tiny["config.json"])
-    config["vocab_size"] = 32000
-    hub.add(DRAFT, sha=SHA[DRAFT], files={"config.json": json.dumps(config).encode()},
-            sizes={"model.safetensors": 1000})
+    hub.add(DRAFT, sha=SHA[DRAFT], files={"config.json": config},
+            sizes={"model.safetensors": weights})
     spec = {"speculative_config": {"method": "draft_model", "model": DRAFT,
                                    "revision": SHA[DRAFT], "num_speculative_tokens": 2}}
     with pytest.raises(ModelError) as e:
         prepare(run_for(demo_challenge, tmp_path, CAND, args=spec))
-    assert e.value.check == "drafter_identity" and "vocab_size is 32000" in e.value.message
+    return e.value
+
+
+def test_a_drafter_that_cannot_serve_its_method_is_refused_before_its_weights(
+        hub, demo_challenge, tmp_path: Path) -> None:
+    config = json.loads(hub.tiny["config.json"])
+    config["vocab_size"] = 32000
+    e = prepare_with_drafter(hub, demo_challenge, tmp_path, json.dumps(config).encode(), 1000)
+    assert e.check == "drafter_identity" and "vocab_size is 32000" in e.message
     assert weights_fetched(hub, DRAFT) == []
 
 
 def test_a_drafter_larger_than_its_cap_is_refused(hub, demo_challenge, tmp_path: Path) -> None:
-    hub.add(CAND, sha=SHA[CAND], files=hub.tiny)
-    hub.add(DRAFT, sha=SHA[DRAFT], files={"config.json": hub.tiny["config.json"]},
-            sizes={"model.safetensors": 10**9})
-    spec = {"speculative_config": {"method": "draft_model", "model": DRAFT,
-                                   "revision": SHA[DRAFT], "num_speculative_tokens": 2}}
-    with pytest.raises(ModelError) as e:
-        prepare(run_for(demo_challenge, tmp_path, CAND, args=spec))
-    assert e.value.check == "model_size" and "drafter" in e.value.message
+    e = prepare_with_drafter(hub, demo_challenge, tmp_path, hub.tiny["config.json"], 10**9)
+    assert e.check == "model_size" and "drafter" in e.message
     assert weights_fetched(hub, DRAFT) == []
 
 
