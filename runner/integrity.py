@@ -61,7 +61,6 @@ CACHE_PROBE = "cache_probe"
 # among them, so its exact rank and distance from the top-1 are known; when it is not, its rank
 # is past them and its distance at least the top-1's lead over the last of them.
 TOP_K = 20
-PLAIN_TOP_K = TOP_K
 # After a near-tie the referee's decode is resumed from the served prefix, so that the rest of
 # the output is still checked; this many times per output at most (past it, the check fails).
 MAX_RESYNCS = 16
@@ -69,9 +68,6 @@ MAX_RESYNCS = 16
 _rng = random.SystemRandom()
 
 Decode = Callable[[list[int], int], tuple[list[int], list[dict[int, float]]]]
-
-__all__ = ["fresh_variant"]
-
 
 # -- the near-tie rule ----------------------------------------------------------------------
 
