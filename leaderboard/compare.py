@@ -10,7 +10,7 @@ What the figures mean:
 - `diff_tps` is the candidate's score minus the baseline's (medians of their scored set, the
   numbers the board ranks), `diff_pct` the same as a fraction of the baseline.
 - `diff_ci95` is the 95% confidence interval of the difference of the two runs' mean pass TPS
-  (Welch's t, from each run's passes: runner.stats). It says how precisely *these two runs*
+  (Welch's t, from each run's passes: arena.stats). It says how precisely *these two runs*
   pin the difference down; it cannot see drift between runners or hours, which is what the tie
   margin (run-to-run noise, calibrated) covers. So the verdict comes from the tie rule, never
   from the interval: an interval that excludes 0 with a "tie" verdict means the two runs
@@ -34,7 +34,7 @@ from typing import Any, Mapping, Sequence
 
 from arena.result import score_set
 from leaderboard.ranking import Entry, TieRule, scored_tps
-from runner.stats import CONFIDENCE, sample_variance, two_sided_quantile
+from arena.stats import CONFIDENCE, sample_variance, two_sided_quantile
 
 COMPARE_FORMAT = "arena.compare/1"
 AGAINST = ("parent", "leader", "runner-up", "other")

@@ -45,7 +45,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from arena.challenge import Noise
 from arena.result import score_set
-from runner.stats import pooled_variance, sample_variance, two_sided_quantile
+from arena.stats import pooled_variance, sample_variance, two_sided_quantile
 
 RANKED = "verified"
 BETTER, WORSE, TIE = "better", "worse", "tie"  # TieRule.compare's verdicts

@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from runner.client import EngineClient, EngineFailure
 from runner.encoding import EncodedSet
-from runner.stats import Summary, summarize
+from arena.stats import Summary, summarize
 
 Progress = Callable[[str], None]
 

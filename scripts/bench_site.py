@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from arena.challenge import load_challenge  # noqa: E402
-from leaderboard import sample  # noqa: E402
+from tests.support import sample  # noqa: E402
 from leaderboard.site import build_site  # noqa: E402
 
 TARGET_S = 10.0

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from arena.challenge import load_challenge  # noqa: E402
-from leaderboard import preview, sample  # noqa: E402
+from tests.support import preview, sample  # noqa: E402
 from leaderboard.site import build_site, page_path  # noqa: E402
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 def test_the_result_schema_takes_the_breakdown_the_runner_may_write():
     from arena.result import result_errors
-    from leaderboard import sample
+    from tests.support import sample
     doc = sample.make_result("alice/x")
     doc["per_prompt"] = [{"id": "pub-001", "tps": 210.5, "acceptance_rate": 0.61,
                           "mean_accepted_length": 2.4},

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arena.result import _VALIDATOR, RESULT_SCHEMA, result_errors, validate_result, ResultError
-from leaderboard.sample import make_result
+from tests.support.sample import make_result
 
 import pytest
 

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import pytest
 
 from arena.store import ResultsStore
-from leaderboard import sample
+from tests.support import sample
 
 UTC = dt.timezone.utc
 

@@ -13,7 +13,8 @@ from urllib.parse import urldefrag
 import pytest
 
 from arena.challenge import load_challenge
-from leaderboard import preview, sample, site
+from leaderboard import site
+from tests.support import preview, sample
 
 from conftest import make_hostile_challenge  # noqa: E402
 

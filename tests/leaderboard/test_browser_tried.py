@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 
 from arena.challenge import load_challenge
-from leaderboard import preview, sample, site
+from leaderboard import site
+from tests.support import preview, sample
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 

@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 
 from arena.challenge import load_challenge
 from arena.store import ResultsStore
-from leaderboard import api, sample, site
+from leaderboard import api, site
+from tests.support import sample
 from leaderboard.compare import compare_runs, comparisons, diff_interval
 from leaderboard.ranking import TieRule, rank, tie_rule
-from runner.stats import t_quantile
+from arena.stats import t_quantile
 
 from conftest import at, own_config  # noqa: E402
 

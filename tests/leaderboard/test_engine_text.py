@@ -8,7 +8,8 @@ from pathlib import Path
 
 from arena.challenge import load_challenge
 from arena.store import ResultsStore
-from leaderboard import sample, site
+from leaderboard import site
+from tests.support import sample
 
 from conftest import at  # noqa: E402
 

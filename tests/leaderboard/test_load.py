@@ -11,7 +11,8 @@ import pytest
 from arena.challenge import load_challenge
 from arena.store import ResultsStore
 from arena.submission import SubmissionIndex, validate_file
-from leaderboard import load, parallel, sample
+from leaderboard import load, parallel
+from tests.support import sample
 
 
 def reference_files(challenge):

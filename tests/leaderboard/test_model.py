@@ -9,7 +9,7 @@ import pytest
 
 from arena.challenge import ModelRef, load_challenge
 from arena.submission import Submission
-from leaderboard import sample
+from tests.support import sample
 from leaderboard.model import SubmissionFile, build_model, config_diff
 from leaderboard.ranking import rank
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from arena.challenge import load_challenge
 from arena.submission import Source
-from leaderboard import sample, site
+from leaderboard import site
+from tests.support import sample
 from leaderboard.site import Links
 
 NOW = dt.datetime(2026, 11, 30, 12, tzinfo=dt.timezone.utc)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arena.challenge import Noise
-from leaderboard import sample
+from tests.support import sample
 from leaderboard.ranking import (
     pareto_front,
     rank,

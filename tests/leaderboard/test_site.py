@@ -20,7 +20,8 @@ import pytest
 
 from arena.challenge import load_challenge
 from arena.store import ResultsStore
-from leaderboard import api, sample, site
+from leaderboard import api, site
+from tests.support import sample
 from leaderboard.ranking import rank
 
 from conftest import HOSTILE, at, make_hostile_challenge, own_config  # noqa: E402

@@ -11,7 +11,8 @@ import pytest
 
 from arena.challenge import load_challenge
 from arena.store import ResultsStore
-from leaderboard import api, sample, site
+from leaderboard import api, site
+from tests.support import sample
 
 from conftest import HOSTILE, at  # noqa: E402
 

@@ -1,5 +1,5 @@
 """The tried pages and the already-tried check on a synthetic board of 10,000 submissions
-(leaderboard.sample's generator, the one scripts/bench_site.py uses; one run each to keep the
+(tests.support.sample's generator, the one scripts/bench_site.py uses; one run each to keep the
 generation short): every page within the site's page-size target, and both within the time
 the site and the validation job have.
 
@@ -17,7 +17,8 @@ from arena.challenge import load_challenge
 from arena.store import ResultsStore
 from arena.submission import SubmissionIndex, validate_file
 from bot.tried import same_configuration
-from leaderboard import sample, site
+from leaderboard import site
+from tests.support import sample
 from leaderboard.load import load_store, load_submission_files
 from leaderboard.model import build_model
 

@@ -17,7 +17,7 @@ from arena.controls import (analyse, control_relpath, flagged, load_clears, load
                             new_clear_record)
 from arena.result import validate_result, write_json_atomic
 from arena.store import ResultsStore
-from leaderboard import sample
+from tests.support import sample
 
 UTC = dt.timezone.utc
 CONTROL = "arena-maintainers/bf16-baseline"

@@ -81,7 +81,7 @@ def test_the_calibrate_command_prints_the_noise_block(tmp_path: Path) -> None:
     import yaml
 
     from arena.result import validate_result
-    from leaderboard import sample
+    from tests.support import sample
 
     doc = sample.make_result("arena-maintainers/plain", private=(400.0, 401.0, 402.0))
     validate_result(doc)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.stats import (
+from arena.stats import (
     pooled_variance,
     sample_variance,
     summarize,

@@ -124,7 +124,7 @@ def test_an_older_driver_s_reason_field_is_used(fake_smi, monkeypatch):
 
 
 def test_the_summary_fits_the_result_schema(fake_smi):
-    from leaderboard import sample
+    from tests.support import sample
 
     fake_smi(STEADY, POWER_CAPPED)
     s = Sampler(interval_s=0.05)

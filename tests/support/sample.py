@@ -1,4 +1,4 @@
-"""Synthetic challenge histories: schema-valid results, submission files and verdict records.
+"""Test helpers (they live with the tests): synthetic results, submissions and boards.
 
 The site's tests, its benchmark (`scripts/bench_site.py`) and its screenshot script need
 challenges of every shape — empty, one run, thousands of submissions, hostile text — without a
@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 from arena.result import validate_result
 from arena.store import ResultsStore
 from arena.submission import sha256_json
-from runner.stats import summarize
+from arena.stats import summarize
 
 # The runner's checks, in the order it reports them (runner.integrity.CHECK_ORDER).
 CHECK_NAMES = ("model_identity", "output_length", "public_private_gap", "cache_probe",
@@ -214,7 +214,7 @@ def submission_yaml(name: str, *, description: str, parent: str | None = None,
 def challenge_folder(root: Path, *, source: Path | None = None) -> Path:
     """A copy of a challenge file in `root`, with its public prompt set beside it and an empty
     submissions folder, ready for `arena.challenge.load_challenge`. Returns the file's path."""
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     source = source or repo / "challenge.yaml"
     root.mkdir(parents=True, exist_ok=True)
     text = source.read_text(encoding="utf-8")
