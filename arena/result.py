@@ -94,7 +94,11 @@ RESULT_SCHEMA: dict[str, Any] = {
         },
         "challenge": {
             "type": "object", "additionalProperties": False, "required": ["id", "hardware"],
-            "properties": {"id": _SHORT, "hardware": _SHORT},
+            "properties": {"id": _SHORT, "hardware": _SHORT,
+                           "track": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,39}$",
+                                     "description": "The hardware track measured on; absent "
+                                                    "in a one-track challenge's older results "
+                                                    "(then the challenge's only track)."}},
         },
         "provenance": {
             "type": "object", "additionalProperties": False,
@@ -264,6 +268,44 @@ RESULT_SCHEMA: dict[str, Any] = {
             "additionalProperties": {
                 "type": "object", "additionalProperties": False, "required": ["prompts", "tps"],
                 "properties": {"prompts": {"type": "integer", "minimum": 1}, "tps": _NONNEG},
+            },
+        },
+        "paired": {
+            "type": "object", "additionalProperties": False,
+            "description": "A paired run (/bench vs): the candidate (this result) and another "
+                           "submission measured in one job on one runner, interleaved; the "
+                           "difference and its interval come from the pairs.",
+            "required": ["against", "order", "pairs", "tps", "verdict"],
+            "properties": {
+                "against": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["id", "config_sha256"],
+                    "properties": {
+                        "id": {"type": "string",
+                               "pattern": r"^[A-Za-z0-9-]{1,39}/[a-z0-9][a-z0-9-]{0,62}$"},
+                        "commit": {"type": ["string", "null"], "pattern": "^[0-9a-f]{40}$"},
+                        "config_sha256": _HEX64,
+                    },
+                },
+                "order": {"enum": ["pass", "request"],
+                          "description": "Interleaved pass by pass, or request by request."},
+                "pairs": {"type": "integer", "minimum": 1},
+                "set": {"enum": list(PROMPT_SETS)},
+                "tps": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["candidate", "other", "diff", "ci", "confidence"],
+                    "properties": {
+                        "candidate": _NONNEG, "other": _NONNEG, "diff": _NUM,
+                        "ci": {"type": "array", "items": _NUM, "minItems": 2, "maxItems": 2},
+                        "confidence": {"type": "number", "exclusiveMinimum": 0,
+                                       "exclusiveMaximum": 1},
+                        "unpaired_ci": {"type": "array", "items": _NUM, "minItems": 2,
+                                        "maxItems": 2,
+                                        "description": "The same data read as two separate "
+                                                       "runs (Welch), for comparison."},
+                    },
+                },
+                "verdict": {"enum": ["better", "worse", "tie"]},
             },
         },
         "stage": {"enum": ["prepare", "time", "stop", "referee", "verdict"],
