@@ -267,3 +267,18 @@ def test_the_commands_are_composed_in_pyproject():
         tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
         assert attr in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, (
             f"entry point {name}: {module} has no function {attr}")
+
+
+def test_a_checkout_reads_its_own_commands_and_an_empty_install_says_what_to_do(
+        monkeypatch, capsys):
+    from arena import cli
+
+    names = [ep.name for ep in cli.command_entry_points()]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert names == sorted(project["project"]["entry-points"]["arena.commands"])
+
+    # Installed without its metadata's entry points (no checkout beside it): a clear error.
+    monkeypatch.setattr(cli, "CHECKOUT_PYPROJECT", REPO / "no-such-pyproject.toml")
+    monkeypatch.setattr(cli, "entry_points", lambda group: [])
+    assert cli.main(["validate"]) == 3
+    assert "no commands are installed" in capsys.readouterr().err
