@@ -45,10 +45,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from arena.challenge import Noise
 from arena.result import score_set
-from arena.stats import pooled_variance, sample_variance, two_sided_quantile
+from arena.stats import TIE, TieRule, tie_rule_from_noise
 
 RANKED = "verified"
-BETTER, WORSE, TIE = "better", "worse", "tie"  # TieRule.compare's verdicts
 SUBMISSION_STATES = ("active", "withdrawn", "disqualified")
 # Lower sorts first: a private-scored entry ranks ahead of any public-only one.
 SET_PRIORITY = {"private": 0, "public": 1}
@@ -93,81 +92,6 @@ class Entry:
     group_size: int = 1  # entries sharing its rank
     group_index: int = 0  # its place within them: 0 is listed first (the earliest configuration)
     unstable: bool = False  # its run's passes scatter more than the calibrated noise allows
-
-
-@dataclass(frozen=True)
-class TieRule:
-    """When two scores tie: the noise they are judged against and the quantile for the
-    challenge's confidence. `tied` is the rule, written once: `rank` groups by it (through
-    `compare`), the feed uses it to say that a new record is within the noise, and every
-    comparison of two runs (leaderboard.compare) takes its verdict from `compare`."""
-
-    confidence: float
-    relative: bool  # sigma is a fraction of the score, not tokens/s
-    sigma: float  # the figure used: calibrated, or pooled with the board's repeats when larger
-    df: int
-    quantile: float  # two-sided Student t quantile at `confidence`, `df` degrees of freedom
-    calibrated_sigma: float
-    calibrated_df: int
-    source: str
-    board_sigma: float | None  # from repeated runs of one configuration on this board
-    board_df: int
-    board_configs: int  # configurations measured more than once
-    board_runs: int  # their runs
-    board_capped: int  # configurations whose spread counted as `unstable_factor` sigmas
-    widened: bool = False  # the board's repeats, pooled with the calibration, raised sigma
-
-    def noise_at(self, tps: float) -> float:
-        """The run-to-run sigma, in tokens/s, at a score of `tps`."""
-        return self.sigma * tps if self.relative else self.sigma
-
-    def margin(self, tps: float) -> float:
-        """The smallest gap below a score of `tps` that is not a tie."""
-        return self.quantile * self.noise_at(tps) * math.sqrt(2)
-
-    def tied(self, faster: float, slower: float) -> bool:
-        """A real difference of this size cannot be told from run-to-run noise."""
-        return abs(faster - slower) < self.margin(max(faster, slower))
-
-    def compare(self, a: float, b: float) -> str:
-        """The verdict on score `a` against score `b`: "tie" when `tied`, else "better" (a is
-        faster) or "worse". `rank` groups with it; every comparison shown anywhere uses it."""
-        if self.tied(a, b):
-            return TIE
-        return BETTER if a > b else WORSE
-
-    def describe(self, tps: float | None = None) -> str:
-        """The rule in words, with its figures (at a score of `tps` when sigma is relative)."""
-        unit = (f"{self.sigma:.2%} of the score" if self.relative else f"{self.sigma:.2f} tok/s")
-        cal = (f"{self.calibrated_sigma:.2%} of the score" if self.relative
-               else f"{self.calibrated_sigma:.2f} tok/s")
-        words = (f"Two entries share a rank when the gap between their scores is smaller than "
-                 f"t × σ × √2: the gap two runs of one configuration would exceed only "
-                 f"{1 - self.confidence:.0%} of the time (two-sided, confidence "
-                 f"{self.confidence:.0%}). σ = {unit}, the run-to-run noise: ")
-        board = ""
-        if self.board_df:
-            board = (f"{self.board_runs} repeated runs of {self.board_configs} "
-                     f"configuration{'s' if self.board_configs != 1 else ''} on this board ("
-                     + (f"{self.board_sigma:.2%}" if self.relative
-                        else f"{self.board_sigma:.2f} tok/s")
-                     + f", {self.board_df} degrees of freedom"
-                     + (f"; {self.board_capped} too scattered to count in full" if
-                        self.board_capped else "") + ")")
-        if self.widened:
-            words += (f"the challenge's calibrated figure ({cal}, weighted as "
-                      f"{self.calibrated_df} degrees of freedom) pooled with {board}, which "
-                      f"show more noise than calibrated")
-        else:
-            words += (f"the challenge's calibrated figure, weighted as {self.calibrated_df} "
-                      f"degrees of freedom")
-            if board:
-                words += (f"; the {board} do not show more, and the board may widen the "
-                          f"ties, never narrow them")
-        words += (f"; t = {self.quantile:.2f}, Student's t at {self.df} degrees of freedom.")
-        if tps is not None:
-            words += f" At {tps:,.1f} tok/s a gap under {self.margin(tps):,.1f} tok/s is a tie."
-        return words
 
 
 @dataclass(frozen=True)
@@ -383,39 +307,7 @@ def _tie_rule(rankable: Sequence[Mapping[str, Any]], noise: Noise) -> TieRule:
         tps = scored_tps(r)
         assert tps is not None
         groups.setdefault((r["submission"]["config_sha256"], _set(r) or ""), []).append(tps)
-    estimates = []
-    capped = runs = 0
-    for values in groups.values():
-        if len(values) < 2:
-            continue
-        mean = math.fsum(values) / len(values)
-        if noise.relative:
-            if mean <= 0:
-                continue
-            values = [v / mean for v in values]
-        var = sample_variance(values)
-        # No configuration widens the ties by more than an unstable run could (in the
-        # calibration's units: values are fractions of their mean when sigma is relative).
-        cap = noise.unstable_factor * noise.sigma
-        if var > cap * cap:
-            var, capped = cap * cap, capped + 1
-        estimates.append((var, len(values) - 1))
-        runs += len(values)
-    board_var, board_df = pooled_variance(estimates)
-    var, df = pooled_variance([(noise.sigma ** 2, noise.degrees_of_freedom),
-                               (board_var, board_df)])
-    widened = board_df > 0 and var > noise.sigma ** 2
-    if not widened:
-        # The board can show the noise larger than calibrated, never smaller: a quiet
-        # configuration can be chosen (a slow one, in tokens/s), and re-run to narrow the
-        # ties around a rival. Lowering sigma is a maintainer's edit to challenge.yaml.
-        var, df = noise.sigma ** 2, noise.degrees_of_freedom
-    return TieRule(
-        confidence=noise.confidence, relative=noise.relative, sigma=math.sqrt(var), df=df,
-        quantile=two_sided_quantile(noise.confidence, df), calibrated_sigma=noise.sigma,
-        calibrated_df=noise.degrees_of_freedom, source=noise.source,
-        board_sigma=math.sqrt(board_var) if board_df else None, board_df=board_df,
-        board_configs=len(estimates), board_runs=runs, board_capped=capped, widened=widened)
+    return tie_rule_from_noise(noise, groups.values())
 
 
 def tie_rule(

@@ -18,9 +18,9 @@ from arena.challenge import load_challenge
 from arena.store import ResultsStore
 from leaderboard import api, site
 from tests.support import sample
-from leaderboard.compare import compare_runs, comparisons, diff_interval
-from leaderboard.ranking import TieRule, rank, tie_rule
-from arena.stats import t_quantile
+from arena.stats import TieRule, diff_interval, t_quantile
+from leaderboard.compare import compare_runs, comparisons
+from leaderboard.ranking import rank, tie_rule
 
 from conftest import at, own_config  # noqa: E402
 
