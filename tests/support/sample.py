@@ -21,10 +21,10 @@ from arena.result import validate_result
 from arena.store import ResultsStore
 from arena.submission import sha256_json
 from arena.stats import summarize
+from runner.integrity import CHECK_ORDER
 
-# The runner's checks, in the order it reports them (runner.integrity.CHECK_ORDER).
-CHECK_NAMES = ("model_identity", "output_length", "public_private_gap", "cache_probe",
-               "ppl_cap", "scoring_consistency", "near_ties", "greedy_fidelity")
+# The runner's checks, in the order it reports them.
+CHECK_NAMES = CHECK_ORDER
 BASE_REVISION = "ee0ef6023621cff504d758262d4e04895a5af4a2"
 
 
