@@ -22,6 +22,7 @@ from arena import yamlstrict
 from arena.patch import PatchRules
 from arena.problems import Problem, show
 from arena.shape import Checker
+from arena.stats import two_sided_quantile
 
 CHALLENGE_SCHEMA_VERSION = 1
 MAX_CHALLENGE_BYTES = 256 * 1024
@@ -604,7 +605,8 @@ def _parse_ranking(c: Checker, rk: Any) -> Noise | None:
         if isinstance(old, (int, float)) and not isinstance(old, bool) and old > 0:
             # The old threshold read as a two-sided 95% margin on the difference of two runs.
             hint = (f" Your tie_tps: {show(old)} matches sigma_tps of about "
-                    f"{old / (1.96 * math.sqrt(2)):.2g} at confidence 0.95.")
+                    f"{old / (two_sided_quantile(0.95) * math.sqrt(2)):.2g} at confidence "
+                    "0.95.")
         c.problem(path + ("tie_tps",), "is no longer read: ties now rest on the run-to-run "
                   "noise of the score, not a fixed threshold or overlapping confidence "
                   "intervals. Replace it. " + _RANKING_HELP + hint, at_key=True)
