@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
-from arena.result import THROTTLING_REASONS
+from arena.result import THROTTLING_REASONS, Telemetry, throttle_text
 
 # NVML's clocks event (throttle) reason bits, nvmlClocksEventReason*.
 REASON_BITS = {
@@ -288,12 +288,6 @@ class Sampler:
 
 
 def throttle_note(telemetry: dict[str, Any] | None) -> str | None:
-    """One sentence for people when a run throttled, else None (the bot's comment uses it)."""
-    if not telemetry or not telemetry.get("throttled"):
-        return None
-    seen = [f"{k} ({v} of {telemetry.get('samples', '?')} samples)"
-            for k, v in sorted((telemetry.get("throttle_reasons") or {}).items())
-            if k in THROTTLING]
-    return ("The GPU throttled during the timed passes: " + ", ".join(seen) + ". The figure "
-            "may be lower than this configuration reaches on a GPU running at full clocks; a "
-            "maintainer can `/rerun`.")
+    """One sentence for people when a run throttled, else None (the bot's comment uses it;
+    the words are the result description's, arena.result.throttle_text)."""
+    return throttle_text(Telemetry.from_json(telemetry)) if telemetry else None
