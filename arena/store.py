@@ -12,6 +12,7 @@ an earlier one. The bot, the site and the JSON API read the store through this m
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import secrets
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any, Iterator
 
 import jsonschema
 
-from arena.result import ResultError, result_errors, write_json_atomic
+from arena.result import Result, ResultError, result_errors, write_json_atomic
 
 VERDICT_SCHEMA_VERSION = 1
 VERDICT_ACTIONS = ("invalidate", "reinstate", "disqualify", "withdraw")
@@ -56,6 +57,11 @@ class StoreError(Exception):
 class StoredResult:
     path: Path
     doc: dict[str, Any]
+
+    @functools.cached_property
+    def result(self) -> Result:
+        """The document as a typed result (it was validated when the store read it)."""
+        return Result.from_json(self.doc, check=False)
 
 
 def utc_now() -> dt.datetime:

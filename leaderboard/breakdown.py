@@ -8,9 +8,10 @@ All text that reaches the markup goes through markupsafe's escape.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
 
 from markupsafe import Markup, escape
+
+from arena.result import PromptTps, Result
 
 MAX_CATEGORIES = 40
 BAR_H, GAP, LABEL_W, W = 26, 8, 190, 600
@@ -21,25 +22,19 @@ class Breakdown:
     run_id: str
     categories: list[tuple[str, int, float]]  # (name, prompts, median TPS), fastest first
     svg: Markup | None
-    prompts: list[dict[str, Any]]  # the public set, per prompt, as the runner wrote it
+    prompts: list[PromptTps]  # the public set, per prompt, as the runner reported it
     overall: float | None  # the run's private median, drawn as a reference line
 
 
-def _num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def breakdown(result: Mapping[str, Any]) -> Breakdown | None:
-    cats_in = result.get("per_category") or {}
-    per = result.get("per_prompt") or []
-    cats = sorted(((str(k), int(v.get("prompts", 0)), float(v["tps"]))
-                   for k, v in cats_in.items() if _num(v.get("tps"))),
+def breakdown(result: Result) -> Breakdown | None:
+    cats = sorted(((c.name, c.prompts, c.tps) for c in result.per_category.values()),
                   key=lambda c: (-c[2], c[0]))[:MAX_CATEGORIES]
+    per = result.per_prompt
     if not cats and not per:
         return None
-    priv = (result.get("tps") or {}).get("private")
-    overall = float(priv["median"]) if priv else None
-    return Breakdown(result["run_id"], cats, category_svg(cats, overall) if cats else None,
+    priv = result.tps.get("private")
+    overall = priv.median if priv else None
+    return Breakdown(result.run_id, cats, category_svg(cats, overall) if cats else None,
                      list(per), overall)
 
 

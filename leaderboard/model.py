@@ -36,7 +36,7 @@ from leaderboard.ranking import (
     tie_rule,
     verdicts_by_submission,
 )
-from arena.result import score_set
+from arena.result import Result, score_set
 from leaderboard.compare import Comparison, comparisons
 
 STATUSES = ("verified", "invalid", "error", "pending", "withdrawn", "disqualified")
@@ -161,7 +161,7 @@ class SubmissionView:
         from leaderboard.breakdown import breakdown
         doc = self.entry.result if self.entry else next(
             (r.doc for r in self.runs if r.here and r.status == "verified"), None)
-        return breakdown(doc) if doc is not None else None
+        return breakdown(Result.from_json(doc, check=False)) if doc is not None else None
 
     @property
     def best_run(self) -> RunView | None:

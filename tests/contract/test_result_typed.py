@@ -150,3 +150,13 @@ def test_every_front_end_shows_every_section():
     md, page, term = to_markdown(d), to_html(d), to_terminal(d)
     for needle in ("bob/base", "greedy_fidelity", "NVIDIA A10G", "201.0", "r.json"):
         assert needle in md and needle in page and needle in term, needle
+
+
+def test_a_stored_result_reads_typed(tmp_path):
+    from arena.store import ResultsStore
+
+    store = ResultsStore(tmp_path)
+    store.append_result(make_result("alice/fast"))
+    stored = next(store.results())
+    assert stored.result.submission.id == "alice/fast" and stored.result.score_tps == 201.0
+    assert stored.result is stored.result  # read once
