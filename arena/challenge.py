@@ -22,7 +22,6 @@ from arena import yamlstrict
 from arena.patch import PatchRules
 from arena.problems import Problem, show
 from arena.shape import Checker
-from arena.stats import two_sided_quantile
 
 CHALLENGE_SCHEMA_VERSION = 1
 MAX_CHALLENGE_BYTES = 256 * 1024
@@ -603,6 +602,7 @@ def _parse_ranking(c: Checker, rk: Any) -> Noise | None:
         old = rk["tie_tps"]
         hint = ""
         if isinstance(old, (int, float)) and not isinstance(old, bool) and old > 0:
+            from arena.stats import two_sided_quantile  # here: a hint for an old file only
             # The old threshold read as a two-sided 95% margin on the difference of two runs.
             hint = (f" Your tie_tps: {show(old)} matches sigma_tps of about "
                     f"{old / (two_sided_quantile(0.95) * math.sqrt(2)):.2g} at confidence "
