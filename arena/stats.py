@@ -77,81 +77,13 @@ def pooled_variance(estimates: Iterable[tuple[float, int]]) -> tuple[float, int]
     return (total / df, df) if df else (0.0, 0)
 
 
-def two_sided_quantile(confidence: float, df: int | None = None) -> float:
-    """The q with P(|T| < q) = confidence for Student's t with `df` degrees of freedom, or for
-    the standard normal distribution when df is None."""
-    if not 0 < confidence < 1:
-        raise ValueError("confidence must be between 0 and 1")
-    p = 1 - (1 - confidence) / 2
-    if df is None:
-        return statistics.NormalDist().inv_cdf(p)
-    return t_quantile(p, df)
-
-
-def t_quantile(p: float, df: int) -> float:
-    """The p-quantile of Student's t distribution with `df` degrees of freedom."""
-    if not 0 < p < 1:
-        raise ValueError("p must be between 0 and 1")
-    if df < 1:
-        raise ValueError("df must be at least 1")
-    if p == 0.5:
-        return 0.0
-    if p < 0.5:
-        return -t_quantile(1 - p, df)
-    lo, hi = 0.0, 1.0
-    while t_cdf(hi, df) < p:
-        hi *= 2
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if t_cdf(mid, df) < p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12 * max(1.0, hi):
-            break
-    return (lo + hi) / 2
-
-
-def t_cdf(t: float, df: int) -> float:
-    """P(T <= t) for Student's t with `df` degrees of freedom."""
-    x = df / (df + t * t)
-    tail = 0.5 * _betainc(df / 2, 0.5, x)
-    return 1 - tail if t >= 0 else tail
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """Regularized incomplete beta I_x(a, b) by its continued fraction (modified Lentz)."""
-    if x <= 0:
-        return 0.0
-    if x >= 1:
-        return 1.0
-    ln_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                + a * math.log(x) + b * math.log1p(-x))
-    # The continued fraction converges fast for x < (a+1)/(a+b+2); use the symmetry otherwise.
-    if x > (a + 1) / (a + b + 2):
-        return 1 - _betainc(b, a, 1 - x)
-    tiny = 1e-300
-    c, d = 1.0, 1 - (a + b) * x / (a + 1)
-    d = 1 / (d if abs(d) > tiny else tiny)
-    f = d
-    for m in range(1, 500):
-        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
-            d = 1 + num * d
-            d = 1 / (d if abs(d) > tiny else tiny)
-            c = 1 + num / c
-            c = c if abs(c) > tiny else tiny
-            f *= c * d
-        if abs(c * d - 1) < 1e-15:
-            break
-    return math.exp(ln_front) * f / a
-
-
 # -- Comparisons: the interval for a difference, and when two scores tie -------------------------
 
 # Student's quantile by bisection costs a few hundred microseconds; a board compares every
 # entry twice, at a handful of distinct degrees of freedom.
-_quantile = functools.lru_cache(maxsize=1024)(two_sided_quantile)
+@functools.lru_cache(maxsize=1024)
+def _quantile(confidence: float, df: int) -> float:
+    return two_sided_quantile(confidence, df)
 
 
 def diff_interval(a: Sequence[float], b: Sequence[float],
@@ -281,3 +213,73 @@ def tie_rule_from_noise(noise: "Noise", groups: Iterable[Sequence[float]]) -> Ti
         calibrated_df=noise.degrees_of_freedom, source=noise.source,
         board_sigma=math.sqrt(board_var) if board_df else None, board_df=board_df,
         board_configs=len(estimates), board_runs=runs, board_capped=capped, widened=widened)
+
+
+def two_sided_quantile(confidence: float, df: int | None = None) -> float:
+    """The q with P(|T| < q) = confidence for Student's t with `df` degrees of freedom, or for
+    the standard normal distribution when df is None."""
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must be between 0 and 1")
+    p = 1 - (1 - confidence) / 2
+    if df is None:
+        return statistics.NormalDist().inv_cdf(p)
+    return t_quantile(p, df)
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The p-quantile of Student's t distribution with `df` degrees of freedom."""
+    if not 0 < p < 1:
+        raise ValueError("p must be between 0 and 1")
+    if df < 1:
+        raise ValueError("df must be at least 1")
+    if p == 0.5:
+        return 0.0
+    if p < 0.5:
+        return -t_quantile(1 - p, df)
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:
+        hi *= 2
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12 * max(1.0, hi):
+            break
+    return (lo + hi) / 2
+
+
+def t_cdf(t: float, df: int) -> float:
+    """P(T <= t) for Student's t with `df` degrees of freedom."""
+    x = df / (df + t * t)
+    tail = 0.5 * _betainc(df / 2, 0.5, x)
+    return 1 - tail if t >= 0 else tail
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta I_x(a, b) by its continued fraction (modified Lentz)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    ln_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                + a * math.log(x) + b * math.log1p(-x))
+    # The continued fraction converges fast for x < (a+1)/(a+b+2); use the symmetry otherwise.
+    if x > (a + 1) / (a + b + 2):
+        return 1 - _betainc(b, a, 1 - x)
+    tiny = 1e-300
+    c, d = 1.0, 1 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    f = d
+    for m in range(1, 500):
+        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1 + num * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + num / c
+            c = c if abs(c) > tiny else tiny
+            f *= c * d
+        if abs(c * d - 1) < 1e-15:
+            break
+    return math.exp(ln_front) * f / a
