@@ -862,8 +862,11 @@ TIMING_KEYS = ("prepare_s", "startup_s", "warmup_s", "timed_s", "submission_chec
 def describe(result: Result, *, result_path: str | None = None) -> Description:
     """What one result says, for people, in the order they read it."""
     r = result
+    track = r.challenge.track
     title: Line = (_v(r.submission.id), _t(" on "), _v(r.challenge.id), _t(" ("),
-                   _v(r.challenge.hardware), _t("), run "), _v(r.run_id))
+                   _v(r.challenge.hardware)) + (
+        (_t(", track "), _v(track)) if track and track != r.challenge.hardware else ()) + (
+        _t("), run "), _v(r.run_id))
     sections: list[Section] = []
 
     head: list[Block] = [Fields((("verdict", (_t(r.verdict.upper()),)),))]

@@ -93,7 +93,7 @@ def test_the_description_says_what_the_result_says():
     assert [s.key for s in d.sections] == ["verdict", "speed", "notes", "paired", "checks",
                                           "machine", "files"]
     term = to_terminal(d)
-    assert term.startswith("arena bench: alice/fast on fast-gemma (a10g), run ")
+    assert term.startswith("arena bench: alice/fast on fast-gemma (a10g, track l4), run ")
     assert "paired with: bob/base, 6 pairs interleaved by pass on the private set" in term
     assert ("difference: +10.5 tokens/s (201.0 against 190.5), 95% interval [8.0, 13.0], "
             "unpaired [2.0, 19.0]; verdict better") in term
