@@ -396,10 +396,139 @@ _TOP = {
 }
 
 
+# -- challenge.yaml, section by section: one dataclass and one parser each ----------------------
+# Each parser reads its section of the document, reports its problems on the Checker, and
+# returns its section (None when it cannot be built); _parse assembles the Challenge.
+
+@dataclass(frozen=True)
+class Identity:
+    """schema_version, id, title and summary."""
+
+    id: str
+    title: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Models:
+    """The models section: local models and the size caps of checkpoints and drafters."""
+
+    allow_local: bool = False
+    local_dir: Path | None = None
+    max_size_factor: float = 1.5
+    drafter_size_factor: float = 0.5
+
+
+@dataclass(frozen=True)
+class Prompts:
+    public: Path
+    private_env: str
+
+
+@dataclass(frozen=True)
+class Measurement:
+    output_tokens: int
+    warmup_requests: int
+    repeats: int
+    concurrency: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Ppl:
+    reference: float
+    max_increase: float
+
+
+@dataclass(frozen=True)
+class Quotas:
+    runs_per_author_per_day: int
+    authors_may_bench: bool = False
+    commands_per_sender_per_hour: int = DEFAULT_COMMANDS_PER_HOUR
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    startup_s: float
+    request_s: float
+    run_s: float
+
+
+@dataclass(frozen=True)
+class EngineSetup:
+    """engines, engine_args, engine_defaults and engine_env: what may run, and how."""
+
+    engines: Mapping[str, EngineRule]
+    args: Mapping[str, ArgSpec]
+    defaults: Mapping[str, Any]
+    env: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class People:
+    """The tag vocabulary and the maintainers' contact logins."""
+
+    tags: tuple[str, ...]
+    maintainers: tuple[str, ...]
+
+
 def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
     if not c.mapping((), d, **_TOP):
         return None
     ok_before = len(c.problems)
+    root = path.parent
+    ident = _parse_identity(c, d)
+    base = _parse_base_model(c, d.get("base_model"))
+    models = _parse_models(c, d.get("models", {}), root)
+    if base is not None and base.id.startswith("./") and not models.allow_local:
+        c.problem(("base_model", "id"), "is a local path, but models.allow_local is false.")
+    sub_dir = c.string(("submissions_dir",), d.get("submissions_dir", "submissions"), max_len=500)
+    prompts = _parse_prompts(c, d.get("prompts"), root)
+    meas = _parse_measurement(c, d.get("measurement"))
+    ppl = _parse_ppl(c, d.get("ppl"))
+    integrity = _parse_integrity(c, d.get("integrity"))
+    noise = _parse_ranking(c, d.get("ranking"))
+    quotas = _parse_quotas(c, d.get("quotas"))
+    tracks = _parse_tracks(c, d, noise, quotas.runs_per_author_per_day if quotas else None)
+    timeouts = _parse_timeouts(c, d.get("timeouts"))
+    setup = _parse_engine_setup(c, d)
+    people = _parse_people(c, d)
+    max_bytes = _parse_limits(c, d.get("limits", {}))
+    sandbox = _parse_sandbox(c, d.get("sandbox", {}))
+    logs_key = _parse_logs(c, d.get("logs", {}))
+    controls = _parse_controls(c, d.get("controls"))
+
+    if len(c.problems) > ok_before:
+        return None
+    assert ident and base and tracks and prompts and sub_dir and meas and ppl and integrity \
+        and noise and quotas and timeouts
+    return Challenge(
+        path=path, id=ident.id, title=ident.title, summary=ident.summary, base_model=base,
+        hardware=tracks[0].runner_label,
+        allow_local_models=models.allow_local, local_models_dir=models.local_dir,
+        submissions_dir=_resolve(root, sub_dir), public_prompts=prompts.public,
+        private_prompts_env=prompts.private_env,
+        output_tokens=meas.output_tokens, warmup_requests=meas.warmup_requests,
+        repeats=meas.repeats, concurrency=meas.concurrency, seed=meas.seed,
+        ppl_reference=ppl.reference, ppl_max_increase=ppl.max_increase,
+        integrity=integrity, noise=noise,
+        quota_runs_per_day=quotas.runs_per_author_per_day,
+        authors_may_bench=quotas.authors_may_bench,
+        startup_timeout_s=timeouts.startup_s, request_timeout_s=timeouts.request_s,
+        run_timeout_s=timeouts.run_s,
+        engines=setup.engines, engine_args=setup.args, engine_defaults=setup.defaults,
+        engine_env=setup.env,
+        tags=people.tags, maintainers=people.maintainers, max_submission_bytes=max_bytes, raw=d,
+        sandbox=sandbox or Sandbox(), logs_key=logs_key,
+        max_size_factor=models.max_size_factor,
+        drafter_size_factor=models.drafter_size_factor,
+        commands_per_hour=quotas.commands_per_sender_per_hour,
+        controls=controls, tracks=tracks,
+        tracks_at=_mark(c, ("tracks",) if "tracks" in d else ("hardware",)),
+    )
+
+
+def _parse_identity(c: Checker, d: Mapping[str, Any]) -> Identity | None:
     if d.get("schema_version") != CHALLENGE_SCHEMA_VERSION:
         c.problem(("schema_version",), f"must be {CHALLENGE_SCHEMA_VERSION} (this harness "
                                        f"reads version {CHALLENGE_SCHEMA_VERSION}).")
@@ -407,130 +536,152 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
                    hint="Use lowercase letters, digits and hyphens.")
     title = c.string(("title",), d.get("title"), max_len=120)
     summary = c.string(("summary",), d.get("summary", ""), min_len=0, max_len=2000) or ""
+    return Identity(cid, title, summary) if cid and title else None
 
-    bm = d.get("base_model")
-    base = None
-    if c.mapping(("base_model",), bm, required=["id", "revision"]):
-        bid = c.string(("base_model", "id"), bm.get("id"), pattern=HUB_ID_RE + "|" + LOCAL_ID_RE,
-                       hint="Use a Hub id (owner/name) or ./local-path.")
-        brev = c.string(("base_model", "revision"), bm.get("revision"), pattern=REVISION_RE,
-                        hint="Use the full 40-character commit SHA.")
-        if bid and brev:
-            base = ModelRef(bid, brev)
 
-    models = d.get("models", {})
-    allow_local, local_dir = False, None
-    size_factor, drafter_factor = 1.5, 0.5
-    if c.mapping(("models",), models, optional=["allow_local", "local_dir", "max_size_factor",
-                                                "drafter_size_factor"]):
-        allow_local = bool(c.boolean(("models", "allow_local"), models.get("allow_local", False)))
-        size_factor = c.number(("models", "max_size_factor"), models.get("max_size_factor", 1.5),
-                               minimum=0.01, maximum=100) or size_factor
-        drafter_factor = c.number(("models", "drafter_size_factor"),
-                                  models.get("drafter_size_factor", 0.5), minimum=0.001,
-                                  maximum=100) or drafter_factor
-        if allow_local:
-            ld = c.string(("models", "local_dir"), models.get("local_dir"), max_len=500)
-            if ld:
-                local_dir = _resolve(path.parent, ld)
-        elif "local_dir" in models:
-            c.problem(("models", "local_dir"), "is only used with allow_local: true.")
-    if base is not None and base.id.startswith("./") and not allow_local:
-        c.problem(("base_model", "id"), "is a local path, but models.allow_local is false.")
+def _parse_base_model(c: Checker, bm: Any) -> ModelRef | None:
+    if not c.mapping(("base_model",), bm, required=["id", "revision"]):
+        return None
+    bid = c.string(("base_model", "id"), bm.get("id"), pattern=HUB_ID_RE + "|" + LOCAL_ID_RE,
+                   hint="Use a Hub id (owner/name) or ./local-path.")
+    brev = c.string(("base_model", "revision"), bm.get("revision"), pattern=REVISION_RE,
+                    hint="Use the full 40-character commit SHA.")
+    return ModelRef(bid, brev) if bid and brev else None
 
-    sub_dir = c.string(("submissions_dir",), d.get("submissions_dir", "submissions"), max_len=500)
 
-    pr = d.get("prompts")
-    public, private_env = None, "ARENA_PRIVATE_PROMPTS"
-    if c.mapping(("prompts",), pr, required=["public"], optional=["private_env"]):
-        pub = c.string(("prompts", "public"), pr.get("public"), max_len=500)
-        if pub:
-            public = _resolve(path.parent, pub)
-            if not public.is_file():
-                c.problem(("prompts", "public"), f"the prompt set {show(pub)} does not exist "
-                                                  "(paths are relative to the challenge file).")
-        private_env = c.string(("prompts", "private_env"), pr.get("private_env", private_env),
-                               pattern=r"[A-Z][A-Z0-9_]{0,63}",
-                               hint="Name an environment variable.") or private_env
+def _parse_models(c: Checker, models: Any, root: Path) -> Models:
+    """The models section; its defaults where it is absent or broken (the problem is reported)."""
+    d = Models()
+    if not c.mapping(("models",), models, optional=["allow_local", "local_dir",
+                                                    "max_size_factor", "drafter_size_factor"]):
+        return d
+    allow_local = bool(c.boolean(("models", "allow_local"), models.get("allow_local", False)))
+    size_factor = c.number(("models", "max_size_factor"), models.get("max_size_factor", 1.5),
+                           minimum=0.01, maximum=100) or d.max_size_factor
+    drafter_factor = c.number(("models", "drafter_size_factor"),
+                              models.get("drafter_size_factor", 0.5), minimum=0.001,
+                              maximum=100) or d.drafter_size_factor
+    local_dir = None
+    if allow_local:
+        ld = c.string(("models", "local_dir"), models.get("local_dir"), max_len=500)
+        if ld:
+            local_dir = _resolve(root, ld)
+    elif "local_dir" in models:
+        c.problem(("models", "local_dir"), "is only used with allow_local: true.")
+    return Models(allow_local, local_dir, size_factor, drafter_factor)
 
-    m = d.get("measurement")
-    meas: dict[str, Any] = {}
-    if c.mapping(("measurement",), m, required=["output_tokens", "warmup_requests", "repeats",
-                                                 "concurrency"], optional=["seed"]):
-        meas["output_tokens"] = c.integer(("measurement", "output_tokens"), m.get("output_tokens"),
-                                          minimum=1, maximum=32768)
-        meas["warmup_requests"] = c.integer(("measurement", "warmup_requests"),
-                                            m.get("warmup_requests"), minimum=0, maximum=64)
-        meas["repeats"] = c.integer(("measurement", "repeats"), m.get("repeats"), minimum=1,
-                                    maximum=20)
-        meas["concurrency"] = c.integer(("measurement", "concurrency"), m.get("concurrency"),
-                                        minimum=1, maximum=1)
-        meas["seed"] = c.integer(("measurement", "seed"), m.get("seed", 1), minimum=0,
-                                 maximum=2**31 - 1)
 
-    ppl = d.get("ppl")
-    ppl_ref = ppl_inc = None
-    if c.mapping(("ppl",), ppl, required=["reference", "max_increase"]):
-        ppl_ref = c.number(("ppl", "reference"), ppl.get("reference"), positive=True)
-        ppl_inc = c.number(("ppl", "max_increase"), ppl.get("max_increase"), minimum=0, maximum=10)
+def _parse_prompts(c: Checker, pr: Any, root: Path) -> Prompts | None:
+    if not c.mapping(("prompts",), pr, required=["public"], optional=["private_env"]):
+        return None
+    public = None
+    pub = c.string(("prompts", "public"), pr.get("public"), max_len=500)
+    if pub:
+        public = _resolve(root, pub)
+        if not public.is_file():
+            c.problem(("prompts", "public"), f"the prompt set {show(pub)} does not exist "
+                                              "(paths are relative to the challenge file).")
+    default_env = "ARENA_PRIVATE_PROMPTS"
+    private_env = c.string(("prompts", "private_env"), pr.get("private_env", default_env),
+                           pattern=r"[A-Z][A-Z0-9_]{0,63}",
+                           hint="Name an environment variable.") or default_env
+    return Prompts(public, private_env) if public is not None else None
 
-    integ = d.get("integrity")
-    integrity = None
-    if c.mapping(("integrity",), integ, required=[
+
+def _parse_measurement(c: Checker, m: Any) -> Measurement | None:
+    if not c.mapping(("measurement",), m, required=["output_tokens", "warmup_requests",
+                                                     "repeats", "concurrency"],
+                     optional=["seed"]):
+        return None
+    at = ("measurement",)
+    vals = dict(
+        output_tokens=c.integer(at + ("output_tokens",), m.get("output_tokens"), minimum=1,
+                                maximum=32768),
+        warmup_requests=c.integer(at + ("warmup_requests",), m.get("warmup_requests"),
+                                  minimum=0, maximum=64),
+        repeats=c.integer(at + ("repeats",), m.get("repeats"), minimum=1, maximum=20),
+        concurrency=c.integer(at + ("concurrency",), m.get("concurrency"), minimum=1,
+                              maximum=1),
+        seed=c.integer(at + ("seed",), m.get("seed", 1), minimum=0, maximum=2**31 - 1),
+    )
+    if any(v is None for v in vals.values()):
+        return None
+    return Measurement(**vals)  # type: ignore[arg-type]
+
+
+def _parse_ppl(c: Checker, ppl: Any) -> Ppl | None:
+    if not c.mapping(("ppl",), ppl, required=["reference", "max_increase"]):
+        return None
+    ref = c.number(("ppl", "reference"), ppl.get("reference"), positive=True)
+    inc = c.number(("ppl", "max_increase"), ppl.get("max_increase"), minimum=0, maximum=10)
+    return Ppl(ref, inc) if ref is not None and inc is not None else None
+
+
+def _parse_integrity(c: Checker, integ: Any) -> Integrity | None:
+    if not c.mapping(("integrity",), integ, required=[
         "fidelity_prompts", "fidelity_output_tokens", "near_tie_margin",
         "public_private_tolerance", "public_private_action", "cache_probe_repeats",
-        "cache_probe_max_speedup"], optional=["pass_speedup_max", "noise"]):
-        vals = dict(
-            fidelity_prompts=c.integer(("integrity", "fidelity_prompts"),
-                                       integ.get("fidelity_prompts"), minimum=0, maximum=1024),
-            fidelity_output_tokens=c.integer(("integrity", "fidelity_output_tokens"),
-                                             integ.get("fidelity_output_tokens"), minimum=1,
-                                             maximum=32768),
-            near_tie_margin=c.number(("integrity", "near_tie_margin"),
-                                     integ.get("near_tie_margin"), minimum=0, maximum=10),
-            public_private_tolerance=c.number(("integrity", "public_private_tolerance"),
-                                              integ.get("public_private_tolerance"), minimum=0,
-                                              maximum=1),
-            public_private_action=c.string(("integrity", "public_private_action"),
-                                           integ.get("public_private_action"),
-                                           pattern="invalid|warn", hint="Use invalid or warn."),
-            cache_probe_repeats=c.integer(("integrity", "cache_probe_repeats"),
-                                          integ.get("cache_probe_repeats"), minimum=0, maximum=64),
-            cache_probe_max_speedup=c.number(("integrity", "cache_probe_max_speedup"),
-                                             integ.get("cache_probe_max_speedup"), minimum=1,
-                                             maximum=100),
-        )
-        vals["pass_speedup_max"] = c.number(("integrity", "pass_speedup_max"),
-                                            integ.get("pass_speedup_max", 1.5), minimum=1,
-                                            maximum=100)
-        noise = _parse_noise(c, integ.get("noise"))
-        if all(v is not None for v in vals.values()) and noise is not None:
-            integrity = Integrity(**vals, noise=noise)  # type: ignore[arg-type]
+            "cache_probe_max_speedup"], optional=["pass_speedup_max", "noise"]):
+        return None
+    at = ("integrity",)
+    vals = dict(
+        fidelity_prompts=c.integer(at + ("fidelity_prompts",), integ.get("fidelity_prompts"),
+                                   minimum=0, maximum=1024),
+        fidelity_output_tokens=c.integer(at + ("fidelity_output_tokens",),
+                                         integ.get("fidelity_output_tokens"), minimum=1,
+                                         maximum=32768),
+        near_tie_margin=c.number(at + ("near_tie_margin",), integ.get("near_tie_margin"),
+                                 minimum=0, maximum=10),
+        public_private_tolerance=c.number(at + ("public_private_tolerance",),
+                                          integ.get("public_private_tolerance"), minimum=0,
+                                          maximum=1),
+        public_private_action=c.string(at + ("public_private_action",),
+                                       integ.get("public_private_action"),
+                                       pattern="invalid|warn", hint="Use invalid or warn."),
+        cache_probe_repeats=c.integer(at + ("cache_probe_repeats",),
+                                      integ.get("cache_probe_repeats"), minimum=0, maximum=64),
+        cache_probe_max_speedup=c.number(at + ("cache_probe_max_speedup",),
+                                         integ.get("cache_probe_max_speedup"), minimum=1,
+                                         maximum=100),
+    )
+    vals["pass_speedup_max"] = c.number(at + ("pass_speedup_max",),
+                                        integ.get("pass_speedup_max", 1.5), minimum=1,
+                                        maximum=100)
+    noise = _parse_noise(c, integ.get("noise"))
+    if any(v is None for v in vals.values()) or noise is None:
+        return None
+    return Integrity(**vals, noise=noise)  # type: ignore[arg-type]
 
-    noise = _parse_ranking(c, d.get("ranking"))
 
-    q = d.get("quotas")
-    runs_per_day, authors_may_bench, commands_per_hour = None, False, DEFAULT_COMMANDS_PER_HOUR
-    if c.mapping(("quotas",), q, required=["runs_per_author_per_day"],
-                 optional=["authors_may_bench", "commands_per_sender_per_hour"]):
-        runs_per_day = c.integer(("quotas", "runs_per_author_per_day"),
-                                 q.get("runs_per_author_per_day"), minimum=0, maximum=1000)
-        authors_may_bench = bool(c.boolean(("quotas", "authors_may_bench"),
-                                           q.get("authors_may_bench", False)))
-        if "commands_per_sender_per_hour" in q:
-            commands_per_hour = c.integer(("quotas", "commands_per_sender_per_hour"),
-                                          q.get("commands_per_sender_per_hour"), minimum=1,
-                                          maximum=1000) or DEFAULT_COMMANDS_PER_HOUR
+def _parse_quotas(c: Checker, q: Any) -> Quotas | None:
+    if not c.mapping(("quotas",), q, required=["runs_per_author_per_day"],
+                     optional=["authors_may_bench", "commands_per_sender_per_hour"]):
+        return None
+    runs_per_day = c.integer(("quotas", "runs_per_author_per_day"),
+                             q.get("runs_per_author_per_day"), minimum=0, maximum=1000)
+    authors_may_bench = bool(c.boolean(("quotas", "authors_may_bench"),
+                                       q.get("authors_may_bench", False)))
+    commands_per_hour = DEFAULT_COMMANDS_PER_HOUR
+    if "commands_per_sender_per_hour" in q:
+        commands_per_hour = c.integer(("quotas", "commands_per_sender_per_hour"),
+                                      q.get("commands_per_sender_per_hour"), minimum=1,
+                                      maximum=1000) or DEFAULT_COMMANDS_PER_HOUR
+    if runs_per_day is None:
+        return None
+    return Quotas(runs_per_day, authors_may_bench, commands_per_hour)
 
-    tracks = _parse_tracks(c, d, noise, runs_per_day)
-    hardware = tracks[0].runner_label if tracks else None
 
-    t = d.get("timeouts")
-    timeouts: dict[str, float | None] = {}
-    if c.mapping(("timeouts",), t, required=["startup_s", "request_s", "run_s"]):
-        for k in ("startup_s", "request_s", "run_s"):
-            timeouts[k] = c.number(("timeouts", k), t.get(k), minimum=1, maximum=86400)
+def _parse_timeouts(c: Checker, t: Any) -> Timeouts | None:
+    if not c.mapping(("timeouts",), t, required=["startup_s", "request_s", "run_s"]):
+        return None
+    vals = {k: c.number(("timeouts", k), t.get(k), minimum=1, maximum=86400)
+            for k in ("startup_s", "request_s", "run_s")}
+    if any(v is None for v in vals.values()):
+        return None
+    return Timeouts(**vals)  # type: ignore[arg-type]
 
+
+def _parse_engine_setup(c: Checker, d: Mapping[str, Any]) -> EngineSetup:
     engines = _parse_engines(c, d.get("engines"))
     engine_args = _parse_engine_args(c, d.get("engine_args"))
     engine_defaults = d.get("engine_defaults", {})
@@ -548,7 +699,12 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
                 c.problem(("engine_env", k), "is set by the harness.", at_key=True)
             else:
                 c.string(("engine_env", k), v, min_len=0, max_len=500)
+    defaults = dict(engine_defaults) if isinstance(engine_defaults, dict) else {}
+    env = {k: str(v) for k, v in engine_env.items()} if isinstance(engine_env, dict) else {}
+    return EngineSetup(engines, engine_args, defaults, env)
 
+
+def _parse_people(c: Checker, d: Mapping[str, Any]) -> People:
     tags = c.string_list(("tags",), d.get("tags"), max_items=100)
     for i, tg in enumerate(tags):
         if not re.fullmatch(TAG_RE, tg):
@@ -558,59 +714,41 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
     for i, login in enumerate(maintainers):
         if not re.fullmatch(LOGIN_RE, login):
             c.problem(("maintainers", i), f"{show(login)} is not a GitHub login.")
+    return People(tuple(tags), tuple(maintainers))
 
-    lim = d.get("limits", {})
+
+def _parse_limits(c: Checker, lim: Any) -> int:
+    """limits.submission_bytes: the largest submission file."""
     max_bytes = 64 * 1024
     if c.mapping(("limits",), lim, optional=["submission_bytes"]):
         max_bytes = c.integer(("limits", "submission_bytes"), lim.get("submission_bytes", max_bytes),
                               minimum=1024, maximum=1024 * 1024) or max_bytes
+    return max_bytes
 
-    sandbox = _parse_sandbox(c, d.get("sandbox", {}))
-    logs = d.get("logs", {})
-    logs_key = None
+
+def _parse_logs(c: Checker, logs: Any) -> str | None:
+    """logs.maintainers_key: the public key engine logs are sealed to (None: not given)."""
     if c.mapping(("logs",), logs, optional=["maintainers_key"]) and "maintainers_key" in logs:
-        logs_key = c.string(("logs", "maintainers_key"), logs.get("maintainers_key"),
-                            pattern=r"[A-Za-z0-9+/]{43}=",
-                            hint="Use `arena logs keygen` and paste its public key.")
+        return c.string(("logs", "maintainers_key"), logs.get("maintainers_key"),
+                        pattern=r"[A-Za-z0-9+/]{43}=",
+                        hint="Use `arena logs keygen` and paste its public key.")
+    return None
 
-    controls = None
-    ct = d.get("controls")
-    if ct is not None and c.mapping(("controls",), ct, required=["submission"],
-                                    optional=["tolerance", "baseline_runs"]):
-        csub = c.string(("controls", "submission"), ct.get("submission"),
-                        pattern=r"submissions/[A-Za-z0-9][A-Za-z0-9-]{0,38}/[a-z0-9][a-z0-9-]{0,62}\.yaml",
-                        hint="Name a submission file, submissions/<login>/<name>.yaml.")
-        ctol = c.number(("controls", "tolerance"), ct.get("tolerance", 0.03), minimum=0.001,
-                        maximum=0.5)
-        cbase = c.integer(("controls", "baseline_runs"), ct.get("baseline_runs", 3), minimum=1,
-                          maximum=30)
-        if csub and ctol is not None and cbase is not None:
-            controls = Controls(csub, float(ctol), int(cbase))
 
-    if len(c.problems) > ok_before:
+def _parse_controls(c: Checker, ct: Any) -> Controls | None:
+    if ct is None or not c.mapping(("controls",), ct, required=["submission"],
+                                   optional=["tolerance", "baseline_runs"]):
         return None
-    assert base and cid and title and hardware and public and sub_dir and integrity and noise
-    return Challenge(
-        path=path, id=cid, title=title, summary=summary, base_model=base, hardware=hardware,
-        allow_local_models=allow_local, local_models_dir=local_dir,
-        submissions_dir=_resolve(path.parent, sub_dir), public_prompts=public,
-        private_prompts_env=private_env,
-        output_tokens=meas["output_tokens"], warmup_requests=meas["warmup_requests"],
-        repeats=meas["repeats"], concurrency=meas["concurrency"], seed=meas["seed"],
-        ppl_reference=ppl_ref, ppl_max_increase=ppl_inc,  # type: ignore[arg-type]
-        integrity=integrity, noise=noise,  # type: ignore[arg-type]
-        quota_runs_per_day=runs_per_day, authors_may_bench=authors_may_bench,  # type: ignore[arg-type]
-        startup_timeout_s=timeouts["startup_s"], request_timeout_s=timeouts["request_s"],  # type: ignore[arg-type]
-        run_timeout_s=timeouts["run_s"],  # type: ignore[arg-type]
-        engines=engines, engine_args=engine_args, engine_defaults=dict(engine_defaults),
-        engine_env={k: str(v) for k, v in engine_env.items()},
-        tags=tuple(tags), maintainers=tuple(maintainers), max_submission_bytes=max_bytes, raw=d,
-        sandbox=sandbox or Sandbox(), logs_key=logs_key,
-        max_size_factor=size_factor, drafter_size_factor=drafter_factor,
-        commands_per_hour=commands_per_hour,
-        controls=controls, tracks=tracks,
-        tracks_at=_mark(c, ("tracks",) if "tracks" in d else ("hardware",)),
-    )
+    csub = c.string(("controls", "submission"), ct.get("submission"),
+                    pattern=r"submissions/[A-Za-z0-9][A-Za-z0-9-]{0,38}/[a-z0-9][a-z0-9-]{0,62}\.yaml",
+                    hint="Name a submission file, submissions/<login>/<name>.yaml.")
+    ctol = c.number(("controls", "tolerance"), ct.get("tolerance", 0.03), minimum=0.001,
+                    maximum=0.5)
+    cbase = c.integer(("controls", "baseline_runs"), ct.get("baseline_runs", 3), minimum=1,
+                      maximum=30)
+    if csub and ctol is not None and cbase is not None:
+        return Controls(csub, float(ctol), int(cbase))
+    return None
 
 
 def _mark(c: Checker, path: tuple[Any, ...]) -> tuple[int, int]:
