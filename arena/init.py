@@ -522,6 +522,7 @@ def _retitle_guides(target: Path, v: dict[str, str], title: str) -> None:
                             f"(submissions/{first}/baseline.yaml), or this one:")
         text = text.replace("Fast Gemma", title)
         text = text.replace('"0.32.0"', f'"{v["vllm-version"]}"')
+        text = text.replace("tracks: [a10g]", f"tracks: [{_tracks(v)[0][0]}]")
         p.write_text(text, encoding="utf-8")
 
 
