@@ -210,3 +210,29 @@ def test_any_tracks_value_loads_or_is_reported(tmp_path, tracks, keep_hardware):
         assert exc.problems and all(p.line >= 1 and p.message for p in exc.problems)
     else:
         assert ch.tracks and ch.hardware == ch.tracks[0].runner_label
+
+
+# -- `arena track` ---------------------------------------------------------------------------------
+
+def _arena(*argv: str):
+    import os
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "arena", *argv], cwd=REPO, capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO)))
+
+
+def test_arena_track_prints_one_track_or_all_of_them(tmp_path):
+    import json
+    out = _arena("track", "--challenge", str(TWO_TRACKS))
+    assert out.returncode == 0 and json.loads(out.stdout)["name"] == "a10g"
+    out = _arena("track", "--all", "--challenge", str(TWO_TRACKS))
+    assert [t["runner_label"] for t in json.loads(out.stdout)] == ["a10g", "l4"]
+    target = tmp_path / "t.json"
+    out = _arena("track", "l4", "--out", str(target), "--challenge", str(TWO_TRACKS))
+    assert out.returncode == 0 and out.stdout == ""
+    assert json.loads(target.read_text()) == {"name": "l4", "runner_label": "l4",
+                                              "accelerator": "NVIDIA L4",
+                                              "runs_per_author_per_day": 3}
+    out = _arena("track", "l4\x1b[2J", "--challenge", str(TWO_TRACKS))
+    assert out.returncode == 2 and "is not a track" in out.stderr and "\x1b" not in out.stderr
