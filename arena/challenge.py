@@ -472,6 +472,16 @@ class People:
     maintainers: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Limits:
+    submission_bytes: int = 64 * 1024  # the largest submission file
+
+
+@dataclass(frozen=True)
+class Logs:
+    maintainers_key: str | None = None  # the public key engine logs are sealed to
+
+
 def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
     if not c.mapping((), d, **_TOP):
         return None
@@ -493,9 +503,9 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
     timeouts = _parse_timeouts(c, d.get("timeouts"))
     setup = _parse_engine_setup(c, d)
     people = _parse_people(c, d)
-    max_bytes = _parse_limits(c, d.get("limits", {}))
+    limits = _parse_limits(c, d.get("limits", {}))
     sandbox = _parse_sandbox(c, d.get("sandbox", {}))
-    logs_key = _parse_logs(c, d.get("logs", {}))
+    logs = _parse_logs(c, d.get("logs", {}))
     controls = _parse_controls(c, d.get("controls"))
 
     if len(c.problems) > ok_before:
@@ -518,8 +528,9 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
         run_timeout_s=timeouts.run_s,
         engines=setup.engines, engine_args=setup.args, engine_defaults=setup.defaults,
         engine_env=setup.env,
-        tags=people.tags, maintainers=people.maintainers, max_submission_bytes=max_bytes, raw=d,
-        sandbox=sandbox or Sandbox(), logs_key=logs_key,
+        tags=people.tags, maintainers=people.maintainers,
+        max_submission_bytes=limits.submission_bytes, raw=d,
+        sandbox=sandbox or Sandbox(), logs_key=logs.maintainers_key,
         max_size_factor=models.max_size_factor,
         drafter_size_factor=models.drafter_size_factor,
         commands_per_hour=quotas.commands_per_sender_per_hour,
@@ -717,22 +728,20 @@ def _parse_people(c: Checker, d: Mapping[str, Any]) -> People:
     return People(tuple(tags), tuple(maintainers))
 
 
-def _parse_limits(c: Checker, lim: Any) -> int:
-    """limits.submission_bytes: the largest submission file."""
-    max_bytes = 64 * 1024
+def _parse_limits(c: Checker, lim: Any) -> Limits:
+    max_bytes = Limits().submission_bytes
     if c.mapping(("limits",), lim, optional=["submission_bytes"]):
         max_bytes = c.integer(("limits", "submission_bytes"), lim.get("submission_bytes", max_bytes),
                               minimum=1024, maximum=1024 * 1024) or max_bytes
-    return max_bytes
+    return Limits(max_bytes)
 
 
-def _parse_logs(c: Checker, logs: Any) -> str | None:
-    """logs.maintainers_key: the public key engine logs are sealed to (None: not given)."""
+def _parse_logs(c: Checker, logs: Any) -> Logs:
     if c.mapping(("logs",), logs, optional=["maintainers_key"]) and "maintainers_key" in logs:
-        return c.string(("logs", "maintainers_key"), logs.get("maintainers_key"),
-                        pattern=r"[A-Za-z0-9+/]{43}=",
-                        hint="Use `arena logs keygen` and paste its public key.")
-    return None
+        return Logs(c.string(("logs", "maintainers_key"), logs.get("maintainers_key"),
+                             pattern=r"[A-Za-z0-9+/]{43}=",
+                             hint="Use `arena logs keygen` and paste its public key."))
+    return Logs()
 
 
 def _parse_controls(c: Checker, ct: Any) -> Controls | None:
