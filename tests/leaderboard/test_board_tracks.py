@@ -183,3 +183,33 @@ def test_the_json_api_carries_every_track(two, tmp_path):
     assert {r["submission"] for r in by_track["a10g"] if r["counted"]} == {
         "alice/fast", "bob/close", "carol/a10g-only"}
     assert all(r["ranked"] == r["counted"] for r in runs)
+
+
+def test_arena_compare_takes_a_track_and_refuses_two_tracks(two, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path, store_root = two
+    m = _model(two)
+    l4 = m.boards["l4"].entries
+    a10g = m.boards["a10g"].entries
+    files = {}
+    for name, doc in (("l4a", l4[0].result), ("l4b", l4[1].result), ("a10g", a10g[0].result)):
+        files[name] = tmp_path / f"{name}.json"
+        files[name].write_text(json.dumps(doc))
+
+    def compare(*argv):
+        return subprocess.run([sys.executable, "-m", "arena", "compare", *argv, "--challenge",
+                               str(path), "--json"], capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2])))
+
+    out = compare(str(files["l4a"]), str(files["l4b"]), "--track", "l4")
+    doc = json.loads(out.stdout)
+    assert out.returncode == 0 and doc["verdict"] == "tie"  # 10 tokens/s inside l4's margin
+    assert "4" in doc["tie_rule"] and doc["tie_margin"] == pytest.approx(17.9, abs=0.2)
+    out = compare(str(files["l4a"]), str(files["a10g"]), "--track", "l4")
+    doc = json.loads(out.stdout)
+    assert doc["verdict"] is None and "different" in doc["note"]
+    out = compare(str(files["l4a"]), str(files["l4b"]), "--track", "h100")
+    assert out.returncode == 2 and "'h100' is not a track" in out.stderr
