@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -22,6 +22,7 @@ from arena import yamlstrict
 from arena.patch import PatchRules
 from arena.problems import Problem, show
 from arena.shape import Checker
+from arena.text import has_unsafe_characters
 
 CHALLENGE_SCHEMA_VERSION = 1
 MAX_CHALLENGE_BYTES = 256 * 1024
@@ -37,6 +38,9 @@ LOCAL_ID_RE = r"\./(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,62}(/[A-Za-z0-9][A-Za-z
 LOGIN_RE = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
 TAG_RE = r"[a-z0-9][a-z0-9-]{0,39}"
 HARDWARE_RE = r"[a-z0-9][a-z0-9._-]{0,39}"
+# A hardware track's name (results carry it as challenge.track): lowercase, digits, hyphens.
+TRACK_NAME_RE = r"[a-z0-9][a-z0-9-]{0,39}"
+MAX_TRACKS = 16
 
 # Engine arguments no challenge may allow, with the reason a participant is told. They run code,
 # change what is loaded or scored, or are the harness's to decide.
@@ -212,6 +216,19 @@ DEFAULT_COMMANDS_PER_HOUR = 20
 
 
 @dataclass(frozen=True)
+class Track:
+    """One hardware track: the runners it is measured on (`runs-on: [self-hosted,
+    <runner_label>]`), its own daily quota and its own run-to-run noise, so it is ranked on its
+    own board. A challenge written with `hardware: <label>` has one track named after the label."""
+
+    name: str
+    runner_label: str
+    accelerator: str | None  # words for people, e.g. "NVIDIA A10G"; None: not given
+    runs_per_author_per_day: int
+    noise: Noise
+
+
+@dataclass(frozen=True)
 class Controls:
     """Control runs (arena.controls): `submission` is a file on the default branch,
     `tolerance` the largest relative move of a control's TPS from its reference value, and the
@@ -270,14 +287,51 @@ class Challenge:
     # The reference submission the control workflow re-measures on each track (None: no
     # control runs), and how far a control may move before its runner counts as drifted.
     controls: Controls | None = None
+    # The hardware tracks, in the file's order (never empty once loaded; a challenge written
+    # with `hardware:` has one). `hardware` above is the first track's runner label.
+    tracks: tuple[Track, ...] = ()
+    # Where the tracks are declared (line, column), for messages about an unknown track.
+    tracks_at: tuple[int, int] = field(default=(1, 1), repr=False, compare=False)
 
     @property
     def root(self) -> Path:
         return self.path.parent
 
     @property
+    def track_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tracks)
+
+    def track(self, name: str | None = None) -> Track:
+        """The track called `name`; None: the first. An unknown name raises ChallengeError
+        naming the tracks there are."""
+        if name is None:
+            return self.tracks[0]
+        for t in self.tracks:
+            if t.name == name:
+                return t
+        line, column = self.tracks_at
+        raise ChallengeError([Problem(
+            str(self.path), line, column, "tracks" if "tracks" in self.raw else "hardware",
+            f"{show(name)} is not a track of this challenge. Its tracks: "
+            f"{', '.join(self.track_names)}. Name one of them.")])
+
+    @property
     def ppl_cap(self) -> float:
         return self.ppl_reference * (1.0 + self.ppl_max_increase)
+
+
+def result_track(result: Any, challenge: Challenge) -> str:
+    """The track a result was measured on: its `challenge.track`; absent, the challenge's first
+    track (results from before tracks, and every result of a one-track challenge). `result` is
+    a result document (a mapping) or a typed result with `.challenge.track`."""
+    if isinstance(result, Mapping):
+        ch = result.get("challenge")
+        name = ch.get("track") if isinstance(ch, Mapping) else None
+    else:
+        name = getattr(getattr(result, "challenge", None), "track", None)
+    if isinstance(name, str) and name:
+        return name
+    return challenge.tracks[0].name
 
 
 CHALLENGE_FILE = "challenge.yaml"
@@ -333,18 +387,159 @@ def load_challenge(path: str | os.PathLike[str] | None = None) -> Challenge:
 
 
 _TOP = {
-    "required": ["schema_version", "id", "title", "base_model", "hardware", "prompts",
+    "required": ["schema_version", "id", "title", "base_model", "prompts",
                  "measurement", "ppl", "integrity", "ranking", "quotas", "timeouts", "engines",
                  "engine_args", "tags", "maintainers"],
-    "optional": ["summary", "models", "submissions_dir", "engine_defaults", "engine_env",
-                 "limits", "sandbox", "logs", "controls"],
+    # One of hardware (one track) and tracks (several) is required: _parse_tracks checks it.
+    "optional": ["hardware", "tracks", "summary", "models", "submissions_dir",
+                 "engine_defaults", "engine_env", "limits", "sandbox", "logs", "controls"],
 }
+
+
+# -- challenge.yaml, section by section: one dataclass and one parser each ----------------------
+# Each parser reads its section of the document, reports its problems on the Checker, and
+# returns its section (None when it cannot be built); _parse assembles the Challenge.
+
+@dataclass(frozen=True)
+class Identity:
+    """schema_version, id, title and summary."""
+
+    id: str
+    title: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Models:
+    """The models section: local models and the size caps of checkpoints and drafters."""
+
+    allow_local: bool = False
+    local_dir: Path | None = None
+    max_size_factor: float = 1.5
+    drafter_size_factor: float = 0.5
+
+
+@dataclass(frozen=True)
+class Prompts:
+    public: Path
+    private_env: str
+
+
+@dataclass(frozen=True)
+class Measurement:
+    output_tokens: int
+    warmup_requests: int
+    repeats: int
+    concurrency: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Ppl:
+    reference: float
+    max_increase: float
+
+
+@dataclass(frozen=True)
+class Quotas:
+    runs_per_author_per_day: int
+    authors_may_bench: bool = False
+    commands_per_sender_per_hour: int = DEFAULT_COMMANDS_PER_HOUR
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    startup_s: float
+    request_s: float
+    run_s: float
+
+
+@dataclass(frozen=True)
+class EngineSetup:
+    """engines, engine_args, engine_defaults and engine_env: what may run, and how."""
+
+    engines: Mapping[str, EngineRule]
+    args: Mapping[str, ArgSpec]
+    defaults: Mapping[str, Any]
+    env: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class People:
+    """The tag vocabulary and the maintainers' contact logins."""
+
+    tags: tuple[str, ...]
+    maintainers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Limits:
+    submission_bytes: int = 64 * 1024  # the largest submission file
+
+
+@dataclass(frozen=True)
+class Logs:
+    maintainers_key: str | None = None  # the public key engine logs are sealed to
 
 
 def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
     if not c.mapping((), d, **_TOP):
         return None
     ok_before = len(c.problems)
+    root = path.parent
+    ident = _parse_identity(c, d)
+    base = _parse_base_model(c, d.get("base_model"))
+    models = _parse_models(c, d.get("models", {}), root)
+    if base is not None and base.id.startswith("./") and not models.allow_local:
+        c.problem(("base_model", "id"), "is a local path, but models.allow_local is false.")
+    sub_dir = c.string(("submissions_dir",), d.get("submissions_dir", "submissions"), max_len=500)
+    prompts = _parse_prompts(c, d.get("prompts"), root)
+    meas = _parse_measurement(c, d.get("measurement"))
+    ppl = _parse_ppl(c, d.get("ppl"))
+    integrity = _parse_integrity(c, d.get("integrity"))
+    noise = _parse_ranking(c, d.get("ranking"))
+    quotas = _parse_quotas(c, d.get("quotas"))
+    tracks = _parse_tracks(c, d, noise, quotas.runs_per_author_per_day if quotas else None)
+    timeouts = _parse_timeouts(c, d.get("timeouts"))
+    setup = _parse_engine_setup(c, d)
+    people = _parse_people(c, d)
+    limits = _parse_limits(c, d.get("limits", {}))
+    sandbox = _parse_sandbox(c, d.get("sandbox", {}))
+    logs = _parse_logs(c, d.get("logs", {}))
+    controls = _parse_controls(c, d.get("controls"))
+
+    if len(c.problems) > ok_before:
+        return None
+    assert ident and base and tracks and prompts and sub_dir and meas and ppl and integrity \
+        and noise and quotas and timeouts
+    return Challenge(
+        path=path, id=ident.id, title=ident.title, summary=ident.summary, base_model=base,
+        hardware=tracks[0].runner_label,
+        allow_local_models=models.allow_local, local_models_dir=models.local_dir,
+        submissions_dir=_resolve(root, sub_dir), public_prompts=prompts.public,
+        private_prompts_env=prompts.private_env,
+        output_tokens=meas.output_tokens, warmup_requests=meas.warmup_requests,
+        repeats=meas.repeats, concurrency=meas.concurrency, seed=meas.seed,
+        ppl_reference=ppl.reference, ppl_max_increase=ppl.max_increase,
+        integrity=integrity, noise=noise,
+        quota_runs_per_day=quotas.runs_per_author_per_day,
+        authors_may_bench=quotas.authors_may_bench,
+        startup_timeout_s=timeouts.startup_s, request_timeout_s=timeouts.request_s,
+        run_timeout_s=timeouts.run_s,
+        engines=setup.engines, engine_args=setup.args, engine_defaults=setup.defaults,
+        engine_env=setup.env,
+        tags=people.tags, maintainers=people.maintainers,
+        max_submission_bytes=limits.submission_bytes, raw=d,
+        sandbox=sandbox or Sandbox(), logs_key=logs.maintainers_key,
+        max_size_factor=models.max_size_factor,
+        drafter_size_factor=models.drafter_size_factor,
+        commands_per_hour=quotas.commands_per_sender_per_hour,
+        controls=controls, tracks=tracks,
+        tracks_at=_mark(c, ("tracks",) if "tracks" in d else ("hardware",)),
+    )
+
+
+def _parse_identity(c: Checker, d: Mapping[str, Any]) -> Identity | None:
     if d.get("schema_version") != CHALLENGE_SCHEMA_VERSION:
         c.problem(("schema_version",), f"must be {CHALLENGE_SCHEMA_VERSION} (this harness "
                                        f"reads version {CHALLENGE_SCHEMA_VERSION}).")
@@ -352,129 +547,152 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
                    hint="Use lowercase letters, digits and hyphens.")
     title = c.string(("title",), d.get("title"), max_len=120)
     summary = c.string(("summary",), d.get("summary", ""), min_len=0, max_len=2000) or ""
+    return Identity(cid, title, summary) if cid and title else None
 
-    bm = d.get("base_model")
-    base = None
-    if c.mapping(("base_model",), bm, required=["id", "revision"]):
-        bid = c.string(("base_model", "id"), bm.get("id"), pattern=HUB_ID_RE + "|" + LOCAL_ID_RE,
-                       hint="Use a Hub id (owner/name) or ./local-path.")
-        brev = c.string(("base_model", "revision"), bm.get("revision"), pattern=REVISION_RE,
-                        hint="Use the full 40-character commit SHA.")
-        if bid and brev:
-            base = ModelRef(bid, brev)
-    hardware = c.string(("hardware",), d.get("hardware"), pattern=HARDWARE_RE,
-                        hint="Use a short lowercase label such as a10g.")
 
-    models = d.get("models", {})
-    allow_local, local_dir = False, None
-    size_factor, drafter_factor = 1.5, 0.5
-    if c.mapping(("models",), models, optional=["allow_local", "local_dir", "max_size_factor",
-                                                "drafter_size_factor"]):
-        allow_local = bool(c.boolean(("models", "allow_local"), models.get("allow_local", False)))
-        size_factor = c.number(("models", "max_size_factor"), models.get("max_size_factor", 1.5),
-                               minimum=0.01, maximum=100) or size_factor
-        drafter_factor = c.number(("models", "drafter_size_factor"),
-                                  models.get("drafter_size_factor", 0.5), minimum=0.001,
-                                  maximum=100) or drafter_factor
-        if allow_local:
-            ld = c.string(("models", "local_dir"), models.get("local_dir"), max_len=500)
-            if ld:
-                local_dir = _resolve(path.parent, ld)
-        elif "local_dir" in models:
-            c.problem(("models", "local_dir"), "is only used with allow_local: true.")
-    if base is not None and base.id.startswith("./") and not allow_local:
-        c.problem(("base_model", "id"), "is a local path, but models.allow_local is false.")
+def _parse_base_model(c: Checker, bm: Any) -> ModelRef | None:
+    if not c.mapping(("base_model",), bm, required=["id", "revision"]):
+        return None
+    bid = c.string(("base_model", "id"), bm.get("id"), pattern=HUB_ID_RE + "|" + LOCAL_ID_RE,
+                   hint="Use a Hub id (owner/name) or ./local-path.")
+    brev = c.string(("base_model", "revision"), bm.get("revision"), pattern=REVISION_RE,
+                    hint="Use the full 40-character commit SHA.")
+    return ModelRef(bid, brev) if bid and brev else None
 
-    sub_dir = c.string(("submissions_dir",), d.get("submissions_dir", "submissions"), max_len=500)
 
-    pr = d.get("prompts")
-    public, private_env = None, "ARENA_PRIVATE_PROMPTS"
-    if c.mapping(("prompts",), pr, required=["public"], optional=["private_env"]):
-        pub = c.string(("prompts", "public"), pr.get("public"), max_len=500)
-        if pub:
-            public = _resolve(path.parent, pub)
-            if not public.is_file():
-                c.problem(("prompts", "public"), f"the prompt set {show(pub)} does not exist "
-                                                  "(paths are relative to the challenge file).")
-        private_env = c.string(("prompts", "private_env"), pr.get("private_env", private_env),
-                               pattern=r"[A-Z][A-Z0-9_]{0,63}",
-                               hint="Name an environment variable.") or private_env
+def _parse_models(c: Checker, models: Any, root: Path) -> Models:
+    """The models section; its defaults where it is absent or broken (the problem is reported)."""
+    d = Models()
+    if not c.mapping(("models",), models, optional=["allow_local", "local_dir",
+                                                    "max_size_factor", "drafter_size_factor"]):
+        return d
+    allow_local = bool(c.boolean(("models", "allow_local"), models.get("allow_local", False)))
+    size_factor = c.number(("models", "max_size_factor"), models.get("max_size_factor", 1.5),
+                           minimum=0.01, maximum=100) or d.max_size_factor
+    drafter_factor = c.number(("models", "drafter_size_factor"),
+                              models.get("drafter_size_factor", 0.5), minimum=0.001,
+                              maximum=100) or d.drafter_size_factor
+    local_dir = None
+    if allow_local:
+        ld = c.string(("models", "local_dir"), models.get("local_dir"), max_len=500)
+        if ld:
+            local_dir = _resolve(root, ld)
+    elif "local_dir" in models:
+        c.problem(("models", "local_dir"), "is only used with allow_local: true.")
+    return Models(allow_local, local_dir, size_factor, drafter_factor)
 
-    m = d.get("measurement")
-    meas: dict[str, Any] = {}
-    if c.mapping(("measurement",), m, required=["output_tokens", "warmup_requests", "repeats",
-                                                 "concurrency"], optional=["seed"]):
-        meas["output_tokens"] = c.integer(("measurement", "output_tokens"), m.get("output_tokens"),
-                                          minimum=1, maximum=32768)
-        meas["warmup_requests"] = c.integer(("measurement", "warmup_requests"),
-                                            m.get("warmup_requests"), minimum=0, maximum=64)
-        meas["repeats"] = c.integer(("measurement", "repeats"), m.get("repeats"), minimum=1,
-                                    maximum=20)
-        meas["concurrency"] = c.integer(("measurement", "concurrency"), m.get("concurrency"),
-                                        minimum=1, maximum=1)
-        meas["seed"] = c.integer(("measurement", "seed"), m.get("seed", 1), minimum=0,
-                                 maximum=2**31 - 1)
 
-    ppl = d.get("ppl")
-    ppl_ref = ppl_inc = None
-    if c.mapping(("ppl",), ppl, required=["reference", "max_increase"]):
-        ppl_ref = c.number(("ppl", "reference"), ppl.get("reference"), positive=True)
-        ppl_inc = c.number(("ppl", "max_increase"), ppl.get("max_increase"), minimum=0, maximum=10)
+def _parse_prompts(c: Checker, pr: Any, root: Path) -> Prompts | None:
+    if not c.mapping(("prompts",), pr, required=["public"], optional=["private_env"]):
+        return None
+    public = None
+    pub = c.string(("prompts", "public"), pr.get("public"), max_len=500)
+    if pub:
+        public = _resolve(root, pub)
+        if not public.is_file():
+            c.problem(("prompts", "public"), f"the prompt set {show(pub)} does not exist "
+                                              "(paths are relative to the challenge file).")
+    default_env = "ARENA_PRIVATE_PROMPTS"
+    private_env = c.string(("prompts", "private_env"), pr.get("private_env", default_env),
+                           pattern=r"[A-Z][A-Z0-9_]{0,63}",
+                           hint="Name an environment variable.") or default_env
+    return Prompts(public, private_env) if public is not None else None
 
-    integ = d.get("integrity")
-    integrity = None
-    if c.mapping(("integrity",), integ, required=[
+
+def _parse_measurement(c: Checker, m: Any) -> Measurement | None:
+    if not c.mapping(("measurement",), m, required=["output_tokens", "warmup_requests",
+                                                     "repeats", "concurrency"],
+                     optional=["seed"]):
+        return None
+    at = ("measurement",)
+    vals = dict(
+        output_tokens=c.integer(at + ("output_tokens",), m.get("output_tokens"), minimum=1,
+                                maximum=32768),
+        warmup_requests=c.integer(at + ("warmup_requests",), m.get("warmup_requests"),
+                                  minimum=0, maximum=64),
+        repeats=c.integer(at + ("repeats",), m.get("repeats"), minimum=1, maximum=20),
+        concurrency=c.integer(at + ("concurrency",), m.get("concurrency"), minimum=1,
+                              maximum=1),
+        seed=c.integer(at + ("seed",), m.get("seed", 1), minimum=0, maximum=2**31 - 1),
+    )
+    if any(v is None for v in vals.values()):
+        return None
+    return Measurement(**vals)  # type: ignore[arg-type]
+
+
+def _parse_ppl(c: Checker, ppl: Any) -> Ppl | None:
+    if not c.mapping(("ppl",), ppl, required=["reference", "max_increase"]):
+        return None
+    ref = c.number(("ppl", "reference"), ppl.get("reference"), positive=True)
+    inc = c.number(("ppl", "max_increase"), ppl.get("max_increase"), minimum=0, maximum=10)
+    return Ppl(ref, inc) if ref is not None and inc is not None else None
+
+
+def _parse_integrity(c: Checker, integ: Any) -> Integrity | None:
+    if not c.mapping(("integrity",), integ, required=[
         "fidelity_prompts", "fidelity_output_tokens", "near_tie_margin",
         "public_private_tolerance", "public_private_action", "cache_probe_repeats",
-        "cache_probe_max_speedup"], optional=["pass_speedup_max", "noise"]):
-        vals = dict(
-            fidelity_prompts=c.integer(("integrity", "fidelity_prompts"),
-                                       integ.get("fidelity_prompts"), minimum=0, maximum=1024),
-            fidelity_output_tokens=c.integer(("integrity", "fidelity_output_tokens"),
-                                             integ.get("fidelity_output_tokens"), minimum=1,
-                                             maximum=32768),
-            near_tie_margin=c.number(("integrity", "near_tie_margin"),
-                                     integ.get("near_tie_margin"), minimum=0, maximum=10),
-            public_private_tolerance=c.number(("integrity", "public_private_tolerance"),
-                                              integ.get("public_private_tolerance"), minimum=0,
-                                              maximum=1),
-            public_private_action=c.string(("integrity", "public_private_action"),
-                                           integ.get("public_private_action"),
-                                           pattern="invalid|warn", hint="Use invalid or warn."),
-            cache_probe_repeats=c.integer(("integrity", "cache_probe_repeats"),
-                                          integ.get("cache_probe_repeats"), minimum=0, maximum=64),
-            cache_probe_max_speedup=c.number(("integrity", "cache_probe_max_speedup"),
-                                             integ.get("cache_probe_max_speedup"), minimum=1,
-                                             maximum=100),
-        )
-        vals["pass_speedup_max"] = c.number(("integrity", "pass_speedup_max"),
-                                            integ.get("pass_speedup_max", 1.5), minimum=1,
-                                            maximum=100)
-        noise = _parse_noise(c, integ.get("noise"))
-        if all(v is not None for v in vals.values()) and noise is not None:
-            integrity = Integrity(**vals, noise=noise)  # type: ignore[arg-type]
+            "cache_probe_max_speedup"], optional=["pass_speedup_max", "noise"]):
+        return None
+    at = ("integrity",)
+    vals = dict(
+        fidelity_prompts=c.integer(at + ("fidelity_prompts",), integ.get("fidelity_prompts"),
+                                   minimum=0, maximum=1024),
+        fidelity_output_tokens=c.integer(at + ("fidelity_output_tokens",),
+                                         integ.get("fidelity_output_tokens"), minimum=1,
+                                         maximum=32768),
+        near_tie_margin=c.number(at + ("near_tie_margin",), integ.get("near_tie_margin"),
+                                 minimum=0, maximum=10),
+        public_private_tolerance=c.number(at + ("public_private_tolerance",),
+                                          integ.get("public_private_tolerance"), minimum=0,
+                                          maximum=1),
+        public_private_action=c.string(at + ("public_private_action",),
+                                       integ.get("public_private_action"),
+                                       pattern="invalid|warn", hint="Use invalid or warn."),
+        cache_probe_repeats=c.integer(at + ("cache_probe_repeats",),
+                                      integ.get("cache_probe_repeats"), minimum=0, maximum=64),
+        cache_probe_max_speedup=c.number(at + ("cache_probe_max_speedup",),
+                                         integ.get("cache_probe_max_speedup"), minimum=1,
+                                         maximum=100),
+    )
+    vals["pass_speedup_max"] = c.number(at + ("pass_speedup_max",),
+                                        integ.get("pass_speedup_max", 1.5), minimum=1,
+                                        maximum=100)
+    noise = _parse_noise(c, integ.get("noise"))
+    if any(v is None for v in vals.values()) or noise is None:
+        return None
+    return Integrity(**vals, noise=noise)  # type: ignore[arg-type]
 
-    noise = _parse_ranking(c, d.get("ranking"))
 
-    q = d.get("quotas")
-    runs_per_day, authors_may_bench, commands_per_hour = None, False, DEFAULT_COMMANDS_PER_HOUR
-    if c.mapping(("quotas",), q, required=["runs_per_author_per_day"],
-                 optional=["authors_may_bench", "commands_per_sender_per_hour"]):
-        runs_per_day = c.integer(("quotas", "runs_per_author_per_day"),
-                                 q.get("runs_per_author_per_day"), minimum=0, maximum=1000)
-        authors_may_bench = bool(c.boolean(("quotas", "authors_may_bench"),
-                                           q.get("authors_may_bench", False)))
-        if "commands_per_sender_per_hour" in q:
-            commands_per_hour = c.integer(("quotas", "commands_per_sender_per_hour"),
-                                          q.get("commands_per_sender_per_hour"), minimum=1,
-                                          maximum=1000) or DEFAULT_COMMANDS_PER_HOUR
+def _parse_quotas(c: Checker, q: Any) -> Quotas | None:
+    if not c.mapping(("quotas",), q, required=["runs_per_author_per_day"],
+                     optional=["authors_may_bench", "commands_per_sender_per_hour"]):
+        return None
+    runs_per_day = c.integer(("quotas", "runs_per_author_per_day"),
+                             q.get("runs_per_author_per_day"), minimum=0, maximum=1000)
+    authors_may_bench = bool(c.boolean(("quotas", "authors_may_bench"),
+                                       q.get("authors_may_bench", False)))
+    commands_per_hour = DEFAULT_COMMANDS_PER_HOUR
+    if "commands_per_sender_per_hour" in q:
+        commands_per_hour = c.integer(("quotas", "commands_per_sender_per_hour"),
+                                      q.get("commands_per_sender_per_hour"), minimum=1,
+                                      maximum=1000) or DEFAULT_COMMANDS_PER_HOUR
+    if runs_per_day is None:
+        return None
+    return Quotas(runs_per_day, authors_may_bench, commands_per_hour)
 
-    t = d.get("timeouts")
-    timeouts: dict[str, float | None] = {}
-    if c.mapping(("timeouts",), t, required=["startup_s", "request_s", "run_s"]):
-        for k in ("startup_s", "request_s", "run_s"):
-            timeouts[k] = c.number(("timeouts", k), t.get(k), minimum=1, maximum=86400)
 
+def _parse_timeouts(c: Checker, t: Any) -> Timeouts | None:
+    if not c.mapping(("timeouts",), t, required=["startup_s", "request_s", "run_s"]):
+        return None
+    vals = {k: c.number(("timeouts", k), t.get(k), minimum=1, maximum=86400)
+            for k in ("startup_s", "request_s", "run_s")}
+    if any(v is None for v in vals.values()):
+        return None
+    return Timeouts(**vals)  # type: ignore[arg-type]
+
+
+def _parse_engine_setup(c: Checker, d: Mapping[str, Any]) -> EngineSetup:
     engines = _parse_engines(c, d.get("engines"))
     engine_args = _parse_engine_args(c, d.get("engine_args"))
     engine_defaults = d.get("engine_defaults", {})
@@ -492,7 +710,12 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
                 c.problem(("engine_env", k), "is set by the harness.", at_key=True)
             else:
                 c.string(("engine_env", k), v, min_len=0, max_len=500)
+    defaults = dict(engine_defaults) if isinstance(engine_defaults, dict) else {}
+    env = {k: str(v) for k, v in engine_env.items()} if isinstance(engine_env, dict) else {}
+    return EngineSetup(engines, engine_args, defaults, env)
 
+
+def _parse_people(c: Checker, d: Mapping[str, Any]) -> People:
     tags = c.string_list(("tags",), d.get("tags"), max_items=100)
     for i, tg in enumerate(tags):
         if not re.fullmatch(TAG_RE, tg):
@@ -502,58 +725,44 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
     for i, login in enumerate(maintainers):
         if not re.fullmatch(LOGIN_RE, login):
             c.problem(("maintainers", i), f"{show(login)} is not a GitHub login.")
+    return People(tuple(tags), tuple(maintainers))
 
-    lim = d.get("limits", {})
-    max_bytes = 64 * 1024
+
+def _parse_limits(c: Checker, lim: Any) -> Limits:
+    max_bytes = Limits().submission_bytes
     if c.mapping(("limits",), lim, optional=["submission_bytes"]):
         max_bytes = c.integer(("limits", "submission_bytes"), lim.get("submission_bytes", max_bytes),
                               minimum=1024, maximum=1024 * 1024) or max_bytes
+    return Limits(max_bytes)
 
-    sandbox = _parse_sandbox(c, d.get("sandbox", {}))
-    logs = d.get("logs", {})
-    logs_key = None
+
+def _parse_logs(c: Checker, logs: Any) -> Logs:
     if c.mapping(("logs",), logs, optional=["maintainers_key"]) and "maintainers_key" in logs:
-        logs_key = c.string(("logs", "maintainers_key"), logs.get("maintainers_key"),
-                            pattern=r"[A-Za-z0-9+/]{43}=",
-                            hint="Use `arena logs keygen` and paste its public key.")
+        return Logs(c.string(("logs", "maintainers_key"), logs.get("maintainers_key"),
+                             pattern=r"[A-Za-z0-9+/]{43}=",
+                             hint="Use `arena logs keygen` and paste its public key."))
+    return Logs()
 
-    controls = None
-    ct = d.get("controls")
-    if ct is not None and c.mapping(("controls",), ct, required=["submission"],
-                                    optional=["tolerance", "baseline_runs"]):
-        csub = c.string(("controls", "submission"), ct.get("submission"),
-                        pattern=r"submissions/[A-Za-z0-9][A-Za-z0-9-]{0,38}/[a-z0-9][a-z0-9-]{0,62}\.yaml",
-                        hint="Name a submission file, submissions/<login>/<name>.yaml.")
-        ctol = c.number(("controls", "tolerance"), ct.get("tolerance", 0.03), minimum=0.001,
-                        maximum=0.5)
-        cbase = c.integer(("controls", "baseline_runs"), ct.get("baseline_runs", 3), minimum=1,
-                          maximum=30)
-        if csub and ctol is not None and cbase is not None:
-            controls = Controls(csub, float(ctol), int(cbase))
 
-    if len(c.problems) > ok_before:
+def _parse_controls(c: Checker, ct: Any) -> Controls | None:
+    if ct is None or not c.mapping(("controls",), ct, required=["submission"],
+                                   optional=["tolerance", "baseline_runs"]):
         return None
-    assert base and cid and title and hardware and public and sub_dir and integrity and noise
-    return Challenge(
-        path=path, id=cid, title=title, summary=summary, base_model=base, hardware=hardware,
-        allow_local_models=allow_local, local_models_dir=local_dir,
-        submissions_dir=_resolve(path.parent, sub_dir), public_prompts=public,
-        private_prompts_env=private_env,
-        output_tokens=meas["output_tokens"], warmup_requests=meas["warmup_requests"],
-        repeats=meas["repeats"], concurrency=meas["concurrency"], seed=meas["seed"],
-        ppl_reference=ppl_ref, ppl_max_increase=ppl_inc,  # type: ignore[arg-type]
-        integrity=integrity, noise=noise,  # type: ignore[arg-type]
-        quota_runs_per_day=runs_per_day, authors_may_bench=authors_may_bench,  # type: ignore[arg-type]
-        startup_timeout_s=timeouts["startup_s"], request_timeout_s=timeouts["request_s"],  # type: ignore[arg-type]
-        run_timeout_s=timeouts["run_s"],  # type: ignore[arg-type]
-        engines=engines, engine_args=engine_args, engine_defaults=dict(engine_defaults),
-        engine_env={k: str(v) for k, v in engine_env.items()},
-        tags=tuple(tags), maintainers=tuple(maintainers), max_submission_bytes=max_bytes, raw=d,
-        sandbox=sandbox or Sandbox(), logs_key=logs_key,
-        max_size_factor=size_factor, drafter_size_factor=drafter_factor,
-        commands_per_hour=commands_per_hour,
-        controls=controls,
-    )
+    csub = c.string(("controls", "submission"), ct.get("submission"),
+                    pattern=r"submissions/[A-Za-z0-9][A-Za-z0-9-]{0,38}/[a-z0-9][a-z0-9-]{0,62}\.yaml",
+                    hint="Name a submission file, submissions/<login>/<name>.yaml.")
+    ctol = c.number(("controls", "tolerance"), ct.get("tolerance", 0.03), minimum=0.001,
+                    maximum=0.5)
+    cbase = c.integer(("controls", "baseline_runs"), ct.get("baseline_runs", 3), minimum=1,
+                      maximum=30)
+    if csub and ctol is not None and cbase is not None:
+        return Controls(csub, float(ctol), int(cbase))
+    return None
+
+
+def _mark(c: Checker, path: tuple[Any, ...]) -> tuple[int, int]:
+    m = c.doc.mark(path, key=True)
+    return (m.line, m.column)
 
 
 def _parse_noise(c: Checker, n: Any) -> NoiseCalibration | None:
@@ -615,12 +824,22 @@ def _parse_ranking(c: Checker, rk: Any) -> Noise | None:
         rk = {k: v for k, v in rk.items() if k != "tie_tps"}
     if not c.mapping(path, rk, required=["noise", "confidence"], optional=["unstable_factor"]):
         return None
-    nz = rk.get("noise")
-    npath = path + ("noise",)
     confidence = c.number(path + ("confidence",), rk.get("confidence"), minimum=0.5,
                           maximum=0.9999)
     unstable = c.number(path + ("unstable_factor",), rk.get("unstable_factor", 3.0),
                         minimum=1, maximum=100)
+    figure = _parse_noise_figure(c, path + ("noise",), rk.get("noise"))
+    if figure is None or confidence is None or unstable is None:
+        return None
+    sigma, relative, df, source = figure
+    return Noise(sigma=sigma, relative=relative, degrees_of_freedom=df, source=source,
+                 confidence=confidence, unstable_factor=unstable)
+
+
+def _parse_noise_figure(c: Checker, npath: tuple[Any, ...],
+                        nz: Any) -> tuple[float, bool, int, str] | None:
+    """A noise mapping ({sigma_tps | sigma_relative, degrees_of_freedom, source}), as in
+    ranking.noise and a track's own noise: (sigma, relative, degrees of freedom, source)."""
     if not c.mapping(npath, nz, required=["degrees_of_freedom", "source"],
                      optional=["sigma_tps", "sigma_relative"]):
         return None
@@ -637,11 +856,98 @@ def _parse_ranking(c: Checker, rk: Any) -> Noise | None:
     df = c.integer(npath + ("degrees_of_freedom",), nz.get("degrees_of_freedom"), minimum=1,
                    maximum=100000)
     source = c.string(npath + ("source",), nz.get("source"), min_len=10, max_len=1000)
-    if sigma is None or df is None or source is None or confidence is None or unstable is None:
+    if sigma is None or df is None or source is None:
         return None
-    return Noise(sigma=sigma, relative=has[0] == "sigma_relative", degrees_of_freedom=df,
-                 source=" ".join(source.split()), confidence=confidence,
-                 unstable_factor=unstable)
+    return sigma, has[0] == "sigma_relative", df, " ".join(source.split())
+
+
+_TRACK_HELP = ("Write either hardware: <runner label> (one track), or tracks: {<name>: "
+               "{runner_label: <label>}, ...} for several hardware tracks ranked separately.")
+
+
+def _parse_tracks(c: Checker, d: Mapping[str, Any], noise: Noise | None,
+                  runs_per_day: int | None) -> tuple[Track, ...]:
+    """`hardware:` (one track named after its label) or `tracks:` (several, in order). A
+    track's quota and noise default to quotas.runs_per_author_per_day and ranking.noise."""
+    quota = runs_per_day if runs_per_day is not None else 0
+    if "hardware" in d and "tracks" in d:
+        c.problem(("tracks",), "is given beside hardware; give one of them, not both. "
+                  + _TRACK_HELP, at_key=True)
+        return ()
+    if "tracks" not in d:
+        if "hardware" not in d:
+            c.problem((), "the required field 'hardware' is missing. Add it. " + _TRACK_HELP)
+            return ()
+        hardware = c.string(("hardware",), d.get("hardware"), pattern=HARDWARE_RE,
+                            hint="Use a short lowercase label such as a10g.")
+        if hardware is None or noise is None:
+            return ()
+        return (Track(hardware, hardware, None, quota, noise),)
+    tr = d["tracks"]
+    if not c.mapping(("tracks",), tr, closed=False, what=" of track names to tracks"):
+        return ()
+    if not tr:
+        c.problem(("tracks",), "names no track. Name at least one: tracks: {a10g: "
+                  "{runner_label: a10g}}, or write hardware: <label> instead.")
+        return ()
+    if len(tr) > MAX_TRACKS:
+        c.problem(("tracks",), f"has {len(tr)} tracks; at most {MAX_TRACKS} are allowed.")
+        return ()
+    out: list[Track] = []
+    labels: dict[str, str] = {}
+    for name, spec in tr.items():
+        track = _parse_track(c, name, spec, noise, quota)
+        if track is None:
+            continue
+        if track.runner_label in labels:
+            c.problem(("tracks", name, "runner_label"),
+                      f"{show(track.runner_label)} is also track "
+                      f"{show(labels[track.runner_label])}'s runner label; two tracks would be "
+                      "measured on the same runners. Give each track its own label, or merge "
+                      "the two tracks.")
+            continue
+        labels[track.runner_label] = name
+        out.append(track)
+    return tuple(out) if len(out) == len(tr) else ()
+
+
+def _parse_track(c: Checker, name: Any, spec: Any, noise: Noise | None,
+                 quota: int) -> Track | None:
+    path = ("tracks", name)
+    if not isinstance(name, str) or not re.fullmatch(TRACK_NAME_RE, name):
+        c.problem(path, f"{show(name)} is not a valid track name. Use 1-40 lowercase letters, "
+                        "digits and hyphens, starting with a letter or digit, such as a10g.",
+                  at_key=True)
+        return None
+    if not c.mapping(path, spec, required=["runner_label"],
+                     optional=["accelerator", "runs_per_author_per_day", "noise"]):
+        return None
+    label = c.string(path + ("runner_label",), spec.get("runner_label"), pattern=HARDWARE_RE,
+                     hint="Use the runners' label (runs-on: [self-hosted, <label>]): lowercase "
+                          "letters, digits, dots, hyphens and underscores, such as a10g.")
+    accelerator = None
+    if "accelerator" in spec:
+        accelerator = c.string(path + ("accelerator",), spec.get("accelerator"), max_len=80)
+        if accelerator is not None and has_unsafe_characters(accelerator):
+            c.problem(path + ("accelerator",), "contains control characters or invisible "
+                                               "direction marks. Remove them.")
+            accelerator = None
+    runs = quota
+    if "runs_per_author_per_day" in spec:
+        runs = c.integer(path + ("runs_per_author_per_day",),
+                         spec.get("runs_per_author_per_day"), minimum=0, maximum=1000)
+    track_noise = noise
+    if "noise" in spec:
+        figure = _parse_noise_figure(c, path + ("noise",), spec.get("noise"))
+        track_noise = None
+        if figure is not None and noise is not None:
+            sigma, relative, df, source = figure
+            track_noise = replace(noise, sigma=sigma, relative=relative,
+                                  degrees_of_freedom=df, source=source)
+    if label is None or runs is None or track_noise is None or \
+            ("accelerator" in spec and accelerator is None):
+        return None
+    return Track(name, label, accelerator, runs, track_noise)
 
 
 def _resolve(root: Path, rel: str) -> Path:

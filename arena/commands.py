@@ -49,6 +49,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="exit 1 if the published file differs from what the code generates")
     s.set_defaults(func=cmd_schema)
 
+    t = sub.add_parser("track", help="print one hardware track of the challenge as JSON",
+                       description="Print a track of challenge.yaml (default: the first) as one "
+                                   "JSON object: name, runner_label, accelerator, "
+                                   "runs_per_author_per_day. The bench workflow resolves its "
+                                   "runner label with it. Exit 0: printed; 2: no such track "
+                                   "(the message names the tracks) or an invalid challenge.")
+    t.add_argument("name", nargs="?", default=None, metavar="NAME",
+                   help="the track's name (default, or an empty string: the first track)")
+    t.add_argument("--all", action="store_true", help="print every track, a JSON list")
+    t.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help="write the JSON to FILE instead of printing it")
+    t.add_argument("--challenge", type=Path, default=None)
+    t.set_defaults(func=cmd_track)
+
 
 def load_challenge_or_exit(path: Path | None) -> Challenge:
     try:
@@ -173,6 +187,30 @@ def tried_notes(challenge: Challenge, reports: list[FileReport]) -> list[dict[st
     return [{"file": subs[sid].path,
              "same_configuration_as": [{"submission": x, "path": p} for x, p, _ in hits]}
             for sid, hits in found.items() if hits]
+
+
+def track_json(track: Any) -> dict[str, Any]:
+    return {"name": track.name, "runner_label": track.runner_label,
+            "accelerator": track.accelerator,
+            "runs_per_author_per_day": track.runs_per_author_per_day}
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    challenge = load_challenge_or_exit(args.challenge)
+    if args.all:
+        doc: Any = [track_json(t) for t in challenge.tracks]
+    else:
+        try:
+            doc = track_json(challenge.track(args.name or None))
+        except ChallengeError as exc:
+            print(f"arena track: {for_terminal(exc.problems[0].message)}", file=sys.stderr)
+            return exitcodes.USAGE
+    text = json.dumps(doc) + "\n"
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return exitcodes.OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

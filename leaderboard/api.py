@@ -303,13 +303,90 @@ TRIED_SCHEMA = {
 SCHEMAS = {"leaderboard": LEADERBOARD_SCHEMA, "submissions": SUBMISSIONS_SCHEMA,
            "runs": RUNS_SCHEMA, "tried": TRIED_SCHEMA}
 
+# -- several hardware tracks ---------------------------------------------------------------------
+# A challenge with several tracks adds these fields (within the same formats: new fields only).
+# The top-level ranking stays the first track's, so a reader of one board still reads one; a
+# one-track challenge's documents and schemas are exactly as above.
+
+_TRACK = _obj(["name", "runner_label", "runs_per_author_per_day"], {
+    "name": {"type": "string", "description": "The track's name (a result's challenge.track)."},
+    "runner_label": {"type": "string", "description": "runs-on: [self-hosted, <label>]."},
+    "accelerator": _STR_OR_NULL,
+    "runs_per_author_per_day": {"type": "integer"}}, "One hardware track of the challenge.")
+_TRACK_FIELDS = {
+    "track": {"type": "string", "description": "The track this board ranks."},
+    "tracks": {"type": "array", "items": _TRACK,
+               "description": "Every track of the challenge, in order."}}
+_BOARD = _obj(["track", "challenge", "entries", "by_author", "pareto_front", "records"], {
+    "track": {"type": "string"},
+    "challenge": {"type": "object", "description": "As the top-level challenge, for this "
+                                                   "track (its hardware and ties)."},
+    **{k: LEADERBOARD_SCHEMA["properties"][k]
+       for k in ("entries", "by_author", "pareto_front", "records")}},
+    "One track's board, ranked on its own with its own noise.")
+_ON_TRACK = _obj(["targets", "status", "rank"], {
+    "targets": {"type": "boolean", "description": "Its file targets the track (tracks:)."},
+    "status": _STATUS, "rank": {"type": ["integer", "null"]}, "tps": _NUM_OR_NULL,
+    "tps_set": _STR_OR_NULL})
+
+
+def _with(schema: dict[str, Any], path: tuple[str, ...], extra: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `schema` with `extra` properties added to the object at `path`."""
+    import copy
+    out = copy.deepcopy(schema)
+    node = out
+    for key in path:
+        node = node[key]
+    node["properties"].update(extra)
+    return out
+
+
+def schemas(challenge: Any) -> dict[str, dict[str, Any]]:
+    """The published schemas for this challenge: SCHEMAS, plus the track fields when it has
+    several tracks."""
+    if len(challenge.tracks) < 2:
+        return SCHEMAS
+    chal = ("properties", "challenge")
+    lb = _with(LEADERBOARD_SCHEMA, chal, _TRACK_FIELDS)
+    lb["properties"]["tracks"] = {"type": "array", "items": _BOARD,
+                                  "description": "Every track's board, in the challenge's "
+                                                 "order (the first is the top level's)."}
+    subs = _with(_with(SUBMISSIONS_SCHEMA, chal, _TRACK_FIELDS),
+                 ("properties", "submissions", "items"),
+                 {"tracks": {"type": "object", "additionalProperties": _ON_TRACK,
+                             "description": "Its place on each track's board, by track."}})
+    runs = _with(_with(RUNS_SCHEMA, chal, _TRACK_FIELDS), ("properties", "runs", "items"),
+                 {"track": {"type": "string", "description": "The track it was measured on."}})
+    runs["properties"]["runs"]["items"]["properties"]["counted"] = {
+        "type": "boolean", "description": "On this challenge and its track, and its "
+                                          "submission targets that track: eligible for that "
+                                          "track's ranking."}
+    return {"leaderboard": lb, "submissions": subs, "runs": runs, "tried": TRIED_SCHEMA}
+
+
+def _several(model: SiteModel) -> bool:
+    return len(model.challenge.tracks) > 1
+
+
+def _boards(model: SiteModel) -> list[SiteModel]:
+    """Every track's model, in order (the model itself when it carries no boards)."""
+    return list(model.boards.values()) or [model]
+
 
 def _challenge(model: SiteModel) -> dict[str, Any]:
     ch = model.challenge
-    return {"id": ch.id, "title": ch.title, "hardware": ch.hardware,
-            "base_model": {"id": ch.base_model.id, "revision": ch.base_model.revision},
-            "ppl_reference": ch.ppl_reference, "ppl_cap": ch.ppl_cap,
-            "tie_tps": _lead_margin(model), "ties": _ties(model)}
+    track = model.track or ch.track()
+    out = {"id": ch.id, "title": ch.title, "hardware": track.runner_label,
+           "base_model": {"id": ch.base_model.id, "revision": ch.base_model.revision},
+           "ppl_reference": ch.ppl_reference, "ppl_cap": ch.ppl_cap,
+           "tie_tps": _lead_margin(model), "ties": _ties(model)}
+    if _several(model):
+        out["track"] = track.name
+        out["tracks"] = [{"name": t.name, "runner_label": t.runner_label,
+                          "accelerator": t.accelerator,
+                          "runs_per_author_per_day": t.runs_per_author_per_day}
+                         for t in ch.tracks]
+    return out
 
 
 def _lead_margin(model: SiteModel) -> float:
@@ -350,12 +427,18 @@ def _entry(e: Entry, s: SubmissionView, page: Callable[[str], str],
 
 
 def leaderboard_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, Any]:
+    doc = {"format": LEADERBOARD_FORMAT, "generated_at": stamp(model.generated_at),
+           "challenge": _challenge(model), **_board(model, page)}
+    if _several(model):
+        doc["tracks"] = [{"track": b.track.name, "challenge": _challenge(b),  # type: ignore[union-attr]
+                          **_board(b, page)} for b in _boards(model)]
+    return doc
+
+
+def _board(model: SiteModel, page: Callable[[str], str]) -> dict[str, Any]:
     paths = {(r.submission_id, r.run_id): r.store_path for r in model.runs}
     subs = model.submissions
     return {
-        "format": LEADERBOARD_FORMAT,
-        "generated_at": stamp(model.generated_at),
-        "challenge": _challenge(model),
         "entries": [_entry(e, subs[e.submission_id], page, paths) for e in model.entries],
         "by_author": [_entry(e, subs[e.submission_id], page, paths)
                       for e in model.author_entries],
@@ -388,6 +471,10 @@ def submissions_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, A
             "compared": comparisons_json(s.compared),
             "runs": [r.run_id for r in s.runs], "page": page(s.id),
         })
+    if _several(model):
+        for row in out:
+            row["tracks"] = {b.track.name: _on_track(b.submissions[row["id"]])  # type: ignore[union-attr]
+                             for b in _boards(model) if row["id"] in b.submissions}
     return {"format": SUBMISSIONS_FORMAT, "generated_at": stamp(model.generated_at),
             "challenge": _challenge(model), "submissions": out}
 
@@ -416,9 +503,27 @@ def _run(r: RunView, page: Callable[[str], str]) -> dict[str, Any]:
     }
 
 
+def _on_track(s: SubmissionView) -> dict[str, Any]:
+    e = s.entry
+    return {"targets": s.targets, "status": s.status, "rank": e.rank if e else None,
+            "tps": e.tps if e else None, "tps_set": e.tps_set if e else None}
+
+
 def runs_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, Any]:
+    runs = [_run(r, page) for r in model.runs]
+    if _several(model):
+        # Each run is counted (and ranked) on its own track's board.
+        from arena.challenge import result_track
+        views = {b.track.name: {(r.submission_id, r.run_id): r for r in b.runs}  # type: ignore[union-attr]
+                 for b in _boards(model)}
+        for row, r in zip(runs, model.runs):
+            name = result_track(r.doc, model.challenge)
+            own = views.get(name, {}).get((r.submission_id, r.run_id))
+            row["track"] = name
+            row["counted"] = bool(own and own.here)
+            row["ranked"] = bool(own and own.ranked)
     return {"format": RUNS_FORMAT, "generated_at": stamp(model.generated_at),
-            "challenge": _challenge(model), "runs": [_run(r, page) for r in model.runs]}
+            "challenge": _challenge(model), "runs": runs}
 
 
 def field_rows(schema: Mapping[str, Any], key: str) -> list[tuple[str, str, str]]:

@@ -68,6 +68,9 @@ def register_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--challenge", type=Path, default=None,
                    help="challenge file (default: the nearest challenge.yaml from the current "
                         "directory upwards)")
+    p.add_argument("--track", default=None, metavar="NAME",
+                   help="the hardware track whose board and tie rule to use (default: the "
+                        "challenge's first track)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON document (arena.compare/1)")
     p.set_defaults(func=_cmd_compare)

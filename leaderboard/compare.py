@@ -122,6 +122,12 @@ def compare_runs(candidate: Mapping[str, Any], baseline: Mapping[str, Any], rule
         who = c.submission_id if c.tps is None else b.submission_id
         return Comparison(against, c, b, None, None, None, None, None, None, None,
                           note=f"{who} has no measured score")
+    tr = (candidate["challenge"].get("track"), baseline["challenge"].get("track"))
+    if tr[0] and tr[1] and tr[0] != tr[1]:
+        # Each track is its own board: runs of two tracks are never compared.
+        return Comparison(against, c, b, None, None, None, None, None, None, None,
+                          note=f"measured on different tracks ({tr[0]} against {tr[1]}): "
+                               "not comparable")
     hw = (candidate["fingerprint"]["hardware"], baseline["fingerprint"]["hardware"])
     if hw[0] != hw[1]:
         # The ranking never mixes hardware either.
@@ -250,7 +256,8 @@ def cmd_compare(args: Any) -> int:
     from arena.commands import load_challenge_or_exit
     from arena.store import ResultsStore
     from arena.text import for_terminal
-    from leaderboard.ranking import rank, tie_rule
+    from arena.challenge import ChallengeError
+    from leaderboard.ranking import board_filter, rank, tie_rule
 
     challenge = load_challenge_or_exit(args.challenge)
     results: list[dict[str, Any]] = []
@@ -263,8 +270,13 @@ def cmd_compare(args: Any) -> int:
         st = ResultsStore(args.store)
         results = [r.doc for r in st.results()]
         verdicts = st.verdicts()
-    hw, noise = challenge.hardware, challenge.noise
-    entries = rank(results, verdicts, hardware=hw, noise=noise, challenge_id=challenge.id)
+    try:
+        track = challenge.track(getattr(args, "track", None))
+    except ChallengeError as exc:
+        print(f"arena compare: {for_terminal(exc.problems[0].message)}", file=sys.stderr)
+        return exitcodes.USAGE
+    board, noise = board_filter(challenge, track.name), track.noise
+    entries = rank(results, verdicts, noise=noise, **board)
     try:
         docs = []
         for ref in (args.a, args.b):
@@ -274,10 +286,10 @@ def cmd_compare(args: Any) -> int:
     except CompareError as exc:
         print(f"arena compare: {for_terminal(str(exc))}", file=sys.stderr)
         return exitcodes.USAGE
-    board = results + [d for d in docs if all(d["run_id"] != r["run_id"] or
-                                              d["submission"]["id"] != r["submission"]["id"]
-                                              for r in results)]
-    rule = tie_rule(board, verdicts, hardware=hw, noise=noise, challenge_id=challenge.id)
+    runs = results + [d for d in docs if all(d["run_id"] != r["run_id"] or
+                                             d["submission"]["id"] != r["submission"]["id"]
+                                             for r in results)]
+    rule = tie_rule(runs, verdicts, noise=noise, **board)
     cmp = compare_runs(docs[0], docs[1], rule)
     if args.json:
         json.dump({"format": COMPARE_FORMAT, "challenge": challenge.id,

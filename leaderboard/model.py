@@ -14,10 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from arena.challenge import Challenge
-from arena.submission import Submission
+from arena.challenge import Challenge, Track
+from arena.submission import Submission, submission_tracks
 from leaderboard.ranking import (
     Entry,
     Record,
@@ -25,8 +25,9 @@ from leaderboard.ranking import (
     SubmissionState,
     TieRule,
     instant,
+    board_filter,
     is_unstable,
-    on_hardware,
+    on_track,
     pareto_front,
     rank,
     records,
@@ -70,7 +71,7 @@ class RunView:
     status: str  # the effective status: verified | invalid | error
     reasons: tuple[str, ...]
     overridden_by: str | None
-    here: bool  # on this challenge and its hardware
+    here: bool  # on this challenge and its track (its hardware label), and targeted there
     hardware: str
     tps_set: str | None
     tps: float | None
@@ -114,6 +115,8 @@ class SubmissionView:
     # Its ranked run against its parent's and against the leader (leaderboard.compare); a
     # value that is a string says why that comparison cannot be made.
     compared: dict[str, "Comparison | str"] = field(default_factory=dict)
+    # Its file targets this model's track (submission `tracks:`; no file: it did once).
+    targets: bool = True
 
     @property
     def description(self) -> str | None:
@@ -191,6 +194,11 @@ class SiteModel:
     warnings: list[str]
     tie_rule: TieRule | None = None
     controls: Any = None  # leaderboard.controls.ControlsView
+    # The hardware track this model ranks (None only in models built by hand).
+    track: Track | None = None
+    # Every track's model, in the challenge's order, this one included: one board per track
+    # (a one-track challenge: just this one). Filled by build_model when no track is asked for.
+    boards: dict[str, "SiteModel"] = field(default_factory=dict, repr=False)
 
     @property
     def headline(self) -> "Headline | None":
@@ -219,18 +227,55 @@ def build_model(
     *,
     now: dt.datetime,
     warnings: Iterable[str] = (),
+    track: str | None = None,
 ) -> SiteModel:
-    """Everything the site shows, computed once."""
-    docs = [d for _, d in results]
-    hw, cid = challenge.hardware, challenge.id
-    noise = challenge.noise
-    entries = rank(docs, verdicts, hardware=hw, noise=noise, challenge_id=cid)
-    author_entries = rank(docs, verdicts, hardware=hw, noise=noise, by_author=True,
-                          challenge_id=cid)
-    rule = tie_rule(docs, verdicts, hardware=hw, noise=noise, challenge_id=cid)
+    """Everything the site shows for one hardware track (`track`; None: the first), computed
+    once. Each track is its own board: its runs, its noise and tie rule, and only the
+    submissions that target it. Asked for no track, the model also carries every track's
+    model in `boards` (for a one-track challenge, just itself)."""
+    model = _build_track(challenge, files, results, verdicts, now=now, warnings=warnings,
+                         track=challenge.track(track))
+    if track is None:
+        model.boards = {model.track.name: model}  # type: ignore[union-attr]
+        for t in challenge.tracks[1:]:
+            other = _build_track(challenge, files, results, verdicts, now=now,
+                                 warnings=warnings, track=t)
+            other.boards = model.boards
+            model.boards[t.name] = other
+    return model
+
+
+def targeting(challenge: Challenge, files: Mapping[str, SubmissionFile],
+              track: str) -> Callable[[str], bool]:
+    """Whether submission `sid` targets `track`: its file's `tracks:` names it, or names none.
+    A submission without a file (removed since its runs) keeps its runs on their track."""
+    def targets(sid: str) -> bool:
+        f = files.get(sid)
+        return f is None or track in submission_tracks(f.submission, challenge)
+    return targets
+
+
+def _build_track(
+    challenge: Challenge,
+    files: Mapping[str, SubmissionFile],
+    results: Sequence[tuple[str, Mapping[str, Any]]],
+    verdicts: Sequence[Mapping[str, Any]],
+    *,
+    now: dt.datetime,
+    warnings: Iterable[str],
+    track: Track,
+) -> SiteModel:
+    targets = targeting(challenge, files, track.name)
+    docs = [d for _, d in results if targets(d["submission"]["id"])]
+    board = board_filter(challenge, track.name)
+    cid, noise = challenge.id, track.noise
+    entries = rank(docs, verdicts, noise=noise, **board)
+    author_entries = rank(docs, verdicts, noise=noise, by_author=True, **board)
+    rule = tie_rule(docs, verdicts, noise=noise, **board)
     front = pareto_front(entries)
-    recs = records(docs, verdicts, hardware=hw, challenge_id=cid)
+    recs = records(docs, verdicts, **board)
     by_sub = verdicts_by_submission(verdicts)
+    on_board = (board["hardware"], board["track"], board["default_track"])
 
     runs: list[RunView] = []
     for rel, doc in results:
@@ -243,7 +288,7 @@ def build_model(
             doc=doc, store_path=rel, submission_id=sid, run_id=doc["run_id"],
             started_at=doc["started_at"], when=instant(doc["started_at"]), status=st.status,
             reasons=st.reasons, overridden_by=st.overridden_by,
-            here=on_hardware(doc, hw) and doc["challenge"]["id"] == cid,
+            here=on_track(doc, *on_board) and doc["challenge"]["id"] == cid and targets(sid),
             hardware=doc["fingerprint"]["hardware"], tps_set=s, tps=scored_tps(doc),
             ppl=None if ppl is None else float(ppl["value"]),
             unstable=is_unstable(doc, noise)))
@@ -266,7 +311,7 @@ def build_model(
             id=sid, author=author, name=name, file=f, config=cfg, runs=mine, state=state,
             status=_status(state, here), parent_id=f.submission.parent if f else None,
             first_at=min((r.when for r in here), default=None),
-            latest_at=max((r.when for r in mine), default=None))
+            latest_at=max((r.when for r in mine), default=None), targets=targets(sid))
 
     by_run = {(r.submission_id, r.run_id): r for r in runs}
     for e in entries:
@@ -285,7 +330,8 @@ def build_model(
     tree = _tree(subs)
     return SiteModel(challenge=challenge, generated_at=now, entries=entries,
                      author_entries=author_entries, submissions=subs, runs=runs, front=front,
-                     records=recs, tree=tree, warnings=list(warnings), tie_rule=rule)
+                     records=recs, tree=tree, warnings=list(warnings), tie_rule=rule,
+                     track=track)
 
 
 @dataclass(frozen=True)

@@ -211,6 +211,28 @@ def on_hardware(result: Mapping[str, Any], hardware: str) -> bool:
             and result["fingerprint"]["hardware"] == hardware)
 
 
+def on_track(result: Mapping[str, Any], hardware: str, track: str | None = None,
+             default_track: str | None = None) -> bool:
+    """The run was made for this track: on its hardware label, and its `challenge.track`
+    names it (a run without one belongs to `default_track`, the challenge's first). Without
+    `track`, the hardware label alone decides, as for a one-track challenge."""
+    if not on_hardware(result, hardware):
+        return False
+    if track is None:
+        return True
+    return (result["challenge"].get("track") or default_track) == track
+
+
+def board_filter(challenge: Any, track: str | None = None) -> dict[str, Any]:
+    """The keyword arguments that put `rank`, `tie_rule` and `records` on one track of a
+    challenge (None: its first): its runner label, the challenge id, the track and the
+    challenge's first track (where runs without a track belong). Its noise is
+    `challenge.track(track).noise`."""
+    t = challenge.track(track)
+    return {"hardware": t.runner_label, "challenge_id": challenge.id, "track": t.name,
+            "default_track": challenge.tracks[0].name}
+
+
 def scored_tps(result: Mapping[str, Any]) -> float | None:
     """The TPS a run is ranked on (median of its scored set), or None when it has none or it is
     not a finite number."""
@@ -263,11 +285,12 @@ def _config_key(result: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _rankable_runs(results: Iterable[Mapping[str, Any]], verdicts: Iterable[Mapping[str, Any]],
-                   hardware: str, challenge_id: str | None,
+                   hardware: str, challenge_id: str | None, track: str | None = None,
+                   default_track: str | None = None,
                    ) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
-    """(runs on this hardware, the subset that may be ranked: verified and active)."""
+    """(runs on this hardware and track, the subset that may be ranked: verified and active)."""
     by_sub = verdicts_by_submission(verdicts)
-    here = [r for r in results if on_hardware(r, hardware)
+    here = [r for r in results if on_track(r, hardware, track, default_track)
             and (challenge_id is None or r["challenge"]["id"] == challenge_id)]
     states: dict[str, SubmissionState] = {}
     rankable = []
@@ -317,9 +340,11 @@ def tie_rule(
     hardware: str,
     noise: Noise,
     challenge_id: str | None = None,
+    track: str | None = None,
+    default_track: str | None = None,
 ) -> TieRule:
     """The tie rule `rank` applies to these results (to describe it; `rank` computes its own)."""
-    _, rankable = _rankable_runs(results, verdicts, hardware, challenge_id)
+    _, rankable = _rankable_runs(results, verdicts, hardware, challenge_id, track, default_track)
     return _tie_rule(rankable, noise)
 
 
@@ -331,12 +356,16 @@ def rank(
     noise: Noise,
     by_author: bool = False,
     challenge_id: str | None = None,
+    track: str | None = None,
+    default_track: str | None = None,
 ) -> list[Entry]:
     """The leaderboard: one entry per submission (or per author), best first, ties shared.
 
-    `noise` is the challenge's calibration (`Challenge.noise`); `challenge_id`, when given,
-    also keeps out results recorded for another challenge."""
-    here, rankable = _rankable_runs(results, verdicts, hardware, challenge_id)
+    `noise` is the challenge's calibration (`Challenge.noise`, or its track's); `challenge_id`,
+    when given, also keeps out results recorded for another challenge; `track` (with
+    `default_track`, see `on_track` and `board_filter`) keeps the board to one track."""
+    here, rankable = _rankable_runs(results, verdicts, hardware, challenge_id, track,
+                                    default_track)
     rule = _tie_rule(rankable, noise)
     first_seen: dict[tuple[str, str], tuple[dt.datetime, str]] = {}
     for r in here:
@@ -431,13 +460,15 @@ def records(
     *,
     hardware: str,
     challenge_id: str | None = None,
+    track: str | None = None,
+    default_track: str | None = None,
 ) -> list[Record]:
     """Every run that, when it started, beat the best verified TPS before it, oldest first.
 
     Computed from today's verdicts: a run invalidated later was never a record, and the runs it
     overshadowed may become records again. Only the leader's prompt set counts (private when
     any ranked run measured it), so a public-only number never reads as a record."""
-    _, rankable = _rankable_runs(results, verdicts, hardware, challenge_id)
+    _, rankable = _rankable_runs(results, verdicts, hardware, challenge_id, track, default_track)
     if not rankable:
         return []
     lead_set = "private" if any(_set(r) == "private" for r in rankable) else "public"

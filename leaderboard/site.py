@@ -693,13 +693,14 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
          "(the tried pages), engine arguments flattened, identical configurations named.",
          api.tried_doc),
     ]
+    schemas = api.schemas(model.challenge)  # with the track fields when there are several
     for name, _, _, _, make in docs:
         tasks.append(json_task(f"api/{name}.json", functools.partial(make, model, page_path)))
         tasks.append(json_task(f"api/schema/{name}.json",
-                               functools.partial(lambda n: api.SCHEMAS[n], name), indent=2))
+                               functools.partial(lambda n: schemas[n], name), indent=2))
     tasks.append(page_task("api.html.j2", "api/index.html", section="api", docs=[
         dict(name=name, format=fmt, key=key, holds=holds,
-             fields=api.field_rows(api.SCHEMAS[name], key))
+             fields=api.field_rows(schemas[name], key))
         for name, fmt, key, holds, _ in docs]))
     # The feed announces a new leader; a submission re-run a little faster is not news.
     recs = [r for r in reversed(model.records)

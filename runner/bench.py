@@ -148,7 +148,7 @@ def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
     try:
         try:
             progress(f"run {run.run_id}: {plan.submission.id} on {plan.challenge.id} "
-                     f"({plan.challenge.hardware}); prompt sets: "
+                     f"({plan.hardware}); prompt sets: "
                      + ", ".join(f"{s.name} ({len(s)} prompts)" for s in plan.sets))
             run.enter("prepare")
             prepare(run)

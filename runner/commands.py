@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from arena import exitcodes
 from arena.text import for_terminal
@@ -45,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "the summary table")
     b.add_argument("--commit", default=None, metavar="SHA",
                    help="the commit of the submission file being measured (recorded)")
+    b.add_argument("--track", default=None, metavar="NAME",
+                   help="the challenge's hardware track this machine measures for (default: "
+                        "its first); recorded with the track's runner label")
     b.add_argument("--model-cache", type=Path, default=None, metavar="DIR",
                    help="where Hub models are downloaded (default: the Hugging Face cache)")
     b.add_argument("--engine-logs", type=Path, default=None, metavar="DIR",
@@ -134,6 +138,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 # -- arena bench ---------------------------------------------------------------------------------
 
+def _bench_track(challenge: Any, submission: Any, name: str | None) -> str | None:
+    """The track to measure on: --track, else the challenge's first; None (after saying why)
+    when the challenge has no such track or the submission does not target it."""
+    from arena.challenge import ChallengeError
+    from arena.submission import submission_tracks
+    try:
+        track = challenge.track(name)
+    except ChallengeError as exc:
+        print(f"arena bench: --track: {for_terminal(exc.problems[0].message)}", file=sys.stderr)
+        return None
+    targets = submission_tracks(submission, challenge)
+    if track.name not in targets:
+        print(f"arena bench: {for_terminal(submission.id)} targets the tracks "
+              f"{', '.join(targets)} (its tracks: field), not {track.name}. Measure it on one "
+              "of those, or add the track to the submission.", file=sys.stderr)
+        return None
+    return track.name
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from arena.commands import load_challenge_or_exit, validate_paths
     from arena.result import write_json_atomic
@@ -155,6 +178,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return exitcodes.INVALID
     if args.commit is not None and not _is_sha(args.commit):
         print("arena bench: --commit must be a full 40-character commit SHA", file=sys.stderr)
+        return exitcodes.USAGE
+    track = _bench_track(challenge, report.submission, args.track)
+    if track is None:
         return exitcodes.USAGE
     try:
         sets = load_sets(challenge, args.prompts, args.private)
@@ -185,7 +211,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         patch_text = (args.submission.parent / Path(report.submission.patch.path).name
                       ).read_bytes()
     record = run_bench(BenchPlan(report.submission, challenge, sets, commit=args.commit,
-                                 model_cache=args.model_cache, patch_text=patch_text),
+                                 model_cache=args.model_cache, patch_text=patch_text,
+                                 track=track),
                        progress=progress, run_id=run_id, keep_logs=logs_dir, serve=serve,
                        on_stage=lambda stage: write_stage(out_dir, run_id, stage))
     path = out_dir / "result.json"

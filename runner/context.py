@@ -75,6 +75,21 @@ class BenchPlan:
     commit: str | None = None
     model_cache: Path | None = None
     patch_text: bytes | None = None  # the engine patch the submission names (arena.patch)
+    track: str | None = None  # the hardware track measured on (None: the challenge's first)
+
+    @property
+    def hardware(self) -> str:
+        """The runner label of the track measured on."""
+        return self.challenge.track(self.track).runner_label
+
+    def challenge_block(self) -> dict[str, str]:
+        """The result's `challenge` block: its id, the track's runner label and, where the
+        challenge has several tracks, the track's name (a one-track result reads as before)."""
+        t = self.challenge.track(self.track)
+        out = {"id": self.challenge.id, "hardware": t.runner_label}
+        if len(self.challenge.tracks) > 1:
+            out["track"] = t.name
+        return out
 
 
 @dataclass

@@ -12,7 +12,7 @@ invariants.
 
 The generated repository's `make test` runs its own `tests/` (no vLLM): the challenge file and
 prompt set load, `arena validate` accepts every submission, `arena schema --check` passes, the
-labels file names the bot's labels, the bench workflow asks for the challenge's hardware, the
+labels file names the bot's labels, the bench workflow asks for each track's runners, the
 demo challenge (`make demo`'s) and its samples validate, and the workflows keep the security
 invariants (tests/invariants.py, the same checks as arena's).
 """
@@ -51,6 +51,7 @@ ID_RE = r"[a-z0-9][a-z0-9-]{0,62}"
 HUB_RE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}"
 SHA_RE = r"[0-9a-f]{40}"
 HARDWARE_RE = r"[a-z0-9][a-z0-9-]{0,31}"
+TRACK_NAME_RE = r"[a-z0-9][a-z0-9-]{0,39}"
 LOGIN_RE = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
 
 
@@ -105,6 +106,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dir", type=Path, metavar="DIR")
     for f in FIELDS:
         p.add_argument(f"--{f.name}", default=None, help=f"{f.question} ({f.hint})")
+    p.add_argument("--track", action="append", default=None, metavar="NAME[:LABEL]",
+                   help="a hardware track, ranked on its own board (repeat for several; LABEL, "
+                        "the runners' runs-on label, defaults to NAME). Without it: one track, "
+                        "--hardware")
     p.add_argument("--summary", default=None, help="one paragraph (default: from the above)")
     p.add_argument("--no-input", action="store_true",
                    help="never ask: fail on a missing flag even at a terminal")
@@ -140,7 +145,21 @@ def gather(args: argparse.Namespace, *, interactive: bool,
     optional fields' defaults known only at run time (the id from the folder's name)."""
     values: dict[str, str] = {}
     problems = []
+    tracks = getattr(args, "track", None)
+    if tracks:
+        try:
+            parsed = parse_tracks(tracks)
+        except InitError as exc:
+            problems.append(str(exc))
+        else:
+            values["tracks"] = ",".join(f"{n}:{lb}" for n, lb in parsed)
+            if args.hardware is not None and args.hardware != parsed[0][1]:
+                problems.append("--hardware and --track both given: name the runners with "
+                                "--track NAME:LABEL only")
+            values["hardware"] = parsed[0][1]
     for f in FIELDS:
+        if f.name == "hardware" and tracks:
+            continue
         if defaults and f.name in defaults:
             f = dataclasses.replace(f, default=defaults[f.name])
         raw = getattr(args, f.name.replace("-", "_"))
@@ -176,6 +195,39 @@ def gather(args: argparse.Namespace, *, interactive: bool,
     return values
 
 
+def parse_tracks(specs: list[str]) -> list[tuple[str, str]]:
+    """`--track NAME[:LABEL]` values: (name, runner label) pairs, in order. Raises InitError
+    naming every bad one."""
+    out: list[tuple[str, str]] = []
+    problems = []
+    for spec in specs:
+        name, _, label = spec.partition(":")
+        label = label or name
+        if not re.fullmatch(TRACK_NAME_RE, name):
+            problems.append(f"--track {for_terminal(spec, 80)}: {for_terminal(name, 40)!s} is "
+                            "not a track name: 1-40 lower-case letters, digits and hyphens")
+        elif not re.fullmatch(HARDWARE_RE, label):
+            problems.append(f"--track {for_terminal(spec, 80)}: {for_terminal(label, 40)!s} is "
+                            "not a runner label: a short lower-case label such as a10g or l4")
+        elif name in (n for n, _ in out):
+            problems.append(f"--track {name} is given twice: give each track once")
+        elif label in (lb for _, lb in out):
+            problems.append(f"--track {for_terminal(spec, 80)}: the label {label} is another "
+                            "track's; give each track its own runners")
+        else:
+            out.append((name, label))
+    if problems:
+        raise InitError("\n".join(problems))
+    return out
+
+
+def _tracks(v: dict[str, str]) -> list[tuple[str, str]]:
+    """The new challenge's tracks: --track's, else one named after --hardware."""
+    if v.get("tracks"):
+        return [tuple(t.split(":", 1)) for t in v["tracks"].split(",")]  # type: ignore[misc]
+    return [(v["hardware"], v["hardware"])]
+
+
 # -- writing ----------------------------------------------------------------------------------
 
 def _sub_once(text: str, pattern: str, repl: str, what: str) -> str:
@@ -190,9 +242,13 @@ def challenge_text(v: dict[str, str], template: str) -> str:
     """This repository's challenge.yaml with the new challenge's values: every other section
     (integrity, ranking noise, engine arguments, tags) is kept as the starting point."""
     hw = v["hardware"]
+    tracks = _tracks(v)
+    where = f"one {hw.upper()} GPU" if len(tracks) == 1 else (
+        "one GPU of each of its tracks (" + ", ".join(n for n, _ in tracks)
+        + "), each ranked on its own,")
     title = v.get("title") or v["id"].replace("-", " ").title()
     summary = v.get("summary") or (
-        f"Make {v['base-model']} decode as fast as possible on one {hw.upper()} GPU without "
+        f"Make {v['base-model']} decode as fast as possible on {where} without "
         "degrading it. Score: decode tokens/s at batch 1 on private prompts. Guardrails: "
         f"perplexity within {float(v['ppl-max-increase']) * 100:g}% of the reference, greedy "
         "output identical to plain greedy decoding of the same checkpoint.")
@@ -205,7 +261,13 @@ def challenge_text(v: dict[str, str], template: str) -> str:
                   "base_model.id")
     t = _sub_once(t, r"^(  revision: )[0-9a-f]{40}$", f"  revision: {v['revision']}",
                   "base_model.revision")
-    t = _sub_once(t, r"^hardware: .*$", f"hardware: {hw}", "a hardware line")
+    if v.get("tracks"):
+        block = ("# Hardware tracks, each ranked on its own board (its runners, quota and noise: "
+                 "README).\ntracks:\n" + "".join(f"  {n}:\n    runner_label: {lb}\n"
+                                                  for n, lb in tracks))
+        t = _sub_once(t, r"^hardware: .*\n", block, "a hardware line")
+    else:
+        t = _sub_once(t, r"^hardware: .*$", f"hardware: {hw}", "a hardware line")
     t = _sub_once(t, r"^  output_tokens: .*$", f"  output_tokens: {int(v['output-tokens'])}",
                   "measurement.output_tokens")
     t = _sub_once(t, r"^  reference: [0-9.]+$", f"  reference: {float(v['ppl-reference'])}",
@@ -366,12 +428,18 @@ def test_the_labels_file_names_the_bots_labels():
     assert [(x["name"], x["color"], x["description"]) for x in labels] == list(LABEL_SPECS)
 
 
-def test_the_bench_workflow_asks_for_the_challenge_hardware():
+def test_the_bench_workflow_asks_for_each_tracks_runners():
     from arena.challenge import load_challenge
 
     ch = load_challenge(ROOT / "challenge.yaml")
     bench = yaml.safe_load((ROOT / ".github" / "workflows" / "bench.yml").read_text())
-    assert bench["jobs"]["bench"]["runs-on"] == ["self-hosted", ch.hardware]
+    # the approve job resolves the dispatched track's label with `arena track`
+    assert bench["jobs"]["bench"]["runs-on"] == ["self-hosted",
+                                                 "${{ needs.approve.outputs.label }}"]
+    for t in ch.tracks:
+        out = arena("track", t.name)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["runner_label"] == t.runner_label
 
 
 def test_the_demo_challenge_and_its_samples_validate():
@@ -389,7 +457,7 @@ def readme_text(v: dict[str, str], title: str) -> str:
     return f"""# {title}
 
 A speed challenge for LLM serving, run by [arena](https://github.com): make
-`{v['base-model']}` decode as fast as possible on one `{v['hardware']}` GPU without degrading it.
+`{v['base-model']}` decode as fast as possible on {_where(v)} without degrading it.
 The rules live in [challenge.yaml](challenge.yaml); participants read
 [CONTRIBUTING.md](CONTRIBUTING.md) (and agents [AGENTS.md](AGENTS.md)).
 
@@ -402,8 +470,8 @@ make test    # this challenge's own checks (no vLLM, seconds)
 
 `make test` runs `tests/`: the challenge file and the public prompt set load, every submission
 validates (`arena validate`), `submissions/schema.json` is current (`arena schema --check`),
-`.github/labels.json` names the bot's labels, the bench workflow asks for the `{v['hardware']}`
-runners, the demo challenge validates, and the workflows keep their security invariants. It installs arena (without vLLM) and
+`.github/labels.json` names the bot's labels, the bench workflow asks for each track's runners
+({", ".join(f"`{lb}`" for _, lb in _tracks(v))}), the demo challenge validates, and the workflows keep their security invariants. It installs arena (without vLLM) and
 pytest into `.venv` first; `make test PYTHON=/path/to/python` uses another environment.
 
 ## Organizers: from here to the first run
@@ -418,6 +486,14 @@ pytest into `.venv` first; `make test PYTHON=/path/to/python` uses another envir
 5. Calibrate: measure the baseline a few times (`arena bench`), then `arena calibrate` and
    replace the provisional `integrity.noise` and `ranking.noise` in challenge.yaml.
 """
+
+
+def _where(v: dict[str, str]) -> str:
+    tracks = _tracks(v)
+    if len(tracks) == 1:
+        return f"one `{tracks[0][1]}` GPU"
+    return ("one GPU of each hardware track (" + ", ".join(f"`{n}`" for n, _ in tracks)
+            + "), each ranked on its own board,")
 
 
 def labels_json() -> str:
@@ -435,17 +511,6 @@ def _copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def _retarget_workflows(target: Path, hardware: str) -> None:
-    """The bench workflow asks for the new challenge's hardware label."""
-    bench = target / ".github" / "workflows" / "bench.yml"
-    text = bench.read_text(encoding="utf-8")
-    text = text.replace("runs-on: [self-hosted, a10g]", f"runs-on: [self-hosted, {hardware}]")
-    text = text.replace("name: Measure on a10g", f"name: Measure on {hardware}")
-    text = text.replace("'bench-a10g-run-{0}'", f"'bench-{hardware}-run-{{0}}'")
-    text = text.replace("'bench-a10g'", f"'bench-{hardware}'")
-    bench.write_text(text, encoding="utf-8")
-
-
 def _retitle_guides(target: Path, v: dict[str, str], title: str) -> None:
     for name in ("CONTRIBUTING.md", "AGENTS.md"):
         p = target / name
@@ -458,6 +523,7 @@ def _retitle_guides(target: Path, v: dict[str, str], title: str) -> None:
                             f"(submissions/{first}/baseline.yaml), or this one:")
         text = text.replace("Fast Gemma", title)
         text = text.replace('"0.32.0"', f'"{v["vllm-version"]}"')
+        text = text.replace("tracks: [a10g]", f"tracks: [{_tracks(v)[0][0]}]")
         p.write_text(text, encoding="utf-8")
 
 
@@ -490,7 +556,6 @@ def write_repository(target: Path, v: dict[str, str]) -> list[str]:
     target.mkdir(parents=True, exist_ok=True)
     for src, dst in COPIED:
         _copy(REPO_ROOT / src, target / dst)
-    _retarget_workflows(target, v["hardware"])
     _retitle_guides(target, v, title)
     (target / "prompts").mkdir(exist_ok=True)
     shutil.copy2(prompts_src, target / "prompts" / "public.jsonl")

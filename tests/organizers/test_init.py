@@ -70,7 +70,10 @@ def test_the_new_repository_holds_what_a_challenge_needs(made):
         assert (made / rel).is_file(), rel
     assert os.access(made / ".ci" / "run", os.X_OK)
     bench = (made / ".github" / "workflows" / "bench.yml").read_text()
-    assert "runs-on: [self-hosted, l4]" in bench and "a10g" not in bench
+    # Deliberately changed for tracks: bench.yml asks for the dispatched track's label, which
+    # its approve job reads from challenge.yaml, so init no longer rewrites it.
+    assert 'runs-on: [self-hosted, "${{ needs.approve.outputs.label }}"]' in bench
+    assert "a10g" not in bench
     assert "gemma" not in (made / "CONTRIBUTING.md").read_text().lower().replace(
         "fast gemma", "")
     labels = json.loads((made / ".github" / "labels.json").read_text())
@@ -193,3 +196,43 @@ def test_at_a_terminal_missing_flags_are_asked(tmp_path):
 
     ch = load_challenge(target / "challenge.yaml")
     assert ch.maintainers == ("carol",) and ch.hardware == "l4" and ch.id == "asked"
+
+
+def test_init_with_two_tracks_writes_a_tracks_section_that_checks_out(tmp_path):
+    from arena.challenge import load_challenge
+
+    flags = [f for f in FLAGS]
+    i = flags.index("--hardware")
+    del flags[i:i + 2]
+    target = tmp_path / "two-tracks"
+    out = init(target, *flags, "--track", "a10g", "--track", "l4")
+    assert out.returncode == 0, out.stderr
+    ch = load_challenge(target / "challenge.yaml")
+    assert [(t.name, t.runner_label) for t in ch.tracks] == [("a10g", "a10g"), ("l4", "l4")]
+    assert ch.hardware == "a10g" and "hardware:" not in (target / "challenge.yaml").read_text()
+    assert "each ranked on its own" in ch.summary
+    out = make_test(target)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "8 passed" in out.stdout
+
+
+@pytest.mark.parametrize("tracks,message", [
+    (["A10G"], "not a track name"),
+    (["a10g:A 10"], "not a runner label"),
+    (["a10g", "a10g:x"], "given twice"),
+    (["a10g", "l4:a10g"], "another track's"),
+])
+def test_bad_tracks_are_refused_before_anything_is_written(tmp_path, tracks, message):
+    flags = [f for f in FLAGS]
+    i = flags.index("--hardware")
+    del flags[i:i + 2]
+    target = tmp_path / "bad"
+    argv = [x for t in tracks for x in ("--track", t)]
+    out = init(target, *flags, *argv)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert not target.exists()
+
+
+def test_hardware_and_a_different_first_track_are_refused(tmp_path):
+    out = init(tmp_path / "both", *FLAGS, "--track", "a10g")
+    assert out.returncode == 2 and "--hardware and --track both given" in out.stderr

@@ -88,6 +88,7 @@ def make_result(
     provenance: Mapping[str, Any] | None = None,
     accelerator: str = "NVIDIA A10G",
     commit: str | None = None,
+    track: str | None = None,
 ) -> dict[str, Any]:
     """A result document that validates against the result schema.
 
@@ -120,7 +121,8 @@ def make_result(
             "config": cfg,
             "config_sha256": sha256_json(cfg),
         },
-        "challenge": {"id": challenge_id, "hardware": hardware},
+        "challenge": {"id": challenge_id, "hardware": hardware,
+                      **({"track": track} if track is not None else {})},
         "started_at": iso(start),
         "finished_at": iso(start + dt.timedelta(minutes=23)),
         "verdict": verdict,
@@ -188,7 +190,8 @@ def default_checks(verdict: str, reasons: Sequence[tuple[str, str]] = ()) -> lis
 def submission_yaml(name: str, *, description: str, parent: str | None = None,
                     tags: Sequence[str] = (), model_id: str = "google/gemma-4-E4B-it",
                     revision: str = BASE_REVISION, args: Mapping[str, Any] | None = None,
-                    claimed: Mapping[str, float] | None = None, comment: str = "") -> str:
+                    claimed: Mapping[str, float] | None = None, comment: str = "",
+                    tracks: Sequence[str] | None = None) -> str:
     """The text of a submission file (YAML written as JSON flow values, which is valid YAML
     and escapes any text)."""
     lines = ["# yaml-language-server: $schema=../schema.json"]
@@ -208,6 +211,8 @@ def submission_yaml(name: str, *, description: str, parent: str | None = None,
             lines.append(f"    {k}: {json.dumps(args[k])}")
     if claimed:
         lines.append(f"claimed: {json.dumps(dict(claimed))}")
+    if tracks is not None:
+        lines.append(f"tracks: {json.dumps(list(tracks))}")
     return "\n".join(lines) + "\n"
 
 
@@ -220,10 +225,16 @@ def challenge_folder(root: Path, *, source: Path | None = None) -> Path:
     text = source.read_text(encoding="utf-8")
     (root / "prompts").mkdir(exist_ok=True)
     shutil.copyfile(repo / "prompts" / "public.jsonl", root / "prompts" / "public.jsonl")
+    # A test challenge under tests/ names the repository's prompt set by a relative path.
+    text = text.replace("public: ../../prompts/public.jsonl", "public: prompts/public.jsonl")
     out = root / "challenge.yaml"
     out.write_text(text, encoding="utf-8")
     (root / "submissions").mkdir(exist_ok=True)
     return out
+
+
+# A two-track challenge (a10g and l4, each its own quota and noise), for the tracks tests.
+TWO_TRACKS = Path(__file__).resolve().parents[1] / "tracks" / "challenge.yaml"
 
 
 def write_submission(challenge_root: Path, login: str, name: str, **kw: Any) -> Path:

@@ -83,3 +83,16 @@ def test_the_docs_say_how_to_layer_each_track_file():
     docs = (REPO / "docs" / "runner.md").read_text()
     for name in TRACKS:
         assert f"runner-ops/arc/{name}" in docs, name
+
+
+def test_each_track_of_a_multi_track_challenge_has_a_scale_set():
+    """The two-track test challenge (a10g and l4) lines up with the scale sets: every track's
+    runner label is served by exactly one scale set, layered on the base as the docs say."""
+    from arena.challenge import load_challenge
+
+    ch = load_challenge(REPO / "tests" / "tracks" / "challenge.yaml")
+    base = load("values-a10g.yaml")
+    labels = {base["scaleSetLabels"][1]} | {
+        helm_merge(base, load(n))["scaleSetLabels"][1] for n in TRACKS}
+    assert {t.runner_label for t in ch.tracks} <= labels
+    assert len(ch.tracks) >= 2

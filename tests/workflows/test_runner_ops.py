@@ -968,7 +968,10 @@ def _arc(name: str) -> list[dict]:
 def test_the_scale_set_serves_the_bench_label_with_one_whole_gpu_per_runner(workflows) -> None:
     [values] = _arc("values-a10g.yaml")
     hardware = load_challenge(REPO / "challenge.yaml").hardware
-    assert values["scaleSetLabels"] == ["self-hosted", hardware] == workflows["bench.yml"]["jobs"]["bench"]["runs-on"]
+    # The bench job asks for the dispatched track's label, the approve job's output (tracks).
+    assert values["scaleSetLabels"] == ["self-hosted", hardware]
+    assert workflows["bench.yml"]["jobs"]["bench"]["runs-on"] == [
+        "self-hosted", "${{ needs.approve.outputs.label }}"]
     spec = values["template"]["spec"]
     assert spec["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A10G"}
     [runner] = spec["containers"]

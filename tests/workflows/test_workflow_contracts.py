@@ -27,16 +27,17 @@ SAMPLE_INPUTS = {"pr": "42", "sha": "0123456789abcdef0123456789abcdef01234567",
                  "path": "submissions/alice/int4-mtp-k6.yaml", "requested_by": "maint-bob"}
 SAMPLE_ENV = {"PR": "42", "SHA": SAMPLE_INPUTS["sha"], "SUBMISSION_PATH": SAMPLE_INPUTS["path"],
               "REQUESTED_BY": "maint-bob", "RUNNER_TEMP": "/tmp/runner",
-              "BENCH_OUTCOME": "success"}
+              "BENCH_OUTCOME": "success", "TRACK": "a10g", "REQUESTED_TRACK": ""}
 
 # COMMON.md's cross-part commands, with the options each workflow passes.
 EXPECTED_COMMANDS = {
     ("validate.yml", "validate"): [["bot", "event"]],
     ("commands.yml", "command"): [["bot", "event"]],
+    ("bench.yml", "approve"): [["track", "$REQUESTED_TRACK", "--out", "$RUNNER_TEMP/track.json"]],
     ("bench.yml", "bench"): [
         ["bot", "fetch-submission", "--pr", "$PR", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
          "--out", "$SUBMISSION_PATH"],
-        ["bench", "$SUBMISSION_PATH", "--prompts", "both",
+        ["bench", "$SUBMISSION_PATH", "--prompts", "both", "--track", "$TRACK",
          "--out", "$RUNNER_TEMP/arena/result", "--engine-logs", "$RUNNER_TEMP/arena/engine-logs"]],
     ("bench.yml", "publish"): [
         ["bot", "publish", "--pr", "$PR", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
@@ -96,11 +97,15 @@ def test_the_cli_accepts_each_command_line_the_workflows_use(where, argv) -> Non
 
 
 def test_the_bench_workflow_takes_the_four_dispatch_inputs_and_nothing_else(workflows) -> None:
+    # Deliberately changed for tracks (issue 16): a fifth, optional input names the track.
     bench = workflows["bench.yml"]
     assert set(bench["on"]) == {"workflow_dispatch"}
     inputs = bench["on"]["workflow_dispatch"]["inputs"]
-    assert list(inputs) == ["pr", "sha", "path", "requested_by"]
-    assert all(spec["required"] is True and spec["type"] == "string" for spec in inputs.values())
+    assert list(inputs) == ["pr", "sha", "path", "requested_by", "track"]
+    required = {k: v for k, v in inputs.items() if k != "track"}
+    assert all(spec["required"] is True and spec["type"] == "string" for spec in required.values())
+    assert inputs["track"] == {"description": inputs["track"]["description"], "required": False,
+                               "default": "", "type": "string"}
 
 
 def test_the_bench_run_title_carries_the_inputs_in_the_documented_grammar(workflows) -> None:
@@ -122,13 +127,16 @@ def test_the_approval_gate_checks_inputs_as_the_run_title_grammar_expects(workfl
     (control.yml), whose title the quota parser leaves alone (a control is nobody's quota)."""
     script = workflows["bench.yml"]["jobs"]["approve"]["steps"][0]["run"]
     patterns = dict(re.findall(r'\[\[ "\$([A-Z_]+)" =~ (\S+) \]\]', script))
-    assert set(patterns) == {"PR", "SHA", "SUBMISSION_PATH", "REQUESTED_BY"}
+    assert set(patterns) == {"PR", "SHA", "SUBMISSION_PATH", "REQUESTED_BY", "TRACK"}
     good = {"PR": "42", "SHA": SAMPLE_INPUTS["sha"], "SUBMISSION_PATH": SAMPLE_INPUTS["path"],
-            "REQUESTED_BY": "maint-bob"}
+            "REQUESTED_BY": "maint-bob", "TRACK": "l4"}
     bad = {"PR": ["00", "01", "-1", "4 2", "42; rm -rf /", ""], "SHA": ["main", SAMPLE_INPUTS["sha"][:39], SAMPLE_INPUTS["sha"].upper()],
            "SUBMISSION_PATH": ["submissions/alice/../x.yaml", "submissions/alice/a.yml",
                                "challenge.yaml", "submissions/alice/x.yaml\nrun: evil"],
-           "REQUESTED_BY": ["-bob", "bob smith", "bob\n::set-env"]}
+           "REQUESTED_BY": ["-bob", "bob smith", "bob\n::set-env"],
+           "TRACK": ["L4", "l4 gpu", "-l4", "l4\n::set-output", "a" * 41, "l4,self-hosted",
+                     "${{ github.token }}"]}
+    assert re.fullmatch(patterns["TRACK"], "")  # empty: the challenge's first track
     for var, pattern in patterns.items():
         assert re.fullmatch(pattern, good[var]), (var, pattern)
         for value in bad[var]:
@@ -140,11 +148,15 @@ def test_the_approval_gate_checks_inputs_as_the_run_title_grammar_expects(workfl
 
 
 def test_the_gpu_job_asks_for_challenge_hardware_and_fits_its_timeouts(workflows) -> None:
+    # Deliberately changed for tracks (issue 16): the label is the dispatched track's, resolved
+    # from challenge.yaml by the approve job (test_the_track_label_comes_from_challenge_yaml).
     challenge = load_challenge(REPO / "challenge.yaml")
     bench = workflows["bench.yml"]["jobs"]["bench"]
-    assert bench["runs-on"] == ["self-hosted", challenge.hardware]
+    assert bench["runs-on"] == ["self-hosted", "${{ needs.approve.outputs.label }}"]
     assert bench["timeout-minutes"] * 60 >= challenge.startup_timeout_s + challenge.run_timeout_s
-    assert f"bench-{challenge.hardware}" in bench["concurrency"]["group"]
+    group = bench["concurrency"]["group"]
+    assert "format('bench-{0}', needs.approve.outputs.label)" in group
+    assert "format('bench-{0}-run-{1}', needs.approve.outputs.label, github.run_id)" in group
     assert bench["concurrency"]["queue"] == "max"
     assert bench["concurrency"]["cancel-in-progress"] is False
 
@@ -184,7 +196,9 @@ def test_publish_always_runs_and_is_the_only_writer_of_the_bench_workflow(workfl
     writers = {j for j, job in jobs.items()
                if "write" in {s: v for s, v in (job.get("permissions") or {}).items() if s != "id-token"}.values()}
     assert writers == {"publish"}
-    assert jobs["approve"]["permissions"] == {} and jobs["approve"]["environment"] == "bench"
+    # Deliberately changed for tracks: approve reads challenge.yaml (contents: read), no more.
+    assert jobs["approve"]["permissions"] == {"contents": "read"}
+    assert jobs["approve"]["environment"] == "bench"
     assert jobs["bench"]["needs"] == "approve"
 
 
