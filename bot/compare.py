@@ -12,6 +12,8 @@ from typing import Any, Mapping, Sequence
 
 from arena.store import ResultsStore
 from bot.render import code
+from leaderboard.compare import Comparison, comparisons
+from leaderboard.ranking import rank, scored_tps, tie_rule
 
 MAX_CATEGORIES = 50
 MAX_PROMPTS = 100
@@ -33,9 +35,6 @@ def compared_lines(store_dir: Path | None, doc: Mapping[str, Any], *, parent: st
                    hardware: str, noise: Any, challenge_id: str | None = None) -> list[str]:
     """The run against its parent's ranked run and the leader, as a Markdown table, with
     what the interval means. Empty when the run has no verified score."""
-    from leaderboard.compare import Comparison, comparisons
-    from leaderboard.ranking import rank, scored_tps, tie_rule
-
     if store_dir is None or doc.get("verdict") != "verified" or scored_tps(doc) is None:
         return []
     results, verdicts = board(store_dir, doc)

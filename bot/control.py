@@ -21,6 +21,10 @@ from typing import Any
 from arena import exitcodes
 from arena.controls import control_relpath
 from arena.text import for_terminal
+from bot.cli import SetupError, bot_from_env
+
+# The GitHub side (bot.client and what uses it) is imported inside the functions that need it:
+# `arena` registers these subcommands at every start, and `arena validate` must not load PyGithub.
 
 CONTROL_PR = 0
 CONTROL_LOGIN = "arena-control"  # requested_by of a control run (its run title's last word)
@@ -142,8 +146,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _bot(args: argparse.Namespace) -> Any:
-    from bot.cli import SetupError, bot_from_env
-
     try:
         return bot_from_env(os.environ, args.challenge)
     except SetupError as exc:

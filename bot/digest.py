@@ -19,12 +19,16 @@ from arena import exitcodes
 from arena.challenge import Challenge
 from arena.result import score_set, score_tps
 from arena.store import ResultsStore, iso
+from arena.submission import SubmissionIndex
 from arena.text import for_terminal
 from bot import comments, labels
-from bot.client import API_ERRORS, describe_failure, maybe_applied
+from bot.client import API_ERRORS, describe_failure
 from bot.context import Bot
-from bot.quota import Quota
+from bot.quota import Quota, quota_for
 from bot.render import COMMANDS_HELP, code, footer
+from bot.writes import create_once
+from leaderboard.compare import comparisons, comparisons_json
+from leaderboard.ranking import rank, run_status, scored_tps, submission_state, tie_rule
 
 FORMAT = "arena.digest/1"
 TOP = 10
@@ -48,9 +52,6 @@ def build_digest(challenge: Challenge, results: list[dict[str, Any]],
                  ) -> dict[str, Any]:
     """Pure: the digest document. `parents` (submission id to parent id, from the checkout's
     submissions) lets each recent run be compared with its parent."""
-    from leaderboard.compare import comparisons, comparisons_json
-    from leaderboard.ranking import rank, run_status, scored_tps, submission_state, tie_rule
-
     entries = rank(results, verdicts, hardware=challenge.hardware, noise=challenge.noise)
     rule = tie_rule(results, verdicts, hardware=challenge.hardware, noise=challenge.noise)
     lead_tps = entries[0].tps if entries else None
@@ -250,29 +251,22 @@ def update_digest(bot: Bot, doc: dict[str, Any]) -> int:
             else:
                 bot.say(f"the digest issue #{issue.number} is up to date")
             return exitcodes.OK
-        for attempt in range(2):
-            try:
-                issue = bot.repo.create_issue(title=title, body=body, labels=[labels.DIGEST])
-                bot.say(f"created the digest issue #{issue.number}; pin it once by hand")
-                return exitcodes.OK
-            except API_ERRORS as exc:
-                if not maybe_applied(exc) or attempt == 1:
-                    raise
-                bot.sleep(2.0)
-                if _find_issue(bot) is not None:
-                    return exitcodes.OK
+        issue = create_once(bot, "creating the digest issue",
+                            lambda: bot.repo.create_issue(title=title, body=body,
+                                                          labels=[labels.DIGEST]),
+                            lambda: _find_issue(bot), pause_s=2.0)
+        bot.say(f"the digest issue is #{issue.number}; pin it once by hand")
+        return exitcodes.OK
     except API_ERRORS as exc:
         bot.say(describe_failure(exc, "Updating the digest issue", bot.now()))
         bot.summarize(render_markdown(doc))
         return exitcodes.INFRA
-    return exitcodes.INFRA
 
 
 def digest_for(bot: Bot | None, challenge: Challenge, store: ResultsStore | None, *,
                login: str | None, now: dt.datetime, store_reason: str | None = None
                ) -> dict[str, Any]:
     """Gather what is available (GitHub only when a bot client is given) and build the doc."""
-    from bot.quota import quota_for
     results, verdicts = load_store(store)
     unavailable: dict[str, str] = {}
     if store is None:
@@ -294,7 +288,6 @@ def digest_for(bot: Bot | None, challenge: Challenge, store: ResultsStore | None
                 unavailable["quota"] = describe_failure(exc, "Counting bench runs", now)
         else:
             unavailable["quota"] = "no --login given"
-    from arena.submission import SubmissionIndex
     parents = SubmissionIndex.scan(challenge.submissions_dir,
                                    max_bytes=challenge.max_submission_bytes).parents
     return build_digest(challenge, results, verdicts, now=now, open_prs=open_prs, quota=quota,

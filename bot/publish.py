@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from arena import exitcodes
+from arena import __version__, exitcodes
 from arena.problems import Problem
 from arena.result import result_errors, score_set
 from arena.store import ResultsStore, result_relpath
@@ -36,6 +36,7 @@ from bot.render import block, code, footer, short
 from bot.results_branch import StoreWriteError, append_record, stored_text
 from bot.site import dispatch_site
 from bot.validation import api_patch_reader, base_index, parent_of
+from leaderboard.ranking import rank
 from runner.telemetry import throttle_note
 
 RESULT_KIND = "result"
@@ -188,7 +189,6 @@ def stopped_result(bot: Bot, *, sha: str, path: str, sub: Any, stage: Stage,
                    bench_outcome: str) -> dict[str, Any]:
     """The `error` result recorded for a run that ended without result.json. Deterministic for a
     given run and stage, so publishing again finds the same record."""
-    from arena import __version__
     run_id = stage.run_id or f"gh-{bot.run_id}"
     at = stage.updated_at or bot.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     how = {"cancelled": "was cancelled", "failure": "failed or timed out",
@@ -370,7 +370,6 @@ def result_json_block(doc: dict[str, Any]) -> str:
 def rank_line(store_dir: Path | None, doc: dict[str, Any], bot: Bot) -> str | None:
     if store_dir is None or doc["verdict"] != "verified":
         return None
-    from leaderboard.ranking import rank
     store = ResultsStore(store_dir)
     results = [r.doc for r in store.results() if r.doc["run_id"] != doc["run_id"]] + [doc]
     entries = rank(results, store.verdicts(), hardware=bot.challenge.hardware,
