@@ -1,5 +1,12 @@
 """/bench, /rerun and /cancel: benchmark runs on the self-hosted GPU runner, dispatched as the bench
-workflow (workflow_dispatch with inputs pr, sha, path, requested_by).
+workflow (workflow_dispatch with inputs pr, sha, path, requested_by; `track` on a challenge with
+several hardware tracks, `vs` for a paired run).
+
+`/bench [name] [sha] [track] [vs [login/name]]`: a track of the challenge (default: the
+submission's first); `vs` measures the candidate and another submission in one job, interleaved
+(`vs` alone: its parent), and costs two runs of the author's quota on that track. The other
+submission must be on the default branch, have a verified result on the track, not be the
+candidate, and use the same model.
 
 /bench pins the PR's head commit at the moment it is accepted; the bench job refuses to run if the
 head has moved since (`arena bot fetch-submission`), and the publish step says so on the PR.
@@ -12,6 +19,7 @@ facts: `decide_place`, `decide_access`, `decide_bench`, `decide_runs`, `decide_r
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -19,16 +27,18 @@ from typing import Any
 from github import GithubException
 
 from arena import exitcodes
+from arena.submission import ID_RE, submission_tracks, validate_file
 from bot import checks, comments, labels, queue
 from bot.client import API_ERRORS, describe_failure
 from bot.context import Bot
 from bot.owners import claim_folder, not_owner_message
 from bot.permissions import is_maintainer
-from bot.results_branch import StoreWriteError
+from bot.results_branch import StoreWriteError, stored_text
 from bot.quota import WINDOW, BenchRun, compute_quota, over_quota_runs, recent_runs, run_name
 from bot.render import code, short, when
 from bot.replies import NOT_ALLOWED, Handler, Refusal, Request, answer_refusal, react, reply
 from bot.validation import COMMENT_KIND as VALIDATION_KIND, Assessment, State, assess_pull_request
+from bot.validation import base_index
 from bot.writes import create_once
 
 QUEUED_KIND = "bench"
@@ -45,6 +55,9 @@ class Candidate:
     path: str
     negative: bool  # a negative result (`tried:`): never benchmarked
     patch: Any = None  # arena.submission.PatchInfo, or None
+    parent: str | None = None
+    model: tuple[str, str] = ("", "")  # (id, revision)
+    tracks: tuple[str, ...] = ()  # the tracks it targets (empty: every track)
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,7 @@ class BenchFacts:
     seen: Seen | None  # None: not checked yet (or the comment could not be found)
     said_at: dt.datetime | None  # when the /bench comment was made
     repo_url: str
+    tracks: tuple[str, ...] = ("a10g",)  # the challenge's tracks, first is the default
 
     def commit_url(self, sha: str) -> str:
         return f"{self.repo_url}/commit/{sha}"
@@ -74,10 +88,43 @@ class BenchFacts:
 
 @dataclass(frozen=True)
 class BenchChoice:
-    """What /bench will benchmark: one submission at the approved commit."""
+    """What /bench will benchmark: one submission at the approved commit, on one track, alone
+    or paired with another submission (`vs`: its id)."""
 
     candidate: Candidate
     sha: str
+    track: str = "a10g"
+    vs: str | None = None
+
+    @property
+    def cost(self) -> int:
+        return 2 if self.vs else 1
+
+    @property
+    def vs_path(self) -> str | None:
+        return f"submissions/{self.vs}.yaml" if self.vs else None
+
+
+@dataclass(frozen=True)
+class BenchArgs:
+    """`/bench [name] [sha] [track] [vs [login/name]]`, split (pure: `parse_bench_args`)."""
+
+    name: str
+    sha: str | None
+    track: str | None
+    vs: str | None  # the other submission's id
+    vs_parent: bool  # `vs` alone: against the candidate's parent
+
+
+@dataclass(frozen=True)
+class Other:
+    """The submission a paired run measures the candidate against, as the default branch and
+    the results branch know it."""
+
+    id: str
+    exists: bool  # a valid file on the default branch
+    model: tuple[str, str] | None
+    verified: bool  # has a verified result on the track
 
 
 @dataclass(frozen=True)
@@ -109,16 +156,20 @@ def decide_access(*, maintainer: bool, by_author: bool, authors_may_bench: bool
     return NOT_ALLOWED
 
 
-def pick_submission(candidates: tuple[Candidate, ...], name: str) -> Candidate | Refusal:
-    """The submission to run: the only one, or the one named."""
+def pick_submission(candidates: tuple[Candidate, ...], name: str,
+                    tracks: tuple[str, ...] = ()) -> Candidate | Refusal:
+    """The submission to run: the only one, or the one named. A word that is neither is
+    refused naming both the submissions and the challenge's tracks."""
     if name:
         wanted = name.strip().lower()
         for c in candidates:
             if c.name == wanted or c.id.lower() == wanted:
                 return c
         names = ", ".join(code(c.name, 64) for c in candidates)
+        known = "; the challenge's tracks: " + ", ".join(code(t, 40) for t in tracks) \
+            if tracks else ""
         return Refusal(f"this pull request has no valid submission named {code(name, 64)}. "
-                       f"Its submissions: {names}.")
+                       f"Its submissions: {names}{known}.")
     if len(candidates) == 1:
         return candidates[0]
     names = ", ".join(code(c.name, 64) for c in candidates)
@@ -141,6 +192,36 @@ def split_sha(args: str, names: list[str]) -> tuple[str, str | None]:
         else:
             rest.append(w)
     return " ".join(rest), sha
+
+
+_ID_WORD = re.compile(rf"^{ID_RE}$")
+
+
+def parse_bench_args(args: str, names: list[str], tracks: tuple[str, ...]) -> BenchArgs:
+    """Pure: `vs` and the word after it when that is `login/name`; a 7-40 hex-digit word is
+    the approved commit and a word that is a track (and no submission's name) the track,
+    whatever the order; what is left is the submission's name."""
+    words = args.split()
+    vs, vs_parent = None, False
+    for i, w in enumerate(words):
+        if w.lower() == "vs":
+            nxt = words[i + 1] if i + 1 < len(words) else ""
+            if _ID_WORD.match(nxt):
+                vs = nxt
+                del words[i:i + 2]
+            else:
+                vs_parent = True
+                del words[i]
+            break
+    track = None
+    rest = []
+    for w in words:
+        if track is None and w.lower() in tracks and w.lower() not in names:
+            track = w.lower()
+        else:
+            rest.append(w)
+    name, sha = split_sha(" ".join(rest), names)
+    return BenchArgs(name, sha, track, vs, vs_parent)
 
 
 def _instant(text: str | None) -> dt.datetime | None:
@@ -195,43 +276,90 @@ def decide_bench(f: BenchFacts) -> BenchChoice | Refusal:
         return Refusal(f"the submission at commit `{short(f.head_sha)}` does not pass the check "
                        "(see the check run `arena/validate` and the comment above), so nothing "
                        "was started. Fix it, push, and comment `/bench` again.")
-    name, named_sha = split_sha(f.args, [c.name for c in f.candidates])
-    refusal = approval_refusal(f, named_sha)
+    a = parse_bench_args(f.args, [c.name for c in f.candidates], f.tracks)
+    refusal = approval_refusal(f, a.sha)
     if refusal:
         return Refusal(refusal)
-    picked = pick_submission(f.candidates, name)
+    picked = pick_submission(f.candidates, a.name, f.tracks)
     if isinstance(picked, Refusal):
         return picked
     if picked.negative:
         return Refusal(f"{code(picked.id)} is a negative result (its file has a `tried:` "
                        "block): it records what was tried and what happened, and is not "
                        "benchmarked. To have it measured, remove the `tried:` block and push.")
-    return BenchChoice(picked, f.head_sha)
+    targets = picked.tracks or f.tracks
+    track = a.track or targets[0]
+    if track not in targets:
+        return Refusal(f"{code(picked.id)} is not measured on the track {code(track, 40)}: its "
+                       f"file names the tracks {', '.join(code(t, 40) for t in targets)} "
+                       "(`tracks:`). Name one of those, or add the track to the file and push.")
+    vs = a.vs
+    if a.vs_parent:
+        if picked.parent is None:
+            return Refusal(f"{code(picked.id)} has no parent, so `vs` alone names nothing. "
+                           "Name the submission to pair it with: `/bench vs <login>/<name>`.")
+        vs = picked.parent
+    if vs is not None and vs.lower() == picked.id.lower():
+        return Refusal(f"{code(vs, 104)} is the submission being benchmarked: a paired run "
+                       "measures it against another one. Name that one: "
+                       "`/bench vs <login>/<name>` (`vs` alone: its parent).")
+    return BenchChoice(picked, f.head_sha, track, vs)
+
+
+def decide_vs(choice: BenchChoice, other: Other) -> Refusal | None:
+    """Pure: whether the other submission of a paired run can be measured with the candidate."""
+    who = code(other.id, 104)
+    if not other.exists:
+        return Refusal(f"{who} is not a valid submission on the default branch "
+                       f"(`submissions/{other.id}.yaml`), so there is nothing to pair with. "
+                       "A paired run measures two submissions of the default branch's "
+                       "checkout; check the name.")
+    if other.model != choice.candidate.model:
+        mine, theirs = choice.candidate.model, other.model or ("", "")
+        return Refusal(f"{who} uses the model {code(theirs[0])} at {code(theirs[1][:12])}, "
+                       f"{code(choice.candidate.id, 104)} uses {code(mine[0])} at "
+                       f"{code(mine[1][:12])}: a paired run compares two submissions of one "
+                       "model. Pair it with a submission of the same model.")
+    if not other.verified:
+        return Refusal(f"{who} has no verified result on the track {code(choice.track, 40)}, "
+                       "so the comparison would have no standing. Pair with a submission that "
+                       "has one (its results are on the leaderboard).")
+    return None
 
 
 def decide_runs(choice: BenchChoice, runs: list[BenchRun], *, pr: int, author: str,
-                limit: int, maintainer: bool, now: dt.datetime) -> Go | Refusal:
+                limit: int, maintainer: bool, now: dt.datetime,
+                first_track: str | None = None, several_tracks: bool = False) -> Go | Refusal:
     """Pure: whether the run may start, given the bench runs of the last 24 hours: not while
-    a run of the same commit is unfinished, and not past the author's quota (maintainers may)."""
+    the same run (commit, track, pairing) is unfinished, and not past the author's quota on the
+    track, a paired run costing two (maintainers may go past it)."""
     path = choice.candidate.path
     active = [r for r in runs if r.pr == pr and r.path == path and r.active]
-    same = next((r for r in active if r.sha == choice.sha), None)
+    same = next((r for r in active if r.sha == choice.sha and r.vs == choice.vs_path
+                 and (r.track or first_track) == (choice.track if several_tracks else
+                                                  first_track)), None)
     if same is not None:
         return Refusal(f"[run {same.id}]({same.html_url}) already benchmarks this commit; it "
                        "has not finished yet. `/status` shows where it is.")
-    q = compute_quota(author, limit, runs, now)
-    if not maintainer and q.left <= 0:
+    q = compute_quota(author, limit, runs, now, track=choice.track if several_tracks else None,
+                      first_track=first_track)
+    if not maintainer and q.left < choice.cost:
         nxt = f" The next run is possible at {when(q.next_at)}." if q.next_at else ""
-        return Refusal(f"{code(author, 40)} has used {q.used} of {q.limit} benchmark runs in "
-                       f"the last 24 hours.{nxt} A maintainer can still start one.")
+        where = f" on the track {code(choice.track, 40)}" if several_tracks else ""
+        paired = (f" A paired run (`vs`) costs {choice.cost} runs." if choice.vs and q.left
+                  else "")
+        return Refusal(f"{code(author, 40)} has used {q.used} of {q.limit} benchmark runs"
+                       f"{where} in the last 24 hours.{paired}{nxt} A maintainer can still "
+                       "start one.")
     return Go(q.used, q.limit)
 
 
 def decide_recount(run_id: int, run_url: str, runs_after: list[BenchRun], *, author: str,
-                   limit: int, now: dt.datetime) -> Refusal | int:
+                   limit: int, now: dt.datetime, track: str | None = None,
+                   first_track: str | None = None) -> Refusal | int:
     """Pure: after dispatching, the quota counted again: the later of two runs started at the
     same moment past the quota gives way. The runs used, or the refusal (the run is cancelled)."""
-    after = compute_quota(author, limit, runs_after, now)
+    after = compute_quota(author, limit, runs_after, now, track=track, first_track=first_track)
     if any(r.id == run_id for r in over_quota_runs(after)):
         return Refusal(f"another run of {code(author, 40)}'s submissions was started at the "
                        f"same moment and used the last of the quota, so [run {run_id}]"
@@ -243,7 +371,9 @@ def decide_recount(run_id: int, run_url: str, runs_after: list[BenchRun], *, aut
 
 def candidates_of(a: Assessment) -> tuple[Candidate, ...]:
     return tuple(Candidate(r.submission.name, r.submission.id, r.path, r.submission.negative,
-                           r.submission.patch)
+                           r.submission.patch, r.submission.parent,
+                           (r.submission.model.id, r.submission.model.revision),
+                           r.submission.tracks)
                  for r in a.valid_reports if r.submission is not None)
 
 
@@ -265,28 +395,78 @@ def gather_bench(bot: Bot, req: Request, pull: Any) -> BenchFacts:
     bot.say(f"#{req.number} head is {short(sha)}")
     a = assess_pull_request(bot, req.number, sha, author, pull.user.id)
     cands = candidates_of(a)
+    tracks = bot.challenge.track_names
     seen = None
     if a.state is State.VALID and cands and \
-            split_sha(req.command.args, [c.name for c in cands])[1] is None:
+            parse_bench_args(req.command.args, [c.name for c in cands], tracks).sha is None:
         seen = seen_validation(bot, req.number)
     return BenchFacts(req.name, req.command.args, sha, author, a.state, a.failure, cands, seen,
-                      _instant(req.created_at), bot.repo_url)
+                      _instant(req.created_at), bot.repo_url, tracks)
+
+
+MAX_RESULTS_READ = 20  # the newest results of the other submission looked at
+
+
+def gather_other(bot: Bot, sid: str, track: str) -> Other:
+    """The other submission of a paired run: its file on the default branch's checkout
+    (validated as `arena bench` will read it) and whether the results branch holds a verified
+    result of it on the track (one request for the tree, one per result read, newest first)."""
+    login, _, name = sid.partition("/")
+    path = f"submissions/{login}/{name}.yaml"
+    file = bot.challenge.submissions_dir / login / f"{name}.yaml"
+    model = None
+    if file.is_file() and not file.is_symlink():
+        report = validate_file(file.read_bytes(), path_in_repo=path, challenge=bot.challenge,
+                               index=base_index(bot.challenge))
+        if report.valid and report.submission is not None:
+            model = (report.submission.model.id, report.submission.model.revision)
+    if model is None:
+        return Other(sid, False, None, False)
+    return Other(sid, True, model, verified_on_track(bot, sid, track))
+
+
+def verified_on_track(bot: Bot, sid: str, track: str) -> bool:
+    try:  # one request: GitHub takes a branch name for the tree
+        tree = bot.repo.get_git_tree(bot.results_branch, recursive=True)
+    except GithubException as exc:
+        if exc.status in (404, 409):  # no results branch yet
+            return False
+        raise
+    prefix = f"results/{sid}/"
+    paths = sorted((e.path for e in tree.tree if e.type == "blob" and e.path.startswith(prefix)
+                    and e.path.endswith(".json")), reverse=True)[:MAX_RESULTS_READ]
+    first = bot.challenge.track_names[0]
+    for path in paths:
+        text = stored_text(bot, path)
+        try:
+            doc = json.loads(text) if text else None
+        except ValueError:
+            continue
+        ch = doc.get("challenge") if isinstance(doc, dict) else None
+        if isinstance(ch, dict) and doc.get("verdict") == "verified" and \
+                (ch.get("track") or first) == track:
+            return True
+    return False
 
 
 # -- acting --------------------------------------------------------------------------------------
 
-def dispatch(bot: Bot, *, pr: int, sha: str, path: str, requested_by: str) -> Any:
+def dispatch(bot: Bot, *, pr: int, sha: str, path: str, requested_by: str,
+             track: str | None = None, vs: str | None = None) -> Any:
     """Dispatch the bench workflow and return its run (id, html_url). A dispatch that may have
     happened despite an error is looked up by its run name before dispatching again
-    (bot.writes)."""
+    (bot.writes). `track` and `vs` are sent only when given, so a one-track challenge's
+    dispatch is what it always was."""
     workflow = bot.repo.get_workflow(bot.bench_workflow)
-    inputs = {"pr": str(pr), "sha": sha, "path": path, "requested_by": requested_by}
-    name = run_name(pr, path, sha, requested_by)
+    inputs = {"pr": str(pr), "sha": sha, "path": path, "requested_by": requested_by,
+              **({"track": track} if track else {}), **({"vs": vs} if vs else {})}
+    name = run_name(pr, path, sha, requested_by, track, vs)
     started = bot.now()
 
     def find() -> Any | None:
         return next((run for run in recent_runs(bot, started - WINDOW / 24)
-                     if run_name(run.pr, run.path, run.sha, run.requested_by) == name
+                     if run_name(run.pr, run.path, run.sha, run.requested_by, run.track,
+                                 run.vs) == name
                      and run.created_at >= started.replace(microsecond=0) - WINDOW / 144), None)
 
     return create_once(bot, f"dispatching {bot.bench_workflow}",
@@ -388,30 +568,43 @@ def handle_bench(bot: Bot, req: Request) -> int:
     choice = decide_bench(gather_bench(bot, req, pull))
     if isinstance(choice, Refusal):
         return answer_refusal(bot, req, choice)
+    if choice.vs is not None:
+        refusal = decide_vs(choice, gather_other(bot, choice.vs, choice.track))
+        if refusal:
+            return answer_refusal(bot, req, refusal)
     cand, sha, author = choice.candidate, choice.sha, pull.user.login
-    limit = bot.challenge.quota_runs_per_day
+    track = bot.challenge.track(choice.track)
+    first = bot.challenge.track_names[0]
+    several = len(bot.challenge.tracks) > 1
+    limit = track.runs_per_author_per_day
+    on_track = track.name if several else None  # what the dispatch and the quota name
 
     runs = recent_runs(bot, bot.now() - WINDOW)
     if req.name == "rerun" and not any(r.pr == req.number and r.path == cand.path for r in runs):
         bot.say("no earlier run in the window; /rerun acts as /bench")
     go = decide_runs(choice, runs, pr=req.number, author=author, limit=limit,
-                     maintainer=maintainer, now=bot.now())
+                     maintainer=maintainer, now=bot.now(), first_track=first,
+                     several_tracks=several)
     if isinstance(go, Refusal):
         return answer_refusal(bot, req, go)
     refusal = claim_or_refuse(bot, req, pull, cand.path)
     if refusal:
         return answer_refusal(bot, req, refusal)
 
-    bot.say(f"dispatching {bot.bench_workflow} for {cand.path}@{short(sha)}")
-    run = dispatch(bot, pr=req.number, sha=sha, path=cand.path, requested_by=req.sender)
+    bot.say(f"dispatching {bot.bench_workflow} for {cand.path}@{short(sha)}"
+            + (f" on {track.name}" if several else "")
+            + (f" vs {choice.vs_path}" if choice.vs_path else ""))
+    run = dispatch(bot, pr=req.number, sha=sha, path=cand.path, requested_by=req.sender,
+                   track=on_track, vs=choice.vs_path)
     run_id, run_url = int(run.id), run.html_url
-    used_after = go.used + 1
+    used_after = go.used + choice.cost
     runs_after = [BenchRun(run_id, req.number, cand.path, sha, req.sender, bot.now(), "queued",
-                           None, run_url)] + [r for r in runs if r.id != run_id]
+                           None, run_url, track=on_track, vs=choice.vs_path)] + \
+        [r for r in runs if r.id != run_id]
     if not maintainer:
         runs_after = recent_runs(bot, bot.now() - WINDOW)
         counted = decide_recount(run_id, run_url, runs_after, author=author, limit=limit,
-                                 now=bot.now())
+                                 now=bot.now(), track=on_track, first_track=first)
         if isinstance(counted, Refusal):
             cancel_run(bot, run_id)
             return answer_refusal(bot, req, counted)
@@ -419,13 +612,22 @@ def handle_bench(bot: Bot, req: Request) -> int:
 
     check_id = benchmark_check(bot, req, sha=sha, author=author, sub_id=cand.id, run_id=run_id,
                                run_url=run_url)
-    quota_line = (f"Quota of {code(author, 40)}: {used_after} of {go.limit} runs used in the "
-                  "last 24 hours." if go.limit else "")
+    where = f" on the track {code(track.name, 40)}" if several else ""
+    quota_line = (f"Quota of {code(author, 40)}: {used_after} of {go.limit} runs used{where} in "
+                  "the last 24 hours." if go.limit else "")
+    if choice.vs:
+        quota_line = (f"Paired with {code(choice.vs, 104)}: one job measures both, interleaved "
+                      "on one runner, and the comparison comes from the pairs; it costs "
+                      f"{choice.cost} runs. " + quota_line).strip()
+    if several:
+        quota_line = (f"Track {code(track.name, 40)}: runners labelled "
+                      f"{code(track.runner_label, 40)}. " + quota_line).strip()
+    same_track = [r for r in runs_after if r.on_track(track.name, first)]
     comments.post_comment(bot, req.number, queued_body(
         bot, run_id=run_id, run_url=run_url, sha=sha, path=cand.path, sub_id=cand.id,
         requested_by=req.sender, check_id=check_id, quota_line=quota_line,
         patch=cand.patch, requested_by_id=req.sender_id,
-        queue=queue.describe(bot, runs_after, run_id)))
+        queue=queue.describe(bot, same_track, run_id, label=track.runner_label)))
     try:
         labels.set_state_label(bot, req.number, labels.BENCHMARK, "queued")
     except API_ERRORS as exc:

@@ -281,3 +281,88 @@ def test_an_idempotent_write_is_simply_repeated_and_a_failed_look_stops_unless_a
         create_once(Log(), "dispatch", flaky(502, "dup"), broken_look)
     assert create_once(Log(), "comment", flaky(502, "dup"), broken_look,
                        retry_when_unsure=True) == "dup"
+
+
+# -- /bench [<track>] [vs <login>/<name>] --------------------------------------------------------
+
+TRACKS = ("a10g", "l4")
+CHILD = Candidate("fast", "alice/fast", FAST.path, False, parent="arena-maintainers/base",
+                  model=("google/gemma", "e" * 40))
+
+
+@pytest.mark.parametrize("args, expected", [
+    ("", bench.BenchArgs("", None, None, None, False)),
+    ("l4", bench.BenchArgs("", None, "l4", None, False)),
+    ("fast L4 abcdef1 vs", bench.BenchArgs("fast", "abcdef1", "l4", None, True)),
+    ("vs bob/x l4", bench.BenchArgs("", None, "l4", "bob/x", False)),
+    ("vs", bench.BenchArgs("", None, None, None, True)),
+    ("h100", bench.BenchArgs("h100", None, None, None, False)),  # not a track: a name
+])
+def test_bench_arguments_in_any_order(args, expected):
+    assert bench.parse_bench_args(args, ["fast"], TRACKS) == expected
+
+
+def test_a_submission_named_like_a_track_is_the_submission():
+    assert bench.parse_bench_args("l4", ["l4"], TRACKS).name == "l4"
+
+
+def test_the_track_defaults_to_the_submission_s_first_and_must_be_one_it_targets():
+    only_l4 = Candidate("fast", "alice/fast", FAST.path, False, tracks=("l4",))
+    assert bench.decide_bench(facts(tracks=TRACKS)).track == "a10g"
+    assert bench.decide_bench(facts(tracks=TRACKS, candidates=(only_l4,))).track == "l4"
+    got = bench.decide_bench(facts(tracks=TRACKS, candidates=(only_l4,), args="a10g"))
+    assert "is not measured on the track `a10g`" in got.text and "`l4`" in got.text
+    unknown = bench.decide_bench(facts(tracks=TRACKS, args="h100"))
+    assert "the challenge's tracks: `a10g`, `l4`" in unknown.text
+
+
+def test_vs_alone_is_against_the_parent_and_never_against_itself():
+    got = bench.decide_bench(facts(tracks=TRACKS, candidates=(CHILD,), args="l4 vs"))
+    assert got == BenchChoice(CHILD, HEAD, "l4", "arena-maintainers/base")
+    assert got.cost == 2 and got.vs_path == "submissions/arena-maintainers/base.yaml"
+    assert "has no parent" in bench.decide_bench(facts(args="vs")).text
+    assert "is the submission being benchmarked" in \
+        bench.decide_bench(facts(args="vs Alice/fast")).text
+
+
+@pytest.mark.parametrize("other, words", [
+    (bench.Other("bob/x", False, None, False), "not a valid submission on the default branch"),
+    (bench.Other("bob/x", True, ("google/other", "e" * 40), True), "of one model"),
+    (bench.Other("bob/x", True, ("google/gemma", "f" * 40), True), "of one model"),
+    (bench.Other("bob/x", True, ("google/gemma", "e" * 40), False),
+     "no verified result on the track `l4`"),
+])
+def test_a_pairing_that_cannot_stand_is_refused(other, words):
+    choice = BenchChoice(CHILD, HEAD, "l4", "bob/x")
+    assert words in bench.decide_vs(choice, other).text
+    good = bench.Other("bob/x", True, ("google/gemma", "e" * 40), True)
+    assert bench.decide_vs(choice, good) is None
+
+
+def test_the_quota_is_the_track_s_and_a_paired_run_costs_two():
+    l4_run = BenchRun(1, 7, "submissions/alice/o.yaml", OTHER, "carol", NOW - dt.timedelta(hours=1),
+                      "completed", "success", "u1", track="l4")
+    a10g_runs = [run(i, status="completed", sha=OTHER) for i in (2, 3)]
+    paired = BenchChoice(CHILD, HEAD, "l4", "bob/x")
+    kw = dict(pr=7, author="alice", limit=2, maintainer=False, now=NOW, first_track="a10g",
+              several_tracks=True)
+    assert bench.decide_runs(paired, a10g_runs, **kw) == Go(0, 2)  # a10g's runs do not count
+    got = bench.decide_runs(paired, a10g_runs + [l4_run], **kw)
+    assert "used 1 of 2 benchmark runs on the track `l4`" in got.text
+    assert "A paired run (`vs`) costs 2 runs." in got.text
+    alone = BenchChoice(CHILD, HEAD, "l4", None)
+    assert bench.decide_runs(alone, a10g_runs + [l4_run], **kw) == Go(1, 2)
+
+
+def test_status_on_several_tracks_names_each_run_s_track_and_each_quota():
+    l4 = BenchRun(5, 7, FAST.path, HEAD, "carol", NOW - dt.timedelta(minutes=5), "queued", None,
+                  "u5", track="l4", vs="submissions/bob/x.yaml")
+    quotas = {"a10g": compute_quota("alice", 5, [l4], NOW, track="a10g", first_track="a10g"),
+              "l4": compute_quota("alice", 3, [l4], NOW, track="l4", first_track="a10g")}
+    f = status.StatusFacts(7, HEAD, "alice", "valid", (l4,), quotas["a10g"], None, "a10g", NOW,
+                           f"{REPO}/commit/{HEAD}", {"a10g": "a10g", "l4": "l4-gpu"}, quotas,
+                           {"l4": Runners(2, 1, True)})
+    text = status.status_text(f)
+    assert "on `l4` vs `submissions/bob/x.yaml`" in text
+    assert "2 runners `l4-gpu` online, 1 busy" in text
+    assert "on `a10g` 0 of 5; on `l4` 2 of 3" in text  # the paired run counts two
