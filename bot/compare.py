@@ -64,6 +64,15 @@ def compared_lines(store_dir: Path | None, doc: Mapping[str, Any], *, parent: st
                   "pass TPS (Welch): how precisely these two runs pin the gap down, blind to "
                   "drift between runners and hours. A gap under the margin (run-to-run noise) "
                   "is a tie, whatever the interval says."]
+    for c in found.values():
+        if isinstance(c, Comparison) and c.paired and c.verdict is not None:
+            # A paired row's interval is another one: compare.py's words say which.
+            welch = (f" The same passes read as two separate runs: "
+                     f"{_signed(c.unpaired_ci95[0])} to {_signed(c.unpaired_ci95[1])}."
+                     if c.unpaired_ci95 else "")
+            lines += ["", f"Against {code(c.baseline.submission_id, 104)} ({c.how()}): the "
+                          f"interval is the {c.interval_words()}, so drift between runners and "
+                          f"hours cancels out.{welch}"]
     return lines
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from arena import __version__, exitcodes
+from arena.challenge import Track, result_track
 from arena.problems import Problem
 from arena.result import result_errors, score_set
 from arena.store import ResultsStore, result_relpath
@@ -271,9 +272,14 @@ def classify(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None
         pub.problems = [describe_failure(exc, "Reading the submission to cross-check the result",
                                          bot.now())]
         return pub
+    track = track_of(bot, doc)
     mismatches = cross_check(doc, sha=sha, sub_id=pub.submission_id,
-                             challenge_id=bot.challenge.id, hardware=bot.challenge.hardware,
+                             challenge_id=bot.challenge.id,
+                             hardware=track.runner_label if track else bot.challenge.hardware,
                              config_sha256=config_sha)
+    if track is None:
+        mismatches.insert(0, f"challenge.track {doc['challenge'].get('track')!r} is not a track "
+                             f"of this challenge ({', '.join(bot.challenge.track_names)})")
     if problem:
         mismatches.insert(0, problem)
     if mismatches:
@@ -367,13 +373,20 @@ def result_json_block(doc: dict[str, Any]) -> str:
     return block(text, "json")
 
 
+def track_of(bot: Bot, doc: dict[str, Any]) -> Track | None:
+    """The track a result was measured on (its challenge.track; none: the first), or None
+    when the challenge has no such track."""
+    name = result_track(doc, bot.challenge)
+    return next((t for t in bot.challenge.tracks if t.name == name), None)
+
+
 def rank_line(store_dir: Path | None, doc: dict[str, Any], bot: Bot) -> str | None:
     if store_dir is None or doc["verdict"] != "verified":
         return None
     store = ResultsStore(store_dir)
     results = [r.doc for r in store.results() if r.doc["run_id"] != doc["run_id"]] + [doc]
-    entries = rank(results, store.verdicts(), hardware=bot.challenge.hardware,
-                   noise=bot.challenge.noise)
+    track = track_of(bot, doc) or bot.challenge.tracks[0]
+    entries = rank(results, store.verdicts(), hardware=track.runner_label, noise=track.noise)
     sid = doc["submission"]["id"]
     for e in entries:
         if e.submission_id == sid:
@@ -553,8 +566,9 @@ def publish(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None,
     if pub.result is not None:
         try:
             rank = rank_line(store_dir, pub.result, bot)
+            track = track_of(bot, pub.result) or bot.challenge.tracks[0]
             compared = compared_lines(store_dir, pub.result, parent=pub.parent,
-                                      hardware=bot.challenge.hardware, noise=bot.challenge.noise)
+                                      hardware=track.runner_label, noise=track.noise)
         except Exception as exc:  # the ranking is a courtesy; the result is already stored
             bot.say(f"ranking failed: {type(exc).__name__}: {exc}")
     body = render(bot, pub, requested_by=requested_by, rank=rank, compared=compared)
