@@ -32,8 +32,8 @@ SHA_RE = re.compile(r"[0-9a-f]{40}")
 
 
 def tracks(challenge: Any) -> list[str]:
-    """The hardware tracks a control runs on: one per challenge today."""
-    return [challenge.hardware]
+    """The runner labels a control runs on: one per hardware track."""
+    return [t.runner_label for t in challenge.tracks]
 
 
 def dispatch_controls(bot: Any, *, sha: str) -> int:
@@ -49,9 +49,12 @@ def dispatch_controls(bot: Any, *, sha: str) -> int:
         return exitcodes.INVALID
     failed = 0
     workflow = bot.repo.get_workflow(bot.bench_workflow)
-    for track in tracks(bot.challenge):
+    several = len(bot.challenge.tracks) > 1
+    for t in bot.challenge.tracks:
+        track = t.name
+        # `track` only where there are several, so a one-track dispatch is what it always was.
         inputs = {"pr": str(CONTROL_PR), "sha": sha, "path": ctl.submission,
-                  "requested_by": CONTROL_LOGIN}
+                  "requested_by": CONTROL_LOGIN, **({"track": track} if several else {})}
         try:
             workflow.create_dispatch(bot.default_branch, inputs, throw=True)
             bot.say(f"dispatched a control run of {ctl.submission} on {track}")

@@ -163,9 +163,14 @@ def compute_quota(author: str, limit: int, runs: Iterable[BenchRun], now: dt.dat
 
 
 def quota_for(bot: Bot, author: str, runs: list[BenchRun] | None = None) -> Quota:
+    """The author's quota (on the first track when the challenge has several)."""
     now = bot.now()
     if runs is None:
         runs = recent_runs(bot, now - WINDOW)
+    tracks = bot.challenge.tracks
+    if len(tracks) > 1:
+        return compute_quota(author, tracks[0].runs_per_author_per_day, runs, now,
+                             track=tracks[0].name, first_track=tracks[0].name)
     return compute_quota(author, bot.challenge.quota_runs_per_day, runs, now)
 
 

@@ -139,3 +139,11 @@ def test_a_one_track_challenge_dispatches_exactly_as_before(fake, bot, comment_e
     [d] = fake.dispatches
     assert set(d["inputs"]) == {"pr", "sha", "path", "requested_by", "vs"}  # no track
     assert "Track" not in body and "2 of 5 runs used in the last 24 hours" in body
+
+
+def test_hostile_words_after_bench_are_shown_as_text(fake, tracks_bot, comment_event, validate):
+    from helpers import HOSTILE, assert_neutralized
+    _, body = bench(fake, tracks_bot, comment_event, validate, "/bench vs " + HOSTILE[:120])
+    assert fake.dispatches == []
+    assert "no valid submission named" in body
+    assert_neutralized(body)
