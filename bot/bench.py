@@ -19,7 +19,6 @@ facts: `decide_place`, `decide_access`, `decide_bench`, `decide_runs`, `decide_r
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +32,7 @@ from bot.client import API_ERRORS, describe_failure
 from bot.context import Bot
 from bot.owners import claim_folder, not_owner_message
 from bot.permissions import is_maintainer
-from bot.results_branch import StoreWriteError, stored_text
+from bot.results_branch import StoreWriteError, stored_docs
 from bot.quota import WINDOW, BenchRun, compute_quota, over_quota_runs, recent_runs, run_name
 from bot.render import code, short, when
 from bot.replies import NOT_ALLOWED, Handler, Refusal, Request, answer_refusal, react, reply
@@ -426,23 +425,12 @@ def gather_other(bot: Bot, sid: str, track: str) -> Other:
 
 
 def verified_on_track(bot: Bot, sid: str, track: str) -> bool:
-    try:  # one request: GitHub takes a branch name for the tree
-        tree = bot.repo.get_git_tree(bot.results_branch, recursive=True)
-    except GithubException as exc:
-        if exc.status in (404, 409):  # no results branch yet
-            return False
-        raise
-    prefix = f"results/{sid}/"
-    paths = sorted((e.path for e in tree.tree if e.type == "blob" and e.path.startswith(prefix)
-                    and e.path.endswith(".json")), reverse=True)[:MAX_RESULTS_READ]
+    """Whether one of the newest results of `sid` on the results branch is verified on
+    `track` (a result naming no track is on the first)."""
     first = bot.challenge.track_names[0]
-    for path in paths:
-        text = stored_text(bot, path)
-        try:
-            doc = json.loads(text) if text else None
-        except ValueError:
-            continue
-        ch = doc.get("challenge") if isinstance(doc, dict) else None
+    for doc in stored_docs(bot, lambda p: p.startswith(f"results/{sid}/") and p.endswith(".json"),
+                           limit=MAX_RESULTS_READ, newest_first=True):
+        ch = doc.get("challenge")
         if isinstance(ch, dict) and doc.get("verdict") == "verified" and \
                 (ch.get("track") or first) == track:
             return True

@@ -13,12 +13,9 @@ then writes (the record, the label, the site rebuild, the reply)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
-
-from github import GithubException
 
 from arena import exitcodes
 from arena.store import new_verdict_record, verdict_errors, verdict_relpath
@@ -31,7 +28,7 @@ from bot.permissions import is_maintainer
 from bot.render import code
 from bot.owners import folder_owner, not_owner_message
 from bot.replies import NOT_ALLOWED, Handler, Refusal, Request, answer_refusal, react, reply
-from bot.results_branch import StoreWriteError, append_record, stored_text
+from bot.results_branch import StoreWriteError, append_record, stored_docs
 from bot.site import dispatch_site
 from leaderboard.ranking import submission_holds
 
@@ -97,24 +94,9 @@ LABEL_OF = {"withdraw": "withdrawn", "invalidate": "invalidated", "disqualify": 
 def submission_records(bot: Bot, sid: str) -> list[dict[str, Any]]:
     """The verdict records of one submission on the results branch (none when it does not
     exist yet): what decides what a new record changes."""
-    try:  # one request: GitHub takes a branch name for the tree
-        tree = bot.repo.get_git_tree(bot.results_branch, recursive=True)
-    except GithubException as exc:
-        if exc.status in (404, 409):  # no results branch yet (409: an empty repository)
-            return []
-        raise
-    names = sorted(e.path for e in tree.tree if e.type == "blob"
-                   and re.fullmatch(r"verdicts/[0-9A-Za-z-]+\.json", e.path))[-MAX_RECORDS_READ:]
-    out = []
-    for path in names:
-        text = stored_text(bot, path)
-        try:
-            doc = json.loads(text) if text else None
-        except ValueError:
-            continue
-        if isinstance(doc, dict) and not verdict_errors(doc) and doc["submission"] == sid:
-            out.append(doc)
-    return out
+    return [doc for doc in stored_docs(
+        bot, lambda p: re.fullmatch(r"verdicts/[0-9A-Za-z-]+\.json", p) is not None,
+        limit=MAX_RECORDS_READ) if not verdict_errors(doc) and doc["submission"] == sid]
 
 
 def describe_hold(rec: dict[str, Any]) -> str:
@@ -237,10 +219,15 @@ def handle_withdraw(bot: Bot, req: Request) -> int:
                                           submission_records(bot, target.sid)))
 
 
-def handle_invalidate(bot: Bot, req: Request) -> int:
+def maintainers_target(bot: Bot, req: Request) -> Target | Refusal:
+    """/invalidate and /reinstate: maintainers only, then the submission they name."""
     if not is_maintainer(bot, req.sender):
-        return answer_refusal(bot, req, NOT_ALLOWED)
-    target = gather_target(bot, req)
+        return NOT_ALLOWED
+    return gather_target(bot, req)
+
+
+def handle_invalidate(bot: Bot, req: Request) -> int:
+    target = maintainers_target(bot, req)
     if isinstance(target, Refusal):
         return answer_refusal(bot, req, target)
     refusal = decide_invalidation(target.rest)
@@ -252,9 +239,7 @@ def handle_invalidate(bot: Bot, req: Request) -> int:
 
 
 def handle_reinstate(bot: Bot, req: Request) -> int:
-    if not is_maintainer(bot, req.sender):
-        return answer_refusal(bot, req, NOT_ALLOWED)
-    target = gather_target(bot, req)
+    target = maintainers_target(bot, req)
     if isinstance(target, Refusal):
         return answer_refusal(bot, req, target)
     earlier = submission_records(bot, target.sid)

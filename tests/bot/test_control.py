@@ -76,15 +76,9 @@ def test_a_control_that_measured_nothing_stores_nothing(fake, bot, tmp_path):
     assert "results" not in fake.branch_files
 
 
-def test_a_two_track_challenge_gets_one_control_run_per_track(fake, make_bot, checkout):
-    from pathlib import Path
-
-    from arena.challenge import load_challenge
-    root = Path(__file__).resolve().parents[2]
-    text = (root / "tests" / "tracks" / "challenge.yaml").read_text(encoding="utf-8")
-    (checkout / "challenge.yaml").write_text(
-        text.replace("../../prompts/public.jsonl", "prompts/public.jsonl"), encoding="utf-8")
-    bot = make_bot(load_challenge(checkout / "challenge.yaml"))
+def test_a_two_track_challenge_gets_one_control_run_per_track(fake, make_bot,
+                                                              make_tracks_challenge):
+    bot = make_bot(make_tracks_challenge())
     assert bot.challenge.controls is not None
     assert dispatch_controls(bot, sha=SHA) == exitcodes.OK
     assert [d["inputs"].get("track") for d in fake.dispatches] == ["a10g", "l4"]

@@ -4,21 +4,11 @@ its own; a one-track challenge's digest has no track section at all."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
-from arena.challenge import load_challenge
 from bot.digest import build_digest, render_markdown, render_text
 from helpers import make_result, rendered
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 11, 22, tzinfo=dt.timezone.utc)
-
-
-def two_tracks(checkout):
-    text = (ROOT / "tests" / "tracks" / "challenge.yaml").read_text(encoding="utf-8")
-    (checkout / "challenge.yaml").write_text(
-        text.replace("../../prompts/public.jsonl", "prompts/public.jsonl"), encoding="utf-8")
-    return load_challenge(checkout / "challenge.yaml")
 
 
 def results():
@@ -32,8 +22,8 @@ def results():
             run("carol/l4-tuned", 90.0, "l4", "r3", "l4")]
 
 
-def test_each_track_has_its_own_board_tie_margin_and_quota(checkout):
-    ch = two_tracks(checkout)
+def test_each_track_has_its_own_board_tie_margin_and_quota(make_tracks_challenge):
+    ch = make_tracks_challenge()
     doc = build_digest(ch, results(), [], now=NOW)
     a10g, l4 = doc["tracks"]
     assert [e["submission"] for e in a10g["ranking"]] == ["bob/x", "alice/fast"]

@@ -6,31 +6,23 @@ pairing that cannot stand is refused with a reply that says why."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from conftest import submission_yaml, utc
 
-from arena.challenge import load_challenge
 from bot.commands import on_issue_comment
 from bot.quota import RUN_NAME_RE
 from fakegithub import git_sha
 from helpers import make_result
 
-ROOT = Path(__file__).resolve().parents[2]
 PATH = "submissions/alice/fast.yaml"
 PARENT = "arena-maintainers/bf16-baseline"
 
 
 @pytest.fixture
-def make_tracks_bot(make_bot, checkout):
+def make_tracks_bot(make_bot, make_tracks_challenge):
     def make(authors_may_bench: bool = False):
-        text = (ROOT / "tests" / "tracks" / "challenge.yaml").read_text(encoding="utf-8")
-        text = text.replace("../../prompts/public.jsonl", "prompts/public.jsonl")
-        if authors_may_bench:
-            text = text.replace("authors_may_bench: false", "authors_may_bench: true")
-        (checkout / "challenge.yaml").write_text(text, encoding="utf-8")
-        return make_bot(load_challenge(checkout / "challenge.yaml"))
+        return make_bot(make_tracks_challenge(authors_may_bench=authors_may_bench))
     return make
 
 
