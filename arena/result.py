@@ -9,8 +9,9 @@ and the JSON API read nothing else. Only aggregates are in it: never a prompt, n
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import fastjsonschema
 import jsonschema
@@ -373,3 +374,589 @@ def score_tps(result: dict[str, Any]) -> float | None:
 def write_json_atomic(path: Path, doc: Any) -> None:
     """Write JSON so that readers see the old file or the whole new one, never a part."""
     write_bytes_atomic(path, (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode())
+
+
+# -- The typed result ----------------------------------------------------------------------------
+# Frozen dataclasses over the versioned JSON: `Result.from_json(doc)` is the one way the runner's
+# summary, the bot, the site, the digest and the command line read a result. Optional fields the
+# schema allows (and old results lack) read as None, an empty tuple or an empty mapping.
+
+
+def _tuple2(x: Any) -> tuple[float, float]:
+    return (float(x[0]), float(x[1]))
+
+
+@dataclass(frozen=True)
+class Pass:
+    tokens: int
+    seconds: float
+    tps: float
+
+
+@dataclass(frozen=True)
+class TpsSet:
+    """Decode speed on one prompt set: each timed pass and their summary."""
+    name: str  # "public" or "private"
+    prompts: int
+    output_tokens: int
+    passes: tuple[Pass, ...]
+    median: float
+    mean: float
+    stdev: float
+    ci95: tuple[float, float]
+
+    @classmethod
+    def from_json(cls, name: str, d: Mapping[str, Any]) -> "TpsSet":
+        return cls(name, int(d["prompts"]), int(d["output_tokens"]),
+                   tuple(Pass(int(p["tokens"]), float(p["seconds"]), float(p["tps"]))
+                         for p in d["passes"]),
+                   float(d["median"]), float(d["mean"]), float(d["stdev"]), _tuple2(d["ci95"]))
+
+    @property
+    def pass_tps(self) -> tuple[float, ...]:
+        return tuple(p.tps for p in self.passes)
+
+
+@dataclass(frozen=True)
+class PplSet:
+    name: str
+    value: float
+    tokens: int
+    prompts: int
+
+
+@dataclass(frozen=True)
+class Ppl:
+    reference: float
+    cap: float
+    sets: Mapping[str, PplSet]
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "Ppl":
+        return cls(float(d["reference"]), float(d["cap"]),
+                   {s: PplSet(s, float(v["value"]), int(v["tokens"]), int(v["prompts"]))
+                    for s, v in d["sets"].items()})
+
+
+@dataclass(frozen=True)
+class Reason:
+    check: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # one of CHECK_STATUSES
+    message: str
+    figures: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Speculative:
+    method: str | None
+    num_speculative_tokens: int | None
+    drafts: int | None
+    draft_tokens: int | None
+    accepted_tokens: int | None
+    acceptance_rate: float | None
+    mean_accepted_length: float | None
+
+
+@dataclass(frozen=True)
+class SubmissionRef:
+    id: str  # login/name
+    path: str
+    commit: str | None
+    config: Mapping[str, Any]
+    config_sha256: str
+
+    @property
+    def login(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.id.split("/", 1)[1]
+
+
+@dataclass(frozen=True)
+class ChallengeRef:
+    id: str
+    hardware: str
+    track: str | None  # None: the challenge's first (in older results, only) track
+
+
+@dataclass(frozen=True)
+class Provenance:
+    pr: int | None = None
+    head_sha: str | None = None
+    run_url: str | None = None
+    requested_by: str | None = None
+    author_id: int | None = None
+    requested_by_id: int | None = None
+    control: bool = False
+
+
+@dataclass(frozen=True)
+class Referee:
+    engine: str
+    engine_version: str | None
+    stock: bool
+    speculative_decoding: bool | None
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    kind: str
+    version: str | None
+    network: str | None
+    user: str | None
+    scratch_mib: int | None
+
+
+@dataclass(frozen=True)
+class PatchServed:
+    sha256: str
+    overlay_sha256: str
+    files: int | None
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    hardware: str
+    accelerator: str
+    engine: str
+    engine_version: str
+    harness_version: str
+    prompt_sets: Mapping[str, str]
+    submission_sha256: str
+    driver: str | None = None
+    cuda: str | None = None
+    cpu: str | None = None
+    python: str | None = None
+    torch: str | None = None
+    referee: Referee | None = None
+    sandbox: Sandbox | None = None
+    patch: PatchServed | None = None
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "Fingerprint":
+        ref, box, patch = d.get("referee"), d.get("sandbox"), d.get("patch")
+        return cls(
+            d["hardware"], d["accelerator"], d["engine"], d["engine_version"],
+            d["harness_version"], dict(d["prompt_sets"]), d["submission_sha256"],
+            d.get("driver"), d.get("cuda"), d.get("cpu"), d.get("python"), d.get("torch"),
+            Referee(ref["engine"], ref.get("engine_version"), bool(ref["stock"]),
+                    ref.get("speculative_decoding")) if ref else None,
+            Sandbox(box["kind"], box.get("version"), box.get("network"), box.get("user"),
+                    box.get("scratch_mib")) if box else None,
+            PatchServed(patch["sha256"], patch["overlay_sha256"], patch.get("files"))
+            if patch else None)
+
+
+@dataclass(frozen=True)
+class Metric:
+    min: float
+    median: float
+    max: float
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    source: str
+    samples: int
+    throttled: bool
+    gpu: str | None = None
+    interval_s: float | None = None
+    duration_s: float | None = None
+    metrics: Mapping[str, Metric] = field(default_factory=dict)
+    throttle_reasons: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "Telemetry":
+        return cls(d["source"], int(d["samples"]), bool(d["throttled"]), d.get("gpu"),
+                   d.get("interval_s"), d.get("duration_s"),
+                   {k: Metric(float(m["min"]), float(m["median"]), float(m["max"]))
+                    for k, m in (d.get("metrics") or {}).items()},
+                   dict(d.get("throttle_reasons") or {}))
+
+    @property
+    def throttling(self) -> dict[str, int]:
+        """The throttle reasons that slowed the work (THROTTLING_REASONS), by name."""
+        return {k: v for k, v in sorted(self.throttle_reasons.items())
+                if k in THROTTLING_REASONS}
+
+
+@dataclass(frozen=True)
+class PromptTps:
+    id: str
+    tps: float
+    acceptance_rate: float | None = None
+    mean_accepted_length: float | None = None
+
+
+@dataclass(frozen=True)
+class CategoryTps:
+    name: str
+    prompts: int
+    tps: float
+
+
+@dataclass(frozen=True)
+class PairedAgainst:
+    id: str
+    config_sha256: str
+    commit: str | None = None
+
+
+@dataclass(frozen=True)
+class PairedTps:
+    candidate: float
+    other: float
+    diff: float
+    ci: tuple[float, float]
+    confidence: float
+    unpaired_ci: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Paired:
+    """A paired run (/bench vs): this result's submission and another, measured together."""
+    against: PairedAgainst
+    order: str  # "pass" or "request"
+    pairs: int
+    tps: PairedTps
+    verdict: str  # "better", "worse" or "tie"
+    set: str | None = None
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "Paired":
+        a, t = d["against"], d["tps"]
+        return cls(PairedAgainst(a["id"], a["config_sha256"], a.get("commit")), d["order"],
+                   int(d["pairs"]),
+                   PairedTps(float(t["candidate"]), float(t["other"]), float(t["diff"]),
+                             _tuple2(t["ci"]), float(t["confidence"]),
+                             _tuple2(t["unpaired_ci"]) if t.get("unpaired_ci") else None),
+                   d["verdict"], d.get("set"))
+
+
+@dataclass(frozen=True)
+class Result:
+    """One run of one submission, read from its versioned JSON (`Result.from_json`)."""
+    run_id: str
+    submission: SubmissionRef
+    challenge: ChallengeRef
+    started_at: str
+    finished_at: str
+    verdict: str  # one of VERDICTS
+    reasons: tuple[Reason, ...]
+    tps: Mapping[str, TpsSet]  # by prompt set, public first
+    ppl: Ppl
+    checks: tuple[Check, ...]
+    speculative: Speculative | None
+    timings: Mapping[str, float]
+    fingerprint: Fingerprint
+    provenance: Provenance = Provenance()
+    telemetry: Telemetry | None = None
+    per_prompt: tuple[PromptTps, ...] = ()
+    per_category: Mapping[str, CategoryTps] = field(default_factory=dict)
+    paired: Paired | None = None
+    stage: str | None = None
+    schema_version: int = RESULT_SCHEMA_VERSION
+    # The document it was read from, for those that publish it whole (the JSON API, the bot's
+    # "full result" block). Not compared: two equal readings of one run are equal results.
+    doc: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, doc: Any, *, check: bool = True) -> "Result":
+        """Read a result document. It is checked against the schema first (ResultError says
+        every mismatch) unless `check=False` for a document the caller has just validated."""
+        if check:
+            validate_result(doc)
+        sub, ch, spec = doc["submission"], doc["challenge"], doc.get("speculative")
+        prov, tel, paired = doc.get("provenance") or {}, doc.get("telemetry"), doc.get("paired")
+        tps = doc["tps"]
+        return cls(
+            run_id=doc["run_id"],
+            submission=SubmissionRef(sub["id"], sub["path"], sub.get("commit"),
+                                     sub["config"], sub["config_sha256"]),
+            challenge=ChallengeRef(ch["id"], ch["hardware"], ch.get("track")),
+            started_at=doc["started_at"], finished_at=doc["finished_at"],
+            verdict=doc["verdict"],
+            reasons=tuple(Reason(r["check"], r["message"]) for r in doc["reasons"]),
+            tps={s: TpsSet.from_json(s, tps[s]) for s in PROMPT_SETS if s in tps},
+            ppl=Ppl.from_json(doc["ppl"]),
+            checks=tuple(Check(c["name"], c["status"], c["message"], c["figures"])
+                         for c in doc["checks"]),
+            speculative=Speculative(
+                spec.get("method"), spec.get("num_speculative_tokens"), spec.get("drafts"),
+                spec.get("draft_tokens"), spec.get("accepted_tokens"),
+                spec.get("acceptance_rate"), spec.get("mean_accepted_length"))
+            if spec else None,
+            timings={k: float(v) for k, v in doc["timings"].items()},
+            fingerprint=Fingerprint.from_json(doc["fingerprint"]),
+            provenance=Provenance(prov.get("pr"), prov.get("head_sha"), prov.get("run_url"),
+                                  prov.get("requested_by"), prov.get("author_id"),
+                                  prov.get("requested_by_id"), bool(prov.get("control"))),
+            telemetry=Telemetry.from_json(tel) if tel else None,
+            per_prompt=tuple(PromptTps(p["id"], float(p["tps"]), p.get("acceptance_rate"),
+                                       p.get("mean_accepted_length"))
+                             for p in doc.get("per_prompt") or ()),
+            per_category={k: CategoryTps(k, int(v["prompts"]), float(v["tps"]))
+                          for k, v in (doc.get("per_category") or {}).items()},
+            paired=Paired.from_json(paired) if paired else None,
+            stage=doc.get("stage"),
+            schema_version=doc["schema_version"],
+            doc=doc)
+
+    @property
+    def score_set(self) -> str | None:
+        """The prompt set the result is ranked on: private when it was measured, else public."""
+        for s in ("private", "public"):
+            if s in self.tps:
+                return s
+        return None
+
+    @property
+    def score_tps(self) -> float | None:
+        """The TPS the result is ranked on: the median of its scored set."""
+        s = self.score_set
+        return None if s is None else self.tps[s].median
+
+    def check(self, name: str) -> Check | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+
+# -- One neutral description of a result ---------------------------------------------------------
+# What a result says, for people, as a small tree with no markup: sections of fields (label:
+# value), items, tables, paragraphs and notes, each line made of spans. A span's kind says what
+# it is, not how it looks: "text" is arena's own words and figures, "value" is text taken from
+# the run (a submission id, a check's message, a method name: shown verbatim, never as markup),
+# "strong" a headline figure. The renderers (arena.render: terminal, Markdown, HTML, JSON) each
+# escape every span for their medium.
+
+
+@dataclass(frozen=True)
+class Span:
+    text: str
+    kind: str = "text"  # "text", "value" or "strong"
+    limit: int | None = None  # at most this many characters shown (value spans)
+
+
+Line = tuple[Span, ...]
+
+
+def _t(text: str) -> Span:
+    return Span(text)
+
+
+def _v(text: Any, limit: int | None = None) -> Span:
+    return Span(str(text), "value", limit)
+
+
+@dataclass(frozen=True)
+class Fields:
+    """`label: value` lines."""
+    rows: tuple[tuple[str, Line], ...]
+
+
+@dataclass(frozen=True)
+class Items:
+    """A list of lines (a run's reasons)."""
+    lines: tuple[Line, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...] | None
+    rows: tuple[tuple[Line, ...], ...]
+    align: tuple[str, ...]  # "left" or "right", per column
+    details: tuple[Line | None, ...] = ()  # per row: a line shown under it (a check's figures)
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    line: Line
+
+
+@dataclass(frozen=True)
+class Note:
+    level: str  # "info" or "warning"
+    line: Line
+
+
+Block = Fields | Items | Table | Paragraph | Note
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str  # stable: "verdict", "speed", "notes", "checks", "speculative", "paired", ...
+    title: str | None
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Description:
+    title: Line
+    verdict: str
+    sections: tuple[Section, ...]
+
+    def section(self, key: str) -> Section | None:
+        return next((s for s in self.sections if s.key == key), None)
+
+
+def fmt(x: float | None, digits: int = 1) -> str:
+    """A figure as the descriptions show it: thousands separated, '-' when absent."""
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+# The figures shown for each check (all of them are in the result JSON).
+HEADLINE_FIGURES = {
+    "output_length": ("requests", "tokens", "shortest", "longest", "not_finished_by_length",
+                      "got"),
+    "public_private_gap": ("public_tps", "private_tps", "gap", "tolerance"),
+    "scoring_consistency": ("outputs", "tokens", "top1_rate", "near_ties", "violations",
+                            "nll_per_token"),
+    "near_ties": ("tokens", "non_top1", "allowed", "largest_lead", "largest_rank"),
+    "cache_probe": ("speedup", "max_speedup", "timed_public_repeat_speedup",
+                    "timed_private_repeat_speedup"),
+    "greedy_fidelity": ("outputs", "tokens_compared", "match_rate", "near_ties", "violations",
+                        "first_divergence"),
+}
+
+
+def _figure(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value).lower() if value is not None else "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        shown = ", ".join(_figure(v) for v in value[:8])
+        return f"[{shown}{', ...' if len(value) > 8 else ''}]"
+    return str(value)
+
+
+def figures_text(name: str, figures: Mapping[str, Any]) -> str:
+    """A check's headline figures as `key value` pairs (all of them are in the result)."""
+    keys = HEADLINE_FIGURES.get(name)
+    if keys is None:
+        keys = tuple(k for k, v in figures.items() if not isinstance(v, list))[:6]
+    return ", ".join(f"{k} {_figure(figures[k])}" for k in keys if k in figures)
+
+
+def throttle_text(telemetry: Telemetry | None) -> str | None:
+    """One sentence for people when a run throttled, else None."""
+    if telemetry is None or not telemetry.throttled:
+        return None
+    seen = [f"{k} ({v} of {telemetry.samples} samples)" for k, v in telemetry.throttling.items()]
+    return ("The GPU throttled during the timed passes: " + ", ".join(seen) + ". The figure "
+            "may be lower than this configuration reaches on a GPU running at full clocks; a "
+            "maintainer can `/rerun`.")
+
+
+TIMING_KEYS = ("prepare_s", "startup_s", "warmup_s", "timed_s", "submission_checks_s", "stop_s",
+               "referee_startup_s", "ppl_s", "referee_s", "checks_s", "total_s")
+
+
+def describe(result: Result, *, result_path: str | None = None) -> Description:
+    """What one result says, for people, in the order they read it."""
+    r = result
+    title: Line = (_v(r.submission.id), _t(" on "), _v(r.challenge.id), _t(" ("),
+                   _v(r.challenge.hardware), _t("), run "), _v(r.run_id))
+    sections: list[Section] = []
+
+    head: list[Block] = [Fields((("verdict", (_t(r.verdict.upper()),)),))]
+    if r.reasons:
+        head.append(Items(tuple((_v(x.check), _t(": "), _v(x.message, 600)) for x in r.reasons)))
+    sections.append(Section("verdict", None, tuple(head)))
+
+    sets = sorted(set(r.tps) | set(r.ppl.sets), key=lambda s: (s != "public", s))
+    if sets:
+        rows = []
+        for s in sets:
+            t, p = r.tps.get(s), r.ppl.sets.get(s)
+            rows.append(tuple((c,) for c in (
+                _t(s),
+                _t(str(t.prompts) if t else "-"),
+                _t(" ".join(fmt(x) for x in t.pass_tps) if t else "-"),
+                Span(fmt(t.median), "strong") if t else _t("-"),
+                _t(fmt(t.stdev, 2) if t else "-"),
+                _t(f"[{fmt(t.ci95[0])}, {fmt(t.ci95[1])}]" if t else "-"),
+                _t(fmt(p.value, 4) if p else "-"))))
+        first = next(iter(r.tps.values()), None)
+        out = first.output_tokens if first else "-"
+        sections.append(Section("speed", None, (
+            Table(("set", "prompts", "tokens/s per pass", "median", "stdev", "95% CI", "PPL"),
+                  tuple(rows), ("left", "right", "left", "right", "right", "right", "right")),
+            Paragraph((_t(f"output: {out} tokens per request, batch 1, greedy; PPL reference "
+                          f"{fmt(r.ppl.reference, 4)}, cap {fmt(r.ppl.cap, 4)}"),)))))
+
+    notes: list[Block] = []
+    throttled = throttle_text(r.telemetry)
+    if throttled:
+        notes.append(Note("warning", (_t(throttled),)))
+    if r.provenance.control:
+        notes.append(Note("info", (_t("A control run of the reference submission."),)))
+    if notes:
+        sections.append(Section("notes", None, tuple(notes)))
+
+    if r.paired:
+        p = r.paired
+        sections.append(Section("paired", None, (Fields((
+            ("paired with", (_v(p.against.id), _t(
+                f", {p.pairs} pairs interleaved by {p.order}"
+                + (f" on the {p.set} set" if p.set else "")))),
+            ("difference", (Span(f"{p.tps.diff:+,.1f}", "strong"), _t(
+                f" tokens/s ({fmt(p.tps.candidate)} against {fmt(p.tps.other)}), "
+                f"{p.tps.confidence:.0%} interval [{fmt(p.tps.ci[0])}, {fmt(p.tps.ci[1])}]"
+                + (f", unpaired [{fmt(p.tps.unpaired_ci[0])}, {fmt(p.tps.unpaired_ci[1])}]"
+                   if p.tps.unpaired_ci else "")
+                + f"; verdict {p.verdict}"))),
+        )),)))
+
+    if r.checks:
+        sections.append(Section("checks", "checks", (Table(
+            None,
+            tuple(((_t(c.status),), (_v(c.name),), (_v(c.message, 700),)) for c in r.checks),
+            ("left", "left", "left"),
+            tuple(((_v(shown, 300),) if (shown := figures_text(c.name, c.figures)) else None)
+                  for c in r.checks)),)))
+
+    spec = r.speculative
+    if spec:
+        rate = spec.acceptance_rate
+        sections.append(Section("speculative", None, (Fields((("speculative decoding", (
+            _v(str(spec.method)),
+            _t(f", {spec.num_speculative_tokens} tokens per draft; acceptance "
+               f"{'-' if rate is None else f'{rate:.1%}'}, mean accepted length "
+               f"{fmt(spec.mean_accepted_length, 2)}"))),)),)))
+
+    t = r.timings
+    referee_s = t.get("referee_s", 0.0) + t.get("referee_startup_s", 0.0)
+    share = (f" (the referee {referee_s / t['total_s']:.0%} of the run)"
+             if referee_s and t.get("total_s") else "")
+    if t.get("checks_s") and t.get("total_s"):  # results from before the referee
+        share += f" (checks {t['checks_s'] / t['total_s']:.0%} of the run)"
+    fp = r.fingerprint
+    machine: list[tuple[str, Line]] = [
+        ("timings", (_t(", ".join(f"{k[:-2].replace('_', '-')} {t[k]:.1f} s"
+                                  for k in TIMING_KEYS if k in t) + share),)),
+        ("measured on", (_v(fp.accelerator),)
+         + ((_t(" (driver "), _v(fp.driver), _t(", CUDA "), _v(fp.cuda), _t(")"))
+            if fp.driver else ())
+         + (_t(", "), _v(fp.cpu or "?"), _t("; "), _v(fp.engine), _t(" "),
+            _v(fp.engine_version), _t("; harness "), _v(fp.harness_version))),
+    ]
+    if fp.referee or fp.sandbox:
+        judged: Line = ((_t("the referee, stock "), _v(fp.referee.engine), _t(" "),
+                         _v(str(fp.referee.engine_version))) if fp.referee else (_t("-"),))
+        if fp.sandbox:
+            judged += (_t("; every engine in a "), _v(fp.sandbox.kind), _t(" sandbox ("),
+                       _v(str(fp.sandbox.network)), _t(")"))
+        machine.append(("judged by", judged))
+    sections.append(Section("machine", None, (Fields(tuple(machine)),)))
+
+    if result_path:
+        sections.append(Section("files", None, (Fields((("result", (_v(result_path),)),)),)))
+    return Description(title, r.verdict, tuple(sections))

@@ -65,7 +65,7 @@ def main() -> int:
 
     from arena.challenge import load_challenge
     from arena.commands import validate_paths
-    from arena.demo import PRIVATE_PROMPTS, PRIVATE_SEED, write_private_prompts
+    from workshop.demo import PRIVATE_PROMPTS, PRIVATE_SEED, write_private_prompts
     from runner import tinymodel
     from runner.bench import BenchPlan, run_bench
     from runner.models import local_model_path

@@ -274,7 +274,7 @@ def main() -> int:
                          challenge.base_model.revision)
         if args.private is None and args.challenge.resolve() == (REPO / "demo" /
                                                                  "challenge.yaml"):
-            from arena.demo import PRIVATE_PROMPTS, PRIVATE_SEED, write_private_prompts
+            from workshop.demo import PRIVATE_PROMPTS, PRIVATE_SEED, write_private_prompts
 
             args.private = Path(tempfile.mkdtemp(prefix="arena-private-"))
             write_private_prompts(args.private / "prompts.jsonl", PRIVATE_PROMPTS,

@@ -80,7 +80,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from arena.challenge import load_challenge
-    from arena.demo import PRIVATE_PROMPTS, PRIVATE_SEED, write_private_prompts
+    from workshop.demo import PRIVATE_PROMPTS, PRIVATE_SEED, write_private_prompts
     from runner import tinymodel
     from runner.models import local_model_path
 

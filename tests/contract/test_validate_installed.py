@@ -37,7 +37,7 @@ def installed(tmp_path_factory) -> Path:
     src = tmp_path_factory.mktemp("source")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
-    for pkg in ("arena", "bot", "runner", "leaderboard"):
+    for pkg in ("arena", "bot", "runner", "leaderboard", "workshop"):
         shutil.copytree(REPO / pkg, src / pkg,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     target = tmp_path_factory.mktemp("site-packages")

@@ -13,7 +13,7 @@ import pytest
 
 from arena.challenge import Challenge
 from arena.commands import validate_paths
-from arena.demo import private_prompt_rows
+from workshop.demo import private_prompt_rows
 from arena.submission import Submission
 from runner.prompts import Prompt, PromptSet, load_prompt_file, set_sha256
 from tests.conftest import REPO

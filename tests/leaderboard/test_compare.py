@@ -234,7 +234,7 @@ def test_the_submission_page_draws_the_breakdown_when_the_run_has_one(lineage, t
 
 
 def test_the_demo_prints_each_submission_against_its_parent(lineage):
-    from arena.demo import print_ranking
+    from workshop.demo import print_ranking
     ch, store, plain, cand = lineage
     lines: list[str] = []
     print_ranking(load_challenge(ch), ResultsStore(store), lines.append)

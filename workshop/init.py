@@ -36,6 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # What the new repository takes from this one, as is (path here -> path there).
 COPIED = (
     ("arena", "arena"), ("bot", "bot"), ("runner", "runner"), ("leaderboard", "leaderboard"),
+    ("workshop", "workshop"),
     ("runner-ops", "runner-ops"), ("scripts", "scripts"), ("demo", "demo"),
     ("docs/runner.md", "docs/runner.md"), (".github/workflows", ".github/workflows"),
     (".github/dependabot.yml", ".github/dependabot.yml"), ("pyproject.toml", "pyproject.toml"),
