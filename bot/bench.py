@@ -79,7 +79,7 @@ class BenchFacts:
     seen: Seen | None  # None: not checked yet (or the comment could not be found)
     said_at: dt.datetime | None  # when the /bench comment was made
     repo_url: str
-    tracks: tuple[str, ...] = ("a10g",)  # the challenge's tracks, first is the default
+    tracks: tuple[str, ...]  # the challenge's tracks; the first is the default
 
     def commit_url(self, sha: str) -> str:
         return f"{self.repo_url}/commit/{sha}"
@@ -92,7 +92,7 @@ class BenchChoice:
 
     candidate: Candidate
     sha: str
-    track: str = "a10g"
+    track: str
     vs: str | None = None
 
     @property

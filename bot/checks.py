@@ -92,7 +92,8 @@ def create_check_run(bot: Bot, *, name: str, sha: str, status: str, title: str, 
         kwargs["completed_at"] = bot.now()
     if details_url:
         kwargs["details_url"] = details_url
-    run = create_once(bot, f"creating check run {name}", lambda: bot.repo.create_check_run(**kwargs),
+    run = create_once(bot, f"creating check run {name}",
+                      lambda: bot.repo.create_check_run(**kwargs),
                       lambda: _find_by_external_id(bot, sha, name, external_id))
     for i in range(0, len(rest), ANNOTATIONS_PER_REQUEST):
         run.edit(output=_output(title, summary, rest[i:i + ANNOTATIONS_PER_REQUEST], text))

@@ -36,7 +36,7 @@ def request(name="bench", args="", *, is_pr=True, state="open", sender="carol",
 def facts(**kw) -> BenchFacts:
     base = dict(command="bench", args="", head_sha=HEAD, author="alice", state=State.VALID,
                 failure=None, candidates=(FAST,), seen=Seen(HEAD, NOW - dt.timedelta(minutes=5)),
-                said_at=NOW, repo_url=REPO)
+                said_at=NOW, repo_url=REPO, tracks=("a10g",))
     return BenchFacts(**{**base, **kw})
 
 
@@ -86,7 +86,7 @@ def test_an_invalid_submission_is_not_benchmarked():
 
 
 def test_a_bare_bench_approves_the_head_the_bot_checked_before_the_comment():
-    assert bench.decide_bench(facts()) == BenchChoice(FAST, HEAD)
+    assert bench.decide_bench(facts()) == BenchChoice(FAST, HEAD, "a10g")
 
 
 @pytest.mark.parametrize("kw, words", [
@@ -102,7 +102,8 @@ def test_an_approval_that_does_not_cover_the_head_starts_nothing(kw, words):
 
 
 def test_a_named_commit_that_is_the_head_needs_no_validation_comment():
-    assert bench.decide_bench(facts(args=HEAD[:9], seen=None)) == BenchChoice(FAST, HEAD)
+    assert bench.decide_bench(facts(args=HEAD[:9], seen=None)) == \
+        BenchChoice(FAST, HEAD, "a10g")
 
 
 def test_several_submissions_need_a_name_and_a_wrong_name_lists_them():
@@ -119,8 +120,8 @@ def test_a_negative_result_is_not_benchmarked():
 
 
 def decide_runs(runs, *, maintainer=False, limit=2):
-    return bench.decide_runs(BenchChoice(FAST, HEAD), runs, pr=7, author="alice", limit=limit,
-                             maintainer=maintainer, now=NOW)
+    return bench.decide_runs(BenchChoice(FAST, HEAD, "a10g"), runs, pr=7, author="alice",
+                             limit=limit, maintainer=maintainer, now=NOW)
 
 
 def test_a_commit_already_being_benchmarked_is_not_dispatched_again():
