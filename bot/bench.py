@@ -199,8 +199,9 @@ _ID_WORD = re.compile(rf"^{ID_RE}$")
 def parse_bench_args(args: str, names: list[str], tracks: tuple[str, ...]) -> BenchArgs:
     """Pure: `vs` and the word after it when that is `login/name`; a 7-40 hex-digit word is
     the approved commit and a word that is a track (and no submission's name) the track,
-    whatever the order; what is left is the submission's name."""
-    words = args.split()
+    whatever the order; what is left is the submission's name. Punctuation that ends a word
+    (`/bench l4 vs.`) is not part of it."""
+    words = [w for w in (w.rstrip(".,!?;:)") for w in args.split()) if w]
     vs, vs_parent = None, False
     for i, w in enumerate(words):
         if w.lower() == "vs":

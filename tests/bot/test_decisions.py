@@ -298,6 +298,7 @@ CHILD = Candidate("fast", "alice/fast", FAST.path, False, parent="arena-maintain
     ("vs bob/x l4", bench.BenchArgs("", None, "l4", "bob/x", False)),
     ("vs", bench.BenchArgs("", None, None, None, True)),
     ("h100", bench.BenchArgs("h100", None, None, None, False)),  # not a track: a name
+    ("l4 vs.", bench.BenchArgs("", None, "l4", None, True)),  # as typed in a sentence
 ])
 def test_bench_arguments_in_any_order(args, expected):
     assert bench.parse_bench_args(args, ["fast"], TRACKS) == expected
