@@ -139,3 +139,32 @@ def test_hostile_words_after_bench_are_shown_as_text(fake, tracks_bot, comment_e
     assert fake.dispatches == []
     assert "no valid submission named" in body
     assert_neutralized(body)
+
+
+@pytest.mark.parametrize("track, hardware, stored", [("l4", "l4", True), ("h100", "l4", False),
+                                                     ("l4", "a10g", False)])
+def test_a_result_is_checked_against_its_own_track(fake, tracks_bot, comment_event, validate,
+                                                   tmp_path, track, hardware, stored):
+    from arena.submission import validate_file
+    from bot.publish import publish
+    from bot.validation import base_index
+
+    pr, _ = bench(fake, tracks_bot, comment_event, validate, "/bench l4")
+    tracks_bot.run_id = str(fake.runs[-1].id)
+    cfg = validate_file(submission_yaml(parent=PARENT), path_in_repo=PATH,
+                        challenge=tracks_bot.challenge,
+                        index=base_index(tracks_bot.challenge)).submission.config_sha256()
+    doc = make_result("alice/fast", path=PATH, commit=None, config_sha256=cfg, hardware=hardware,
+                      challenge=tracks_bot.challenge.id)
+    doc["challenge"]["track"] = track
+    f = tmp_path / "result.json"
+    f.write_text(json.dumps(doc))
+    rc = publish(tracks_bot, pr=pr.number, sha=pr.head_sha, path=PATH, result_file=f,
+                 bench_outcome="success")
+    results = [p for p in fake.branch_files.get("results", {}) if p.startswith("results/")]
+    body = fake.bot_comments(pr.number)[-1].body
+    if stored:
+        assert rc == 0 and len(results) == 1 and "Verified" in body
+    else:
+        assert rc != 0 and results == [] and "rejected" in body
+        assert ("is not a track of this challenge" in body) == (track == "h100")
