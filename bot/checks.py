@@ -8,8 +8,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from bot.client import API_ERRORS, maybe_applied
+from bot.client import API_ERRORS
 from bot.context import Bot
+from bot.writes import create_once
 
 VALIDATE = "arena/validate"
 BENCHMARK = "arena/benchmark"
@@ -91,21 +92,9 @@ def create_check_run(bot: Bot, *, name: str, sha: str, status: str, title: str, 
         kwargs["completed_at"] = bot.now()
     if details_url:
         kwargs["details_url"] = details_url
-    run = None
-    for attempt in range(2):
-        try:
-            run = bot.repo.create_check_run(**kwargs)
-            break
-        except API_ERRORS as exc:
-            if not maybe_applied(exc) or attempt == 1:
-                raise
-            bot.say(f"creating check run {name} failed ({type(exc).__name__}); checking whether "
-                    "it exists anyway")
-            bot.sleep(1.0)
-            run = _find_by_external_id(bot, sha, name, external_id)
-            if run is not None:
-                break
-    assert run is not None
+    run = create_once(bot, f"creating check run {name}",
+                      lambda: bot.repo.create_check_run(**kwargs),
+                      lambda: _find_by_external_id(bot, sha, name, external_id))
     for i in range(0, len(rest), ANNOTATIONS_PER_REQUEST):
         run.edit(output=_output(title, summary, rest[i:i + ANNOTATIONS_PER_REQUEST], text))
     return run

@@ -2,7 +2,11 @@
 `arena digest`. This is the only module that reads the environment (GitHub Actions sets
 GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL,
 GITHUB_SERVER_URL, GITHUB_RUN_ID, GITHUB_STEP_SUMMARY); it builds the client and hands values to
-the feature modules. bot/README.md lists every variable and permission each command needs."""
+the feature modules. bot/README.md lists every variable and permission each command needs.
+
+The bot's modules are imported inside the command functions: `arena` registers these
+subcommands at every start, and `arena validate` must not load PyGithub. None of these imports
+dodges a cycle (no bot module imports this one but bot.control)."""
 
 from __future__ import annotations
 

@@ -16,8 +16,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from bot.client import API_ERRORS, maybe_applied, with_rate_limit_wait
+from bot.client import API_ERRORS, with_rate_limit_wait
 from bot.context import Bot
+from bot.writes import create_once
 
 MARKER_RE = re.compile(r"\A<!-- arena-bot((?: [a-z_]+=[A-Za-z0-9._/:@+-]*)*) -->")
 _VALUE_RE = re.compile(r"[A-Za-z0-9._/:@+-]*")
@@ -117,34 +118,28 @@ def clip(body: str) -> str:
 
 
 def post_comment(bot: Bot, number: int, body: str) -> Any:
-    """Create a comment once. If GitHub fails in a way that may still have created it (5xx,
-    timeout), look for it by the nonce in its marker before creating it again; a rate limit that
-    resets soon is waited out. Raises the last API error when the comment cannot be made."""
+    """Create a comment once (bot.writes): if GitHub fails in a way that may still have created
+    it (5xx, timeout), look for it by the nonce in its marker before creating it again; a rate
+    limit that resets soon is waited out. Raises the last API error when the comment cannot be
+    made."""
     body = clip(body)
     fields = parse_marker(body)
     nonce = fields.get("nonce") if fields else None
     issue = bot.repo.get_issue(number)
-    last: BaseException | None = None
-    for attempt in range(3):
-        try:
-            return with_rate_limit_wait(lambda: issue.create_comment(body),
-                                        max_wait_s=bot.max_wait_s, sleep=bot.sleep)
-        except API_ERRORS as exc:
-            last = exc
-            if not maybe_applied(exc) or nonce is None:
-                raise
-            bot.say(f"creating a comment on #{number} failed ({type(exc).__name__}); "
-                    "checking whether it was created anyway")
-            bot.sleep(min(2.0 * (attempt + 1), bot.max_wait_s))
-            try:
-                for c in own_comments(bot, number):
-                    if c.fields.get("nonce") == nonce:
-                        return c.comment
-            except API_ERRORS as exc2:
-                last = exc2
-                continue  # we cannot tell; trying again risks nothing worse than one duplicate
-    assert last is not None
-    raise last
+
+    def create() -> Any:
+        return with_rate_limit_wait(lambda: issue.create_comment(body),
+                                    max_wait_s=bot.max_wait_s, sleep=bot.sleep)
+
+    def find() -> Any | None:
+        return next((c.comment for c in own_comments(bot, number)
+                     if c.fields.get("nonce") == nonce), None)
+
+    if nonce is None:  # nothing to find it by: one try
+        return create()
+    # A failed look is retried: the worst that can come of it is one duplicate comment.
+    return create_once(bot, f"creating a comment on #{number}", create, find, attempts=3,
+                       pause_s=2.0, retry_when_unsure=True)
 
 
 def with_nonce(kind: str, **fields: Any) -> str:

@@ -12,6 +12,8 @@ from typing import Any, Mapping, Sequence
 
 from arena.store import ResultsStore
 from bot.render import code
+from leaderboard.compare import Comparison, comparisons
+from leaderboard.ranking import rank, scored_tps, tie_rule
 
 MAX_CATEGORIES = 50
 MAX_PROMPTS = 100
@@ -33,9 +35,6 @@ def compared_lines(store_dir: Path | None, doc: Mapping[str, Any], *, parent: st
                    hardware: str, noise: Any, challenge_id: str | None = None) -> list[str]:
     """The run against its parent's ranked run and the leader, as a Markdown table, with
     what the interval means. Empty when the run has no verified score."""
-    from leaderboard.compare import Comparison, comparisons
-    from leaderboard.ranking import rank, scored_tps, tie_rule
-
     if store_dir is None or doc.get("verdict") != "verified" or scored_tps(doc) is None:
         return []
     results, verdicts = board(store_dir, doc)
@@ -57,12 +56,23 @@ def compared_lines(store_dir: Path | None, doc: Mapping[str, Any], *, parent: st
         assert c.diff_tps is not None and c.diff_pct is not None and c.margin is not None
         ci = (f"{_signed(c.diff_ci95[0])} to {_signed(c.diff_ci95[1])}" if c.diff_ci95
               else "–")
+        if c.paired:  # the words are compare.py's, as on the site
+            ci += f" ({c.how()})"
         lines.append(f"| {who} | **{_signed(c.diff_tps)}** ({c.diff_pct:+.1%}) | {ci} | "
                      f"{_signed(c.diff_ppl, 3)} | **{c.verdict}** (margin {c.margin:.1f}) |")
     lines += ["", "The interval is the 95% interval of the difference of the two runs' mean "
                   "pass TPS (Welch): how precisely these two runs pin the gap down, blind to "
                   "drift between runners and hours. A gap under the margin (run-to-run noise) "
                   "is a tie, whatever the interval says."]
+    for c in found.values():
+        if isinstance(c, Comparison) and c.paired and c.verdict is not None:
+            # A paired row's interval is another one: compare.py's words say which.
+            welch = (f" The same passes read as two separate runs: "
+                     f"{_signed(c.unpaired_ci95[0])} to {_signed(c.unpaired_ci95[1])}."
+                     if c.unpaired_ci95 else "")
+            lines += ["", f"Against {code(c.baseline.submission_id, 104)} ({c.how()}): the "
+                          f"interval is the {c.interval_words()}, so drift between runners and "
+                          f"hours cancels out.{welch}"]
     return lines
 
 

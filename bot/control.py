@@ -21,6 +21,10 @@ from typing import Any
 from arena import exitcodes
 from arena.controls import control_relpath
 from arena.text import for_terminal
+from bot.cli import SetupError, bot_from_env
+
+# The GitHub side (bot.client and what uses it) is imported inside the functions that need it:
+# `arena` registers these subcommands at every start, and `arena validate` must not load PyGithub.
 
 CONTROL_PR = 0
 CONTROL_LOGIN = "arena-control"  # requested_by of a control run (its run title's last word)
@@ -28,8 +32,8 @@ SHA_RE = re.compile(r"[0-9a-f]{40}")
 
 
 def tracks(challenge: Any) -> list[str]:
-    """The hardware tracks a control runs on: one per challenge today."""
-    return [challenge.hardware]
+    """The runner labels a control runs on: one per hardware track."""
+    return [t.runner_label for t in challenge.tracks]
 
 
 def dispatch_controls(bot: Any, *, sha: str) -> int:
@@ -45,9 +49,12 @@ def dispatch_controls(bot: Any, *, sha: str) -> int:
         return exitcodes.INVALID
     failed = 0
     workflow = bot.repo.get_workflow(bot.bench_workflow)
-    for track in tracks(bot.challenge):
+    several = len(bot.challenge.tracks) > 1
+    for t in bot.challenge.tracks:
+        track = t.name
+        # `track` only where there are several, so a one-track dispatch is what it always was.
         inputs = {"pr": str(CONTROL_PR), "sha": sha, "path": ctl.submission,
-                  "requested_by": CONTROL_LOGIN}
+                  "requested_by": CONTROL_LOGIN, **({"track": track} if several else {})}
         try:
             workflow.create_dispatch(bot.default_branch, inputs, throw=True)
             bot.say(f"dispatched a control run of {ctl.submission} on {track}")
@@ -142,8 +149,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _bot(args: argparse.Namespace) -> Any:
-    from bot.cli import SetupError, bot_from_env
-
     try:
         return bot_from_env(os.environ, args.challenge)
     except SetupError as exc:

@@ -13,18 +13,23 @@ keeps it pinned.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from arena import exitcodes
-from arena.challenge import Challenge
+from arena.challenge import Challenge, Track, result_track
 from arena.result import score_set, score_tps
 from arena.store import ResultsStore, iso
+from arena.submission import SubmissionIndex
 from arena.text import for_terminal
 from bot import comments, labels
-from bot.client import API_ERRORS, describe_failure, maybe_applied
+from bot.client import API_ERRORS, describe_failure
 from bot.context import Bot
-from bot.quota import Quota
+from bot.quota import Quota, quota_for
 from bot.render import COMMANDS_HELP, code, footer
+from bot.writes import create_once
+from leaderboard.compare import comparisons, comparisons_json
+from leaderboard.ranking import rank, run_status, scored_tps, submission_state, tie_rule
 
 FORMAT = "arena.digest/1"
 TOP = 10
@@ -40,6 +45,31 @@ def _entry_json(e: Any) -> dict[str, Any]:
             "run_id": e.run_id, "started_at": e.started_at}
 
 
+@dataclass(frozen=True)
+class Board:
+    """One track's ranking, as the digest shows it."""
+
+    track: Track
+    entries: list[Any]
+    rule: Any  # leaderboard.ranking.TieRule
+
+    @property
+    def lead_tps(self) -> float | None:
+        return self.entries[0].tps if self.entries else None
+
+    def tie_tps(self) -> float:
+        return round(self.rule.margin(self.lead_tps) if self.lead_tps else self.rule.margin(0.0),
+                     3)
+
+
+def boards(challenge: Challenge, results: list[dict[str, Any]],
+           verdicts: list[dict[str, Any]]) -> list[Board]:
+    """Each track ranked on its own, with its own noise (leaderboard.ranking)."""
+    return [Board(t, rank(results, verdicts, hardware=t.runner_label, noise=t.noise),
+                  tie_rule(results, verdicts, hardware=t.runner_label, noise=t.noise))
+            for t in challenge.tracks]
+
+
 def build_digest(challenge: Challenge, results: list[dict[str, Any]],
                  verdicts: list[dict[str, Any]], *, now: dt.datetime,
                  open_prs: list[dict[str, Any]] | None = None, quota: Quota | None = None,
@@ -47,29 +77,31 @@ def build_digest(challenge: Challenge, results: list[dict[str, Any]],
                  recent: int = RECENT, parents: Mapping[str, str | None] | None = None,
                  ) -> dict[str, Any]:
     """Pure: the digest document. `parents` (submission id to parent id, from the checkout's
-    submissions) lets each recent run be compared with its parent."""
-    from leaderboard.compare import comparisons, comparisons_json
-    from leaderboard.ranking import rank, run_status, scored_tps, submission_state, tie_rule
-
-    entries = rank(results, verdicts, hardware=challenge.hardware, noise=challenge.noise)
-    rule = tie_rule(results, verdicts, hardware=challenge.hardware, noise=challenge.noise)
-    lead_tps = entries[0].tps if entries else None
+    submissions) lets each recent run be compared with its parent. A challenge with several
+    tracks gets `tracks`, one board each, and each recent run its `track`; the top-level
+    ranking is the first track's. A one-track challenge's document is as it always was."""
+    tracks = boards(challenge, results, verdicts)
+    first = tracks[0]
+    entries, rule, lead_tps = first.entries, first.rule, first.lead_tps
+    several = len(tracks) > 1
+    by_label = {b.track.runner_label: b for b in tracks}
     latest = sorted(results, key=lambda r: (r["finished_at"], r["run_id"]), reverse=True)
     recent_rows = []
-    by_id = {e.submission_id: e for e in entries}
     for r in latest[:recent]:
         st = run_status(r, verdicts)
         sid = r["submission"]["id"]
         compared = {}
-        if st.status == "verified" and scored_tps(r) is not None and \
-                r["challenge"]["hardware"] == challenge.hardware:
-            compared = comparisons_json(comparisons(r, (parents or {}).get(sid), entries, rule,
-                                                    by_id=by_id))
+        board = by_label.get(r["challenge"]["hardware"])
+        if st.status == "verified" and scored_tps(r) is not None and board is not None:
+            compared = comparisons_json(comparisons(
+                r, (parents or {}).get(sid), board.entries, board.rule,
+                by_id={e.submission_id: e for e in board.entries}))
         recent_rows.append({
             "submission": sid, "run_id": r["run_id"],
             "finished_at": r["finished_at"], "status": st.status,
             "reasons": list(st.reasons)[:3], "tps": score_tps(r), "tps_set": score_set(r),
-            "hardware": r["challenge"]["hardware"], "compared": compared})
+            "hardware": r["challenge"]["hardware"], "compared": compared,
+            **({"track": result_track(r, challenge)} if several else {})})
     ids = sorted({r["submission"]["id"] for r in results} |
                  {v["submission"] for v in verdicts})
     states = {sid: submission_state(sid, verdicts) for sid in ids}
@@ -83,7 +115,7 @@ def build_digest(challenge: Challenge, results: list[dict[str, Any]],
             "score": "median decode tokens/s at batch 1 (private prompts when measured)",
             "ppl_cap": round(challenge.ppl_cap, 6),
             # The tie margin at the leader's score (the rule: leaderboard.ranking.TieRule).
-            "tie_tps": round(rule.margin(lead_tps) if lead_tps else rule.margin(0.0), 3),
+            "tie_tps": first.tie_tps(),
             "ties": rule.describe(lead_tps),
             "runs_per_author_per_day": challenge.quota_runs_per_day,
             "authors_may_bench": challenge.authors_may_bench,
@@ -99,6 +131,13 @@ def build_digest(challenge: Challenge, results: list[dict[str, Any]],
         "quota": quota.to_json() if quota else None,
         "unavailable": dict(unavailable or {}),
         "commands": [{"command": c, "who": w, "what": t} for c, w, t in COMMANDS_HELP],
+        **({"tracks": [{
+            "name": b.track.name, "runner_label": b.track.runner_label,
+            "accelerator": b.track.accelerator,
+            "runs_per_author_per_day": b.track.runs_per_author_per_day,
+            "tie_tps": b.tie_tps(), "ties": b.rule.describe(b.lead_tps),
+            "ranking": [_entry_json(e) for e in b.entries[:top]],
+            "ranked_total": len(b.entries)} for b in tracks]} if several else {}),
     }
 
 
@@ -144,30 +183,52 @@ def _versus(row: dict[str, Any], key: str, markdown: bool = True) -> str:
     return f"{c['diff_tps']:+.1f} ({c['verdict']}){who}"
 
 
+def _ranking_rows(ranking: list[dict[str, Any]]) -> list[str]:
+    if not ranking:
+        return ["No verified runs yet."]
+    lines = ["| Rank | Submission | tokens/s | Set | PPL | Run |", "|---|---|---|---|---|---|"]
+    for e in ranking:
+        tie = " (tie)" if e["tied"] else ""
+        ppl = "–" if e["ppl"] is None else f"{e['ppl']:.3f}"
+        lines.append(f"| {e['rank']}{tie} | {code(e['submission'], 104)} | {_tps(e['tps'])} "
+                     f"| {e['tps_set']} | {ppl} | {code(e['run_id'], 100)} |")
+    return lines
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
     ch = doc["challenge"]
     lines = [f"## {code(ch['title'], 120)}: the state of the challenge", "",
              f"Hardware {code(ch['hardware'], 40)} · base model {code(ch['base_model']['id'])} · "
              f"score: {ch['score']} · perplexity cap {ch['ppl_cap']:.3f} · gaps under "
              f"{ch['tie_tps']} tokens/s at the top are ties (run-to-run noise). "
-             f"Updated {doc['generated_at']}.", "",
-             f"### Top {len(doc['ranking'])} of {doc['ranked_total']}", ""]
-    if doc["ranking"]:
-        lines += ["| Rank | Submission | tokens/s | Set | PPL | Run |", "|---|---|---|---|---|---|"]
-        for e in doc["ranking"]:
-            tie = " (tie)" if e["tied"] else ""
-            ppl = "–" if e["ppl"] is None else f"{e['ppl']:.3f}"
-            lines.append(f"| {e['rank']}{tie} | {code(e['submission'], 104)} | {_tps(e['tps'])} "
-                         f"| {e['tps_set']} | {ppl} | {code(e['run_id'], 100)} |")
+             f"Updated {doc['generated_at']}.", ""]
+    tracks = doc.get("tracks")
+    if tracks:
+        lines[2] = (f"Tracks {', '.join(code(t['name'], 40) for t in tracks)}, each ranked on "
+                    f"its own · base model {code(ch['base_model']['id'])} · score: "
+                    f"{ch['score']} · perplexity cap {ch['ppl_cap']:.3f}. "
+                    f"Updated {doc['generated_at']}.")
+        for t in tracks:
+            acc = f" ({code(t['accelerator'], 80)})" if t.get("accelerator") else ""
+            lines += [f"### Track {code(t['name'], 40)}{acc}: top {len(t['ranking'])} of "
+                      f"{t['ranked_total']}", "",
+                      f"Gaps under {t['tie_tps']} tokens/s at the top are ties; each author "
+                      f"gets {t['runs_per_author_per_day']} runs per 24 hours here.", ""]
+            lines += _ranking_rows(t["ranking"]) + [""]
+        lines.pop()
     else:
-        lines.append("No verified runs yet.")
+        lines += [f"### Top {len(doc['ranking'])} of {doc['ranked_total']}", ""]
+        lines += _ranking_rows(doc["ranking"])
     lines += ["", "### Recent runs", ""]
     if doc["recent_results"]:
-        lines += ["| Finished | Submission | Status | tokens/s | vs parent | vs leader |",
-                  "|---|---|---|---|---|---|"]
+        track_col = bool(tracks)
+        lines += ["| Finished | Submission |" + (" Track |" if track_col else "") +
+                  " Status | tokens/s | vs parent | vs leader |",
+                  "|---|---|" + ("---|" if track_col else "") + "---|---|---|---|"]
         for r in doc["recent_results"]:
-            lines.append(f"| {r['finished_at']} | {code(r['submission'], 104)} | {r['status']} "
-                         f"| {_tps(r['tps'])} | {_versus(r, 'parent')} | "
+            where = f" {code(r.get('track', ''), 40)} |" if track_col else ""
+            lines.append(f"| {r['finished_at']} | {code(r['submission'], 104)} |{where} "
+                         f"{r['status']} | {_tps(r['tps'])} | {_versus(r, 'parent')} | "
                          f"{_versus(r, 'leader')} |")
     else:
         lines.append("No runs yet.")
@@ -195,16 +256,21 @@ def render_text(doc: dict[str, Any]) -> str:
     ch = doc["challenge"]
     out = [f"{for_terminal(ch['title'])} ({for_terminal(ch['id'])}) on "
            f"{for_terminal(ch['hardware'])}; updated {doc['generated_at']}", ""]
-    out.append(f"Top {len(doc['ranking'])} of {doc['ranked_total']}:")
-    for e in doc["ranking"]:
-        out.append(f"  {e['rank']:>3}{'=' if e['tied'] else ' '} {_tps(e['tps']):>8} tok/s  "
-                   f"{for_terminal(e['submission'])}")
-    if not doc["ranking"]:
-        out.append("  no verified runs yet")
+    boards_ = [(f"Track {for_terminal(t['name'])}: top", t["ranking"], t["ranked_total"])
+               for t in doc.get("tracks") or []] or \
+        [("Top", doc["ranking"], doc["ranked_total"])]
+    for i, (head, ranking, total) in enumerate(boards_):
+        out += ([""] if i else []) + [f"{head} {len(ranking)} of {total}:"]
+        for e in ranking:
+            out.append(f"  {e['rank']:>3}{'=' if e['tied'] else ' '} {_tps(e['tps']):>8} tok/s  "
+                       f"{for_terminal(e['submission'])}")
+        if not ranking:
+            out.append("  no verified runs yet")
     out += ["", "Recent runs:"]
     for r in doc["recent_results"]:
         out.append(f"  {r['finished_at']}  {r['status']:<8} {_tps(r['tps']):>8}  "
                    f"{for_terminal(r['submission'])}"
+                   + (f" on {for_terminal(r['track'])}" if r.get("track") else "")
                    + "".join(f"  {k}: {for_terminal(_versus(r, k, markdown=False))}"
                              for k in ("parent", "leader")
                              if (r.get("compared") or {}).get(k, {}).get("verdict")))
@@ -250,29 +316,22 @@ def update_digest(bot: Bot, doc: dict[str, Any]) -> int:
             else:
                 bot.say(f"the digest issue #{issue.number} is up to date")
             return exitcodes.OK
-        for attempt in range(2):
-            try:
-                issue = bot.repo.create_issue(title=title, body=body, labels=[labels.DIGEST])
-                bot.say(f"created the digest issue #{issue.number}; pin it once by hand")
-                return exitcodes.OK
-            except API_ERRORS as exc:
-                if not maybe_applied(exc) or attempt == 1:
-                    raise
-                bot.sleep(2.0)
-                if _find_issue(bot) is not None:
-                    return exitcodes.OK
+        issue = create_once(bot, "creating the digest issue",
+                            lambda: bot.repo.create_issue(title=title, body=body,
+                                                          labels=[labels.DIGEST]),
+                            lambda: _find_issue(bot), pause_s=2.0)
+        bot.say(f"the digest issue is #{issue.number}; pin it once by hand")
+        return exitcodes.OK
     except API_ERRORS as exc:
         bot.say(describe_failure(exc, "Updating the digest issue", bot.now()))
         bot.summarize(render_markdown(doc))
         return exitcodes.INFRA
-    return exitcodes.INFRA
 
 
 def digest_for(bot: Bot | None, challenge: Challenge, store: ResultsStore | None, *,
                login: str | None, now: dt.datetime, store_reason: str | None = None
                ) -> dict[str, Any]:
     """Gather what is available (GitHub only when a bot client is given) and build the doc."""
-    from bot.quota import quota_for
     results, verdicts = load_store(store)
     unavailable: dict[str, str] = {}
     if store is None:
@@ -294,7 +353,6 @@ def digest_for(bot: Bot | None, challenge: Challenge, store: ResultsStore | None
                 unavailable["quota"] = describe_failure(exc, "Counting bench runs", now)
         else:
             unavailable["quota"] = "no --login given"
-    from arena.submission import SubmissionIndex
     parents = SubmissionIndex.scan(challenge.submissions_dir,
                                    max_bytes=challenge.max_submission_bytes).parents
     return build_digest(challenge, results, verdicts, now=now, open_prs=open_prs, quota=quota,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from arena import exitcodes
+from bot import commands, validation
 from bot.context import Bot
 
 
 def route(bot: Bot, event_name: str, payload: dict[str, Any]) -> int:
-    from bot import commands, validation
     if event_name in ("pull_request_target", "pull_request"):
         return validation.on_pull_request(bot, payload)
     if event_name == "issue_comment":

@@ -4,14 +4,12 @@ anyone else's labels."""
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, TypeVar
+from typing import Iterable
 
 from github import GithubException
 
-from bot.client import API_ERRORS, maybe_applied
 from bot.context import Bot
-
-T = TypeVar("T")
+from bot.writes import create_once
 
 VALIDATION = {
     "valid": "arena: valid",
@@ -33,18 +31,6 @@ DIGEST = "arena: digest"
 ALL = set(VALIDATION.values()) | set(BENCHMARK.values()) | set(SUBMISSION.values())
 
 
-def repeat_once(call: Callable[[], T], bot: Bot) -> T:
-    """Run a call whose effect is the same when repeated (adding a label) once more after a
-    failure that may have been transient."""
-    try:
-        return call()
-    except API_ERRORS as exc:
-        if not maybe_applied(exc):
-            raise
-        bot.sleep(1.0)
-        return call()
-
-
 def current_labels(bot: Bot, number: int) -> list[str]:
     issue = bot.repo.get_issue(number)
     return [lb.name for lb in issue.get_labels()]
@@ -60,8 +46,9 @@ def set_state_label(bot: Bot, number: int, group: dict[str, str], state: str | N
     if want and want not in have:
         # PyGithub's add_to_labels posts a bare list; the REST description documents only the
         # {"labels": [...]} form, so send that.
-        repeat_once(lambda: bot.gh.requester.requestJsonAndCheck(
-            "POST", f"{issue.url}/labels", input={"labels": [want]}), bot)
+        # Adding a label that is there already changes nothing: writing again is the look.
+        create_once(bot, f"adding the label {want!r}", lambda: bot.gh.requester.requestJsonAndCheck(
+            "POST", f"{issue.url}/labels", input={"labels": [want]}))
     for name in group.values():
         if name != want and name in have:
             try:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from arena import exitcodes
+from arena import __version__, exitcodes
+from arena.challenge import Track, result_track
 from arena.problems import Problem
 from arena.result import result_errors, score_set
 from arena.store import ResultsStore, result_relpath
@@ -36,6 +37,7 @@ from bot.render import block, code, footer, short
 from bot.results_branch import StoreWriteError, append_record, stored_text
 from bot.site import dispatch_site
 from bot.validation import api_patch_reader, base_index, parent_of
+from leaderboard.ranking import rank
 from runner.telemetry import throttle_note
 
 RESULT_KIND = "result"
@@ -188,7 +190,6 @@ def stopped_result(bot: Bot, *, sha: str, path: str, sub: Any, stage: Stage,
                    bench_outcome: str) -> dict[str, Any]:
     """The `error` result recorded for a run that ended without result.json. Deterministic for a
     given run and stage, so publishing again finds the same record."""
-    from arena import __version__
     run_id = stage.run_id or f"gh-{bot.run_id}"
     at = stage.updated_at or bot.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     how = {"cancelled": "was cancelled", "failure": "failed or timed out",
@@ -271,9 +272,14 @@ def classify(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None
         pub.problems = [describe_failure(exc, "Reading the submission to cross-check the result",
                                          bot.now())]
         return pub
+    track = track_of(bot, doc)
     mismatches = cross_check(doc, sha=sha, sub_id=pub.submission_id,
-                             challenge_id=bot.challenge.id, hardware=bot.challenge.hardware,
+                             challenge_id=bot.challenge.id,
+                             hardware=track.runner_label if track else bot.challenge.hardware,
                              config_sha256=config_sha)
+    if track is None:
+        mismatches.insert(0, f"challenge.track {doc['challenge'].get('track')!r} is not a track "
+                             f"of this challenge ({', '.join(bot.challenge.track_names)})")
     if problem:
         mismatches.insert(0, problem)
     if mismatches:
@@ -367,14 +373,20 @@ def result_json_block(doc: dict[str, Any]) -> str:
     return block(text, "json")
 
 
+def track_of(bot: Bot, doc: dict[str, Any]) -> Track | None:
+    """The track a result was measured on (its challenge.track; none: the first), or None
+    when the challenge has no such track."""
+    name = result_track(doc, bot.challenge)
+    return next((t for t in bot.challenge.tracks if t.name == name), None)
+
+
 def rank_line(store_dir: Path | None, doc: dict[str, Any], bot: Bot) -> str | None:
     if store_dir is None or doc["verdict"] != "verified":
         return None
-    from leaderboard.ranking import rank
     store = ResultsStore(store_dir)
     results = [r.doc for r in store.results() if r.doc["run_id"] != doc["run_id"]] + [doc]
-    entries = rank(results, store.verdicts(), hardware=bot.challenge.hardware,
-                   noise=bot.challenge.noise)
+    track = track_of(bot, doc) or bot.challenge.tracks[0]
+    entries = rank(results, store.verdicts(), hardware=track.runner_label, noise=track.noise)
     sid = doc["submission"]["id"]
     for e in entries:
         if e.submission_id == sid:
@@ -554,8 +566,9 @@ def publish(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None,
     if pub.result is not None:
         try:
             rank = rank_line(store_dir, pub.result, bot)
+            track = track_of(bot, pub.result) or bot.challenge.tracks[0]
             compared = compared_lines(store_dir, pub.result, parent=pub.parent,
-                                      hardware=bot.challenge.hardware, noise=bot.challenge.noise)
+                                      hardware=track.runner_label, noise=track.noise)
         except Exception as exc:  # the ranking is a courtesy; the result is already stored
             bot.say(f"ranking failed: {type(exc).__name__}: {exc}")
     body = render(bot, pub, requested_by=requested_by, rank=rank, compared=compared)

@@ -154,7 +154,10 @@ def queue_line(q: QueueState, hardware: str) -> str:
     return f"{where}; {runners}{est}."
 
 
-def describe(bot: Bot, runs: Sequence[BenchRun], run_id: int | None) -> str:
-    """The queue line for a run, from runs already listed and one call for the runners."""
-    runners = list_runners(bot, bot.challenge.hardware)
-    return queue_line(queue_state(runs, run_id, runners, bot.now()), bot.challenge.hardware)
+def describe(bot: Bot, runs: Sequence[BenchRun], run_id: int | None, *,
+             label: str | None = None) -> str:
+    """The queue line for a run, from runs already listed (those of its track) and one call for
+    the runners that carry its track's runner label (default: the first track's)."""
+    label = label or bot.challenge.hardware
+    runners = list_runners(bot, label)
+    return queue_line(queue_state(runs, run_id, runners, bot.now()), label)

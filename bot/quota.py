@@ -1,5 +1,6 @@
 """Benchmark quotas: each author gets `quotas.runs_per_author_per_day` runs of their submissions
-per rolling 24 hours.
+per rolling 24 hours, per hardware track (a track's `runs_per_author_per_day`). A paired run
+(`/bench vs`) measures two submissions in one job and costs two runs.
 
 The count comes from GitHub Actions itself: the runs of the bench workflow, whose run name the
 workflow sets from its inputs (RUN_NAME below). Participants cannot delete workflow runs, and
@@ -20,11 +21,18 @@ from bot.context import Bot
 WINDOW = dt.timedelta(hours=24)
 # The bench workflow's `run-name:`, exactly:
 #   bench #${{ inputs.pr }} ${{ inputs.path }}@${{ inputs.sha }} by ${{ inputs.requested_by }}
+# A run on a named track, or a paired one, carries RUN_NAME_TRACK and RUN_NAME_VS after it
+# (bench.yml: `${{ inputs.track && format(' on {0}', inputs.track) || '' }}` and the same for
+# `vs`); a title without them is a run on the challenge's first track, alone.
 RUN_NAME = "bench #{pr} {path}@{sha} by {requested_by}"
+RUN_NAME_TRACK = " on {track}"
+RUN_NAME_VS = " vs {vs}"
 RUN_NAME_RE = re.compile(
     r"^bench #(?P<pr>[1-9][0-9]*) "
     r"(?P<path>submissions/(?P<author>[A-Za-z0-9-]+)/[a-z0-9][a-z0-9-]*\.yaml)"
-    r"@(?P<sha>[0-9a-f]{40}) by (?P<requested_by>[A-Za-z0-9-]+)$")
+    r"@(?P<sha>[0-9a-f]{40}) by (?P<requested_by>[A-Za-z0-9-]+)"
+    r"(?: on (?P<track>[a-z0-9][a-z0-9_-]*))?"
+    r"(?: vs (?P<vs>submissions/[A-Za-z0-9-]+/[a-z0-9][a-z0-9-]*\.yaml))?$")
 MAX_PAGES = 10
 
 
@@ -43,6 +51,18 @@ class BenchRun:
     html_url: str
     started_at: dt.datetime | None = None  # run_started_at: the (latest) attempt began
     updated_at: dt.datetime | None = None  # for a completed run: about when it ended
+    track: str | None = None  # the track it was dispatched for; None: the challenge's first
+    vs: str | None = None  # a paired run: the other submission's file
+
+    @property
+    def cost(self) -> int:
+        """Runs of the quota it uses: a paired run measures two submissions."""
+        return 2 if self.vs else 1
+
+    def on_track(self, track: str | None, first: str | None) -> bool:
+        """Whether it runs on `track` (None: every track counts); `first` is the challenge's
+        first track, which a title without a track names."""
+        return track is None or (self.track or first) == track
 
     @property
     def author(self) -> str | None:
@@ -54,8 +74,11 @@ class BenchRun:
         return self.status != "completed"
 
 
-def run_name(pr: int, path: str, sha: str, requested_by: str) -> str:
-    return RUN_NAME.format(pr=pr, path=path, sha=sha, requested_by=requested_by)
+def run_name(pr: int, path: str, sha: str, requested_by: str, track: str | None = None,
+             vs: str | None = None) -> str:
+    return (RUN_NAME.format(pr=pr, path=path, sha=sha, requested_by=requested_by)
+            + (RUN_NAME_TRACK.format(track=track) if track else "")
+            + (RUN_NAME_VS.format(vs=vs) if vs else ""))
 
 
 def parse_run(run: Any) -> BenchRun | None:
@@ -68,7 +91,7 @@ def parse_run(run: Any) -> BenchRun | None:
         created = created.replace(tzinfo=dt.timezone.utc)
     return BenchRun(run.id, int(m["pr"]), m["path"], m["sha"], m["requested_by"], created, run.status,
                     run.conclusion, run.html_url, _aware(getattr(run, "run_started_at", None)),
-                    _aware(getattr(run, "updated_at", None)))
+                    _aware(getattr(run, "updated_at", None)), m["track"], m["vs"])
 
 
 def _aware(t: dt.datetime | None) -> dt.datetime | None:
@@ -116,30 +139,47 @@ class Quota:
                 else None}
 
 
-def compute_quota(author: str, limit: int, runs: Iterable[BenchRun], now: dt.datetime) -> Quota:
-    """Pure: the author's use of their quota in the 24 hours before `now`."""
+def compute_quota(author: str, limit: int, runs: Iterable[BenchRun], now: dt.datetime, *,
+                  track: str | None = None, first_track: str | None = None) -> Quota:
+    """Pure: the author's use of their quota in the 24 hours before `now`: on `track` only
+    when one is given (a run whose title names no track is on `first_track`), each run
+    counted at its cost (a paired run two)."""
     since = now - WINDOW
     mine = sorted((r for r in runs if (r.author or "").lower() == author.lower()
-                   and r.created_at > since), key=lambda r: (r.created_at, r.id))
-    used = len(mine)
+                   and r.created_at > since and r.on_track(track, first_track)),
+                  key=lambda r: (r.created_at, r.id))
+    used = sum(r.cost for r in mine)
     next_at = None
     if used >= limit:
         # the run whose expiry brings the count below the limit
-        idx = used - limit
-        next_at = mine[idx].created_at + WINDOW if mine else now + WINDOW
+        left = used
+        next_at = now + WINDOW
+        for r in mine:
+            left -= r.cost
+            if left < limit:
+                next_at = r.created_at + WINDOW
+                break
     return Quota(author, limit, used, tuple(mine), next_at)
 
 
 def quota_for(bot: Bot, author: str, runs: list[BenchRun] | None = None) -> Quota:
+    """The author's quota (on the first track when the challenge has several)."""
     now = bot.now()
     if runs is None:
         runs = recent_runs(bot, now - WINDOW)
+    tracks = bot.challenge.tracks
+    if len(tracks) > 1:
+        return compute_quota(author, tracks[0].runs_per_author_per_day, runs, now,
+                             track=tracks[0].name, first_track=tracks[0].name)
     return compute_quota(author, bot.challenge.quota_runs_per_day, runs, now)
 
 
 def over_quota_runs(quota: Quota) -> list[BenchRun]:
     """Runs past the limit, latest first: two requests handled at once can both pass the check
     before either run exists; the later one gives way."""
-    if quota.used <= quota.limit:
-        return []
-    return list(reversed(quota.runs[quota.limit:]))
+    out, used = [], 0
+    for r in quota.runs:
+        used += r.cost
+        if used > quota.limit:
+            out.append(r)
+    return list(reversed(out))

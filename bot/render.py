@@ -11,9 +11,11 @@ from arena.text import md_block, md_inline
 from bot.context import Bot
 
 COMMANDS_HELP: tuple[tuple[str, str, str], ...] = (
-    ("/bench [name] [sha]", "maintainers, or the author when the challenge allows it",
+    ("/bench [name] [sha] [track] [vs [login/name]]",
+     "maintainers, or the author when the challenge allows it",
      "benchmark the submission at the commit you reviewed (named, or the head the bot last "
-     "checked before your comment)"),
+     "checked before your comment), on a track (default: its first); `vs` measures it against "
+     "another submission in one job, interleaved (`vs` alone: its parent), and costs two runs"),
     ("/rerun [name]", "as /bench", "benchmark it again (after an error, or to check the noise)"),
     ("/cancel", "maintainers; the PR's author while a run is still queued",
      "cancel this PR's queued (or, maintainers, running) benchmark; a started run is recorded"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from github import GithubException, InputGitTreeElement
 
@@ -111,3 +111,26 @@ def stored_text(bot: Bot, path: str) -> str | None:
     if isinstance(content, list) or content.encoding != "base64":
         return None
     return content.decoded_content.decode("utf-8", errors="replace")
+
+
+def stored_docs(bot: Bot, wanted: Callable[[str], bool], *, limit: int,
+                newest_first: bool = False) -> Iterator[dict[str, Any]]:
+    """The JSON objects stored at the paths `wanted` picks: the last `limit` in path order
+    (record names start with their time), oldest or newest first; a file that is not a JSON
+    object is passed over. One request for the branch's tree, one per file read; nothing when
+    there is no results branch yet."""
+    try:  # one request: GitHub takes a branch name for the tree
+        tree = bot.repo.get_git_tree(bot.results_branch, recursive=True)
+    except GithubException as exc:
+        if exc.status in (404, 409):  # no results branch yet (409: an empty repository)
+            return
+        raise
+    paths = sorted(e.path for e in tree.tree if e.type == "blob" and wanted(e.path))[-limit:]
+    for path in reversed(paths) if newest_first else paths:
+        text = stored_text(bot, path)
+        try:
+            doc = json.loads(text) if text else None
+        except ValueError:
+            continue
+        if isinstance(doc, dict):
+            yield doc

@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from arena.challenge import Challenge
+from arena.result import result_errors
+from arena.store import ResultsStore
 from arena.submission import FileReport
 from arena.tried import same_configuration
 from bot.render import code
+from leaderboard.ranking import on_hardware, run_status, scored_tps, submission_state
 
 STORE = Path(".arena") / "results-store"
 MAX_NOTED = 5
@@ -23,10 +26,6 @@ MAX_NOTED = 5
 
 def outcomes(store_dir: Path | None, ids: Iterable[str], hardware: str) -> dict[str, str]:
     """What became of each submission, in words, from the results store."""
-    from arena.result import result_errors
-    from arena.store import ResultsStore
-    from leaderboard.ranking import on_hardware, run_status, scored_tps, submission_state
-
     ids = set(ids)
     if store_dir is None or not store_dir.is_dir() or not ids:
         return {}

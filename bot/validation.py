@@ -38,6 +38,7 @@ from bot.files import ChangedFile, TooManyFiles, changed_files, read_file_at
 from bot.owners import folder_owner, not_owner_message
 from bot.permissions import is_maintainer
 from bot.render import block, code, footer, short
+from bot import tried
 
 COMMENT_KIND = "validation"
 MAX_LISTED = 20
@@ -303,7 +304,6 @@ def _headline(a: Assessment) -> str:
 def tried_notes(bot: Bot, valid: list[FileReport]) -> list[str]:
     """Notes on configurations already tried (bot/tried.py); a note never fails the check."""
     try:
-        from bot import tried
         return tried.notes(bot.challenge, valid, repo_url=bot.repo_url,
                            branch=bot.default_branch)
     except Exception as exc:  # a courtesy: never in the way of the check itself

@@ -102,6 +102,19 @@ def challenge(make_challenge):
 
 
 @pytest.fixture
+def make_tracks_challenge(checkout):
+    """tests/tracks/challenge.yaml in the checkout: two hardware tracks (a10g, l4)."""
+    def make(*, authors_may_bench: bool = False):
+        text = (ROOT / "tests" / "tracks" / "challenge.yaml").read_text(encoding="utf-8")
+        text = text.replace("../../prompts/public.jsonl", "prompts/public.jsonl")
+        if authors_may_bench:
+            text = text.replace("authors_may_bench: false", "authors_may_bench: true")
+        (checkout / "challenge.yaml").write_text(text, encoding="utf-8")
+        return load_challenge(checkout / "challenge.yaml")
+    return make
+
+
+@pytest.fixture
 def make_bot(fake, tmp_path):
     def make(challenge, *, token: str = "write-token", run_id: str | None = "777",
              **settings: Any) -> Bot:

@@ -357,8 +357,13 @@ class FakeGitHub:
     def _run_name(self, workflow: str, inputs: dict[str, Any]) -> str:
         if workflow != "bench.yml":
             return workflow.removesuffix(".yml")
-        return re.sub(r"\$\{\{ inputs\.([a-z_]+) \}\}", lambda m: str(inputs.get(m.group(1), "")),
+        name = re.sub(r"\$\{\{ inputs\.([a-z_]+) \}\}", lambda m: str(inputs.get(m.group(1), "")),
                       BENCH_RUN_NAME)
+        # The optional inputs, as `${{ inputs.track && format(' on {0}', inputs.track) || '' }}`
+        # (and the same for vs) render them after the title.
+        return name + "".join(f" {word} {inputs[key]}" for key, word in (("track", "on"),
+                                                                         ("vs", "vs"))
+                              if inputs.get(key))
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -802,7 +807,8 @@ class FakeGitHub:
         if wf is None:
             return self._not_found()
         inputs = data.get("inputs") or {}
-        if wf == "bench.yml" and set(inputs) != {"pr", "sha", "path", "requested_by"}:
+        if wf == "bench.yml" and not ({"pr", "sha", "path", "requested_by"} <= set(inputs) <= {
+                "pr", "sha", "path", "requested_by", "track", "vs"}):
             return 422, {"message": f"Unexpected inputs provided: {sorted(inputs)}",
                          "documentation_url": "x"}
         run = Run(next(self.ids), wf, self._run_name(wf, inputs), dt.datetime.now(dt.timezone.utc),

@@ -26,6 +26,8 @@ def names(body: str) -> list[tuple[str, str]]:
     ("/help\r\n/status\r\n", [("help", ""), ("status", "")]),
     ("/status\n/status", [("status", "")]),  # each command once per comment
     ("/benchmark", [("benchmark", "")]),  # unknown, answered as such
+    ("/bench l4 vs alice/plain", [("bench", "l4 vs alice/plain")]),  # track and pairing
+    ("/Bench vs.", [("bench", "vs.")]),
 ])
 def test_commands_are_found(body, expected):
     assert names(body) == expected

@@ -127,3 +127,26 @@ def test_the_digest_compares_each_recent_run_with_its_parent_and_the_leader(chal
     md = render_markdown(doc)
     assert "+50.0 (better)" in md and "-50.0 (worse) vs `bob/x`" in md
     assert "parent: +50.0 (better)" in render_text(doc)
+
+
+def test_a_paired_run_is_compared_with_the_pairs_in_compare_py_s_words(
+        fake, bot, queued, challenge, tmp_path, store):
+    from leaderboard.ranking import tie_rule
+    from runner.paired import paired_block
+
+    cand, other = [150.0, 161.0, 146.0, 157.0, 154.0], [100.0, 110.5, 96.0, 107.5, 103.0]
+    doc = passes(make_result("alice/fast", path=PATH, commit=None, config_sha256="0" * 64,
+                             tps=154.0), cand)
+    parent = next(r.doc for r in store.results() if r.doc["submission"]["id"] == PARENT)
+    doc["paired"] = paired_block(cand, other, against={
+        "id": PARENT, "commit": "a" * 40, "config_sha256": parent["submission"]["config_sha256"]},
+        set_name="private", rule=tie_rule([], [], hardware="a10g", noise=challenge.noise))
+    publish_doc(bot, queued, challenge, tmp_path, doc, store)
+    body = fake.bot_comments(queued.number)[-1].body
+    parent_row = next(line for line in body.splitlines() if line.startswith("| parent "))
+    assert "(paired, 5 pairs)" in parent_row and "**better**" in parent_row
+    assert f"Against `{PARENT}` (paired, 5 pairs): the interval is the 95% CI of the mean " \
+           "pair difference" in body
+    assert "The same passes read as two separate runs:" in body
+    leader_row = next(line for line in body.splitlines() if line.startswith("| leader "))
+    assert "paired" not in leader_row  # bob/x was measured separately

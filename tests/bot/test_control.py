@@ -74,3 +74,11 @@ def test_a_control_that_measured_nothing_stores_nothing(fake, bot, tmp_path):
     assert publish_control(bot, sha=SHA, path=CONTROL, result_file=tmp_path / "missing.json",
                            bench_outcome="failure") == exitcodes.NOTHING_MEASURED
     assert "results" not in fake.branch_files
+
+
+def test_a_two_track_challenge_gets_one_control_run_per_track(fake, make_bot,
+                                                              make_tracks_challenge):
+    bot = make_bot(make_tracks_challenge())
+    assert bot.challenge.controls is not None
+    assert dispatch_controls(bot, sha=SHA) == exitcodes.OK
+    assert [d["inputs"].get("track") for d in fake.dispatches] == ["a10g", "l4"]
