@@ -21,10 +21,17 @@ tiny model per session instead of starting their own. Reuse them like this:
   (and their descendants), for checking that nothing was left behind.
 
 Tests that start vLLM are marked `@pytest.mark.vllm`.
+
+`make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`): every test
+marked `vllm` or using `tiny_server` or `ngram_server` is put in one xdist group, so one worker
+runs them all, one after the other, and starts each shared server once; the other worker runs
+the rest meanwhile (vLLM leaves much of a core idle). xdist hands out the largest group first,
+so this longest part starts at once. A plain `python -m pytest FILE` runs serially, as before.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 from typing import Iterator
@@ -42,6 +49,22 @@ REGENERATE = ("The tiny-model builder no longer makes the model demo/challenge.y
               "revision) and in demo/submissions/*/*.yaml (model.revision).")
 
 
+# Fixtures that start a shared vLLM server: a test using one runs where that server is.
+SHARED_SERVERS = {"tiny_server", "ngram_server"}
+VLLM_GROUP = "vllm"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """One xdist group for everything that starts or uses vLLM (see the module's docstring)."""
+    in_group = [item.get_closest_marker("vllm") is not None
+                or bool(SHARED_SERVERS & set(getattr(item, "fixturenames", ())))
+                for item in items]
+    for item, grouped in zip(items, in_group):
+        if grouped:
+            item.add_marker(pytest.mark.xdist_group(VLLM_GROUP))
+
+
 @pytest.fixture(scope="session")
 def demo_challenge() -> Challenge:
     return load_challenge(DEMO_CHALLENGE)
@@ -53,7 +76,11 @@ def tiny_model(demo_challenge: Challenge):  # -> runner.tinymodel.TinyModel
     from runner.models import local_model_path
 
     path = local_model_path(demo_challenge.base_model.id, demo_challenge)
-    model = tinymodel.ensure(path, demo_challenge.base_model.revision)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Two xdist workers may both need it first in a fresh clone: one builds, the other waits.
+    with open(path.parent / f".{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        model = tinymodel.ensure(path, demo_challenge.base_model.revision)
     if model.digest != demo_challenge.base_model.revision:
         pytest.fail(f"{REGENERATE} (built {model.digest}, pinned "
                     f"{demo_challenge.base_model.revision})")

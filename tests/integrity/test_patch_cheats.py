@@ -58,7 +58,9 @@ def test_a_patch_that_decodes_lossily_and_lies_about_logprobs_is_caught(
     installed = installed_package()
     before = tree_digest(installed)
     text = patches.make_patch(patches.LOSSY_AND_LYING, tmp_path)
-    doc = patched_run(demo_challenge, prompt_sets, text, tiny_server, tmp_path / "work")
+    # The public set alone: every figure asserted below is the public set's or the run's, and
+    # each lossy token costs the referee a walk, so the private set only doubled that work.
+    doc = patched_run(demo_challenge, prompt_sets[:1], text, tiny_server, tmp_path / "work")
     assert doc["verdict"] == "invalid" and "near_ties" in [r["check"] for r in doc["reasons"]]
     # Its perplexity is the referee's: the model's own, not the patch's 1.0.
     ppl = doc["ppl"]["sets"]["public"]["value"]
