@@ -61,6 +61,7 @@ from leaderboard.pages.common import (  # noqa: F401  (the site's names, as befo
     paginate,
     repo_url_from_env,
 )
+from leaderboard.pages import format as page_format
 from leaderboard.pages.format import PACKAGE, environment
 from leaderboard.pages.tried import OUTCOME_TEXT, TRIED_PAGE_SIZE  # noqa: F401
 from leaderboard.parallel import WORK, started, worker_count
@@ -239,25 +240,25 @@ def _site_env(model: SiteModel, links: Links, csp: bool) -> jinja2.Environment:
     return env
 
 
-_CODE_KEY: bytes | None = None
+_CODE_KEYS: dict[Path, bytes] = {}
 
 
 def code_key() -> bytes:
     """A digest of what shapes pages besides their inputs: the leaderboard's and arena's code,
     the templates and assets, and the versions of Python, Jinja and MarkupSafe."""
-    global _CODE_KEY
-    if _CODE_KEY is None:
+    templates = page_format.TEMPLATES
+    if templates not in _CODE_KEYS:
         h = hashlib.blake2b(digest_size=20)
         h.update(" ".join([sys.version] + [importlib.metadata.version(d) for d in
                                             ("jinja2", "markupsafe")]).encode())
         for folder, pattern in ((PACKAGE, "**/*.py"), (PACKAGE.parent / "arena", "*.py"),
-                                (PACKAGE / "templates", "*"), (PACKAGE / "static", "*")):
+                                (templates, "*"), (PACKAGE / "static", "*")):
             for p in sorted(folder.glob(pattern)):
                 if p.is_file():
-                    h.update(p.relative_to(PACKAGE.parent).as_posix().encode() + b"\0")
+                    h.update(f"{folder.name}/{p.relative_to(folder).as_posix()}\0".encode())
                     h.update(p.read_bytes())
-        _CODE_KEY = h.digest()
-    return _CODE_KEY
+        _CODE_KEYS[templates] = h.digest()
+    return _CODE_KEYS[templates]
 
 
 def _settings_key(model: SiteModel, links: Links, csp: bool, page_size: int,

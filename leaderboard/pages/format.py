@@ -18,6 +18,7 @@ from leaderboard.model import STATUS_TEXT
 from leaderboard.ranking import instant
 
 PACKAGE = Path(__file__).resolve().parent.parent  # leaderboard/: templates/ and static/
+TEMPLATES = PACKAGE / "templates"
 
 # --- formatting -------------------------------------------------------------------------------
 
@@ -275,7 +276,7 @@ def _finalize(value: Any) -> Any:
 
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(PACKAGE / "templates")),
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,
         finalize=_finalize,
         undefined=jinja2.ChainableUndefined,
