@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -22,6 +22,7 @@ from arena import yamlstrict
 from arena.patch import PatchRules
 from arena.problems import Problem, show
 from arena.shape import Checker
+from arena.text import has_unsafe_characters
 
 CHALLENGE_SCHEMA_VERSION = 1
 MAX_CHALLENGE_BYTES = 256 * 1024
@@ -37,6 +38,9 @@ LOCAL_ID_RE = r"\./(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,62}(/[A-Za-z0-9][A-Za-z
 LOGIN_RE = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
 TAG_RE = r"[a-z0-9][a-z0-9-]{0,39}"
 HARDWARE_RE = r"[a-z0-9][a-z0-9._-]{0,39}"
+# A hardware track's name (results carry it as challenge.track): lowercase, digits, hyphens.
+TRACK_NAME_RE = r"[a-z0-9][a-z0-9-]{0,39}"
+MAX_TRACKS = 16
 
 # Engine arguments no challenge may allow, with the reason a participant is told. They run code,
 # change what is loaded or scored, or are the harness's to decide.
@@ -212,6 +216,19 @@ DEFAULT_COMMANDS_PER_HOUR = 20
 
 
 @dataclass(frozen=True)
+class Track:
+    """One hardware track: the runners it is measured on (`runs-on: [self-hosted,
+    <runner_label>]`), its own daily quota and its own run-to-run noise, so it is ranked on its
+    own board. A challenge written with `hardware: <label>` has one track named after the label."""
+
+    name: str
+    runner_label: str
+    accelerator: str | None  # words for people, e.g. "NVIDIA A10G"; None: not given
+    runs_per_author_per_day: int
+    noise: Noise
+
+
+@dataclass(frozen=True)
 class Controls:
     """Control runs (arena.controls): `submission` is a file on the default branch,
     `tolerance` the largest relative move of a control's TPS from its reference value, and the
@@ -270,14 +287,51 @@ class Challenge:
     # The reference submission the control workflow re-measures on each track (None: no
     # control runs), and how far a control may move before its runner counts as drifted.
     controls: Controls | None = None
+    # The hardware tracks, in the file's order (never empty once loaded; a challenge written
+    # with `hardware:` has one). `hardware` above is the first track's runner label.
+    tracks: tuple[Track, ...] = ()
+    # Where the tracks are declared (line, column), for messages about an unknown track.
+    tracks_at: tuple[int, int] = field(default=(1, 1), repr=False, compare=False)
 
     @property
     def root(self) -> Path:
         return self.path.parent
 
     @property
+    def track_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tracks)
+
+    def track(self, name: str | None = None) -> Track:
+        """The track called `name`; None: the first. An unknown name raises ChallengeError
+        naming the tracks there are."""
+        if name is None:
+            return self.tracks[0]
+        for t in self.tracks:
+            if t.name == name:
+                return t
+        line, column = self.tracks_at
+        raise ChallengeError([Problem(
+            str(self.path), line, column, "tracks" if "tracks" in self.raw else "hardware",
+            f"{show(name)} is not a track of this challenge. Its tracks: "
+            f"{', '.join(self.track_names)}. Name one of them.")])
+
+    @property
     def ppl_cap(self) -> float:
         return self.ppl_reference * (1.0 + self.ppl_max_increase)
+
+
+def result_track(result: Any, challenge: Challenge) -> str:
+    """The track a result was measured on: its `challenge.track`; absent, the challenge's first
+    track (results from before tracks, and every result of a one-track challenge). `result` is
+    a result document (a mapping) or a typed result with `.challenge.track`."""
+    if isinstance(result, Mapping):
+        ch = result.get("challenge")
+        name = ch.get("track") if isinstance(ch, Mapping) else None
+    else:
+        name = getattr(getattr(result, "challenge", None), "track", None)
+    if isinstance(name, str) and name:
+        return name
+    return challenge.tracks[0].name
 
 
 CHALLENGE_FILE = "challenge.yaml"
@@ -333,11 +387,12 @@ def load_challenge(path: str | os.PathLike[str] | None = None) -> Challenge:
 
 
 _TOP = {
-    "required": ["schema_version", "id", "title", "base_model", "hardware", "prompts",
+    "required": ["schema_version", "id", "title", "base_model", "prompts",
                  "measurement", "ppl", "integrity", "ranking", "quotas", "timeouts", "engines",
                  "engine_args", "tags", "maintainers"],
-    "optional": ["summary", "models", "submissions_dir", "engine_defaults", "engine_env",
-                 "limits", "sandbox", "logs", "controls"],
+    # One of hardware (one track) and tracks (several) is required: _parse_tracks checks it.
+    "optional": ["hardware", "tracks", "summary", "models", "submissions_dir",
+                 "engine_defaults", "engine_env", "limits", "sandbox", "logs", "controls"],
 }
 
 
@@ -362,8 +417,6 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
                         hint="Use the full 40-character commit SHA.")
         if bid and brev:
             base = ModelRef(bid, brev)
-    hardware = c.string(("hardware",), d.get("hardware"), pattern=HARDWARE_RE,
-                        hint="Use a short lowercase label such as a10g.")
 
     models = d.get("models", {})
     allow_local, local_dir = False, None
@@ -469,6 +522,9 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
                                           q.get("commands_per_sender_per_hour"), minimum=1,
                                           maximum=1000) or DEFAULT_COMMANDS_PER_HOUR
 
+    tracks = _parse_tracks(c, d, noise, runs_per_day)
+    hardware = tracks[0].runner_label if tracks else None
+
     t = d.get("timeouts")
     timeouts: dict[str, float | None] = {}
     if c.mapping(("timeouts",), t, required=["startup_s", "request_s", "run_s"]):
@@ -552,8 +608,14 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
         sandbox=sandbox or Sandbox(), logs_key=logs_key,
         max_size_factor=size_factor, drafter_size_factor=drafter_factor,
         commands_per_hour=commands_per_hour,
-        controls=controls,
+        controls=controls, tracks=tracks,
+        tracks_at=_mark(c, ("tracks",) if "tracks" in d else ("hardware",)),
     )
+
+
+def _mark(c: Checker, path: tuple[Any, ...]) -> tuple[int, int]:
+    m = c.doc.mark(path, key=True)
+    return (m.line, m.column)
 
 
 def _parse_noise(c: Checker, n: Any) -> NoiseCalibration | None:
@@ -613,12 +675,22 @@ def _parse_ranking(c: Checker, rk: Any) -> Noise | None:
         rk = {k: v for k, v in rk.items() if k != "tie_tps"}
     if not c.mapping(path, rk, required=["noise", "confidence"], optional=["unstable_factor"]):
         return None
-    nz = rk.get("noise")
-    npath = path + ("noise",)
     confidence = c.number(path + ("confidence",), rk.get("confidence"), minimum=0.5,
                           maximum=0.9999)
     unstable = c.number(path + ("unstable_factor",), rk.get("unstable_factor", 3.0),
                         minimum=1, maximum=100)
+    figure = _parse_noise_figure(c, path + ("noise",), rk.get("noise"))
+    if figure is None or confidence is None or unstable is None:
+        return None
+    sigma, relative, df, source = figure
+    return Noise(sigma=sigma, relative=relative, degrees_of_freedom=df, source=source,
+                 confidence=confidence, unstable_factor=unstable)
+
+
+def _parse_noise_figure(c: Checker, npath: tuple[Any, ...],
+                        nz: Any) -> tuple[float, bool, int, str] | None:
+    """A noise mapping ({sigma_tps | sigma_relative, degrees_of_freedom, source}), as in
+    ranking.noise and a track's own noise: (sigma, relative, degrees of freedom, source)."""
     if not c.mapping(npath, nz, required=["degrees_of_freedom", "source"],
                      optional=["sigma_tps", "sigma_relative"]):
         return None
@@ -635,11 +707,98 @@ def _parse_ranking(c: Checker, rk: Any) -> Noise | None:
     df = c.integer(npath + ("degrees_of_freedom",), nz.get("degrees_of_freedom"), minimum=1,
                    maximum=100000)
     source = c.string(npath + ("source",), nz.get("source"), min_len=10, max_len=1000)
-    if sigma is None or df is None or source is None or confidence is None or unstable is None:
+    if sigma is None or df is None or source is None:
         return None
-    return Noise(sigma=sigma, relative=has[0] == "sigma_relative", degrees_of_freedom=df,
-                 source=" ".join(source.split()), confidence=confidence,
-                 unstable_factor=unstable)
+    return sigma, has[0] == "sigma_relative", df, " ".join(source.split())
+
+
+_TRACK_HELP = ("Write either hardware: <runner label> (one track), or tracks: {<name>: "
+               "{runner_label: <label>}, ...} for several hardware tracks ranked separately.")
+
+
+def _parse_tracks(c: Checker, d: Mapping[str, Any], noise: Noise | None,
+                  runs_per_day: int | None) -> tuple[Track, ...]:
+    """`hardware:` (one track named after its label) or `tracks:` (several, in order). A
+    track's quota and noise default to quotas.runs_per_author_per_day and ranking.noise."""
+    quota = runs_per_day if runs_per_day is not None else 0
+    if "hardware" in d and "tracks" in d:
+        c.problem(("tracks",), "is given beside hardware; give one of them, not both. "
+                  + _TRACK_HELP, at_key=True)
+        return ()
+    if "tracks" not in d:
+        if "hardware" not in d:
+            c.problem((), "the required field 'hardware' is missing. Add it. " + _TRACK_HELP)
+            return ()
+        hardware = c.string(("hardware",), d.get("hardware"), pattern=HARDWARE_RE,
+                            hint="Use a short lowercase label such as a10g.")
+        if hardware is None or noise is None:
+            return ()
+        return (Track(hardware, hardware, None, quota, noise),)
+    tr = d["tracks"]
+    if not c.mapping(("tracks",), tr, closed=False, what=" of track names to tracks"):
+        return ()
+    if not tr:
+        c.problem(("tracks",), "names no track. Name at least one: tracks: {a10g: "
+                  "{runner_label: a10g}}, or write hardware: <label> instead.")
+        return ()
+    if len(tr) > MAX_TRACKS:
+        c.problem(("tracks",), f"has {len(tr)} tracks; at most {MAX_TRACKS} are allowed.")
+        return ()
+    out: list[Track] = []
+    labels: dict[str, str] = {}
+    for name, spec in tr.items():
+        track = _parse_track(c, name, spec, noise, quota)
+        if track is None:
+            continue
+        if track.runner_label in labels:
+            c.problem(("tracks", name, "runner_label"),
+                      f"{show(track.runner_label)} is also track "
+                      f"{show(labels[track.runner_label])}'s runner label; two tracks would be "
+                      "measured on the same runners. Give each track its own label, or merge "
+                      "the two tracks.")
+            continue
+        labels[track.runner_label] = name
+        out.append(track)
+    return tuple(out) if len(out) == len(tr) else ()
+
+
+def _parse_track(c: Checker, name: Any, spec: Any, noise: Noise | None,
+                 quota: int) -> Track | None:
+    path = ("tracks", name)
+    if not isinstance(name, str) or not re.fullmatch(TRACK_NAME_RE, name):
+        c.problem(path, f"{show(name)} is not a valid track name. Use 1-40 lowercase letters, "
+                        "digits and hyphens, starting with a letter or digit, such as a10g.",
+                  at_key=True)
+        return None
+    if not c.mapping(path, spec, required=["runner_label"],
+                     optional=["accelerator", "runs_per_author_per_day", "noise"]):
+        return None
+    label = c.string(path + ("runner_label",), spec.get("runner_label"), pattern=HARDWARE_RE,
+                     hint="Use the runners' label (runs-on: [self-hosted, <label>]): lowercase "
+                          "letters, digits, dots, hyphens and underscores, such as a10g.")
+    accelerator = None
+    if "accelerator" in spec:
+        accelerator = c.string(path + ("accelerator",), spec.get("accelerator"), max_len=80)
+        if accelerator is not None and has_unsafe_characters(accelerator):
+            c.problem(path + ("accelerator",), "contains control characters or invisible "
+                                               "direction marks. Remove them.")
+            accelerator = None
+    runs = quota
+    if "runs_per_author_per_day" in spec:
+        runs = c.integer(path + ("runs_per_author_per_day",),
+                         spec.get("runs_per_author_per_day"), minimum=0, maximum=1000)
+    track_noise = noise
+    if "noise" in spec:
+        figure = _parse_noise_figure(c, path + ("noise",), spec.get("noise"))
+        track_noise = None
+        if figure is not None and noise is not None:
+            sigma, relative, df, source = figure
+            track_noise = replace(noise, sigma=sigma, relative=relative,
+                                  degrees_of_freedom=df, source=source)
+    if label is None or runs is None or track_noise is None or \
+            ("accelerator" in spec and accelerator is None):
+        return None
+    return Track(name, label, accelerator, runs, track_noise)
 
 
 def _resolve(root: Path, rel: str) -> Path:

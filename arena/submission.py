@@ -23,6 +23,7 @@ from arena.challenge import (
     HUB_ID_RE,
     LOCAL_ID_RE,
     LOGIN_RE,
+    MAX_TRACKS,
     REVISION_RE,
     ArgSpec,
     Challenge,
@@ -39,7 +40,7 @@ ID_RE = rf"{LOGIN_RE}/{NAME_RE}"
 MAX_DESCRIPTION = 2000
 MAX_TAGS = 10
 TOP_REQUIRED = ("name", "description", "model", "engine")
-TOP_OPTIONAL = ("parent", "tags", "claimed", "tried")
+TOP_OPTIONAL = ("parent", "tags", "claimed", "tried", "tracks")
 # A negative result: a `tried:` block says what was tried and what happened; no run is
 # requested (the bot does not benchmark it), and it shows on the tried page and in the tree.
 TRIED_OUTCOMES = ("slower", "no-gain", "worse-quality", "invalid", "crash", "other")
@@ -115,6 +116,9 @@ class Submission:
     patch: PatchInfo | None = None
     source: Source | None = None
     tried: Tried | None = None  # set: a negative result, filed without a run
+    # The hardware tracks it is measured and ranked on; empty: every track of the challenge
+    # (submission_tracks). Not part of the configuration: the same config on two tracks.
+    tracks: tuple[str, ...] = ()
 
     @property
     def negative(self) -> bool:
@@ -154,7 +158,17 @@ class Submission:
             "patch": self.patch.to_json() if self.patch else None,
             "source": {"repo": self.source.repo, "commit": self.source.commit}
             if self.source else None,
+            # Only when the file names tracks, so a one-track challenge's JSON reads as before.
+            **({"tracks": list(self.tracks)} if self.tracks else {}),
         }
+
+
+def submission_tracks(sub: Submission, challenge: Challenge) -> tuple[str, ...]:
+    """The tracks a submission targets, in the challenge's order: the ones its `tracks:`
+    names, or every track of the challenge when it names none."""
+    if not sub.tracks:
+        return challenge.track_names
+    return tuple(t for t in challenge.track_names if t in sub.tracks)
 
 
 def _sorted(value: Any) -> Any:
@@ -458,6 +472,7 @@ def _check(c: Checker, d: Any, ch: Challenge, login: str | None, stem: str | Non
                 claimed_ppl = c.number(("claimed", "ppl"), cl.get("ppl"), positive=True)
 
     tried = _check_tried(c, d.get("tried")) if "tried" in d else None
+    tracks = _check_tracks(c, d.get("tracks"), ch) if "tracks" in d else ()
 
     if c.problems or name is None or desc is None or model is None or engine is None:
         return None
@@ -472,8 +487,37 @@ def _check(c: Checker, d: Any, ch: Challenge, login: str | None, stem: str | Non
         login=login, name=name, description=desc, model=model, engine_name=engine[0],
         engine_version=engine[1], engine_args=engine[2], parent=parent, tags=tuple(tags),
         claimed_tps=claimed_tps, claimed_ppl=claimed_ppl, path=path_in_repo, tried=tried,
-        patch=patch_name, source=source,  # type: ignore[arg-type]
+        patch=patch_name, source=source, tracks=tracks,  # type: ignore[arg-type]
     )
+
+
+def _check_tracks(c: Checker, t: Any, ch: Challenge) -> tuple[str, ...]:
+    """`tracks: [a10g, l4]`: the challenge's tracks this submission is measured on."""
+    known = ch.track_names
+    if not isinstance(t, list):
+        c.problem(("tracks",), f"must be a list of track names, not {type_name(t)}. Write "
+                               f"[{', '.join(known)}], or remove tracks to target every track.")
+        return ()
+    if not t:
+        c.problem(("tracks",), "names no track. Name at least one of "
+                               f"{', '.join(known)}, or remove tracks to target every track.")
+        return ()
+    if len(t) > MAX_TRACKS:
+        c.problem(("tracks",), f"has {len(t)} items; this challenge has {len(known)} tracks.")
+        return ()
+    out: list[str] = []
+    for i, name in enumerate(t):
+        if not isinstance(name, str):
+            c.problem(("tracks", i), f"must be a track name, not {type_name(name)}. Tracks: "
+                                     f"{', '.join(known)}.")
+        elif name not in known:
+            c.problem(("tracks", i), f"{show(name)} is not a track of this challenge."
+                                     f"{suggest(name, known)} Tracks: {', '.join(known)}.")
+        elif name in out:
+            c.problem(("tracks", i), f"{show(name)} is listed twice. List it once.")
+        else:
+            out.append(name)
+    return tuple(out)
 
 
 def _check_tried(c: Checker, t: Any) -> Tried | None:
@@ -818,6 +862,11 @@ def json_schema(ch: Challenge) -> dict[str, Any]:
                         "properties": {"tps": {"type": "number", "exclusiveMinimum": 0},
                                        "ppl": {"type": "number", "exclusiveMinimum": 0}},
                         "description": "Optional: your own measurement on the public prompts."},
+            "tracks": {"type": "array", "minItems": 1, "uniqueItems": True,
+                       "items": {"enum": list(ch.track_names)},
+                       "description": "The hardware tracks to be measured and ranked on "
+                                      "(default: every track: "
+                                      + ", ".join(ch.track_names) + ")."},
             "tried": {"type": "object", "additionalProperties": False,
                       "required": ["outcome", "what_happened"],
                       "properties": {

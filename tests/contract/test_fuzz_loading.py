@@ -27,7 +27,8 @@ SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
 KEYS = ["name", "description", "parent", "tags", "model", "id", "revision", "engine", "version",
         "args", "speculative_config", "method", "num_speculative_tokens", "prompt_lookup_max",
         "compilation_config", "cudagraph_capture_sizes", "dtype", "quantization", "claimed",
-        "tps", "ppl", "max_model_len", "gpu_memory_utilization", "<<", "1", "true", "null",
+        "tps", "ppl", "max_model_len", "gpu_memory_utilization", "tracks", "a10g", "<<", "1",
+        "true", "null",
         "é", "\u202e", "k" * 300]
 
 odd_text = st.one_of(
