@@ -138,3 +138,19 @@ def _betainc(a: float, b: float, x: float) -> float:
         if abs(c * d - 1) < 1e-15:
             break
     return math.exp(ln_front) * f / a
+
+
+def paired_interval(a: Sequence[float], b: Sequence[float],
+                    confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """The interval for the mean of the pair differences a[i] - b[i] (Student's t, n - 1
+    degrees of freedom): a[i] and b[i] measured side by side (one pair of a paired run), so
+    what drifts between pairs (the runner, the hour) cancels out of each difference. None
+    under two pairs. Raises ValueError when the sequences differ in length."""
+    if len(a) != len(b):
+        raise ValueError(f"paired_interval() needs pairs: {len(a)} values against {len(b)}")
+    if len(a) < 2:
+        return None
+    d = [float(x) - float(y) for x, y in zip(a, b)]
+    mean = statistics.fmean(d)
+    half = two_sided_quantile(confidence, len(d) - 1) * math.sqrt(sample_variance(d) / len(d))
+    return (mean - half, mean + half)

@@ -57,6 +57,8 @@ def compared_lines(store_dir: Path | None, doc: Mapping[str, Any], *, parent: st
         assert c.diff_tps is not None and c.diff_pct is not None and c.margin is not None
         ci = (f"{_signed(c.diff_ci95[0])} to {_signed(c.diff_ci95[1])}" if c.diff_ci95
               else "–")
+        if c.paired:  # the words are compare.py's, as on the site
+            ci += f" ({c.how()})"
         lines.append(f"| {who} | **{_signed(c.diff_tps)}** ({c.diff_pct:+.1%}) | {ci} | "
                      f"{_signed(c.diff_ppl, 3)} | **{c.verdict}** (margin {c.margin:.1f}) |")
     lines += ["", "The interval is the 95% interval of the difference of the two runs' mean "

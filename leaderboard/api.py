@@ -124,7 +124,17 @@ _COMPARISON = _obj(
                  "description": "The ranking's tie rule (TieRule.compare) on the two scores; "
                                 "null when not comparable."},
      "tie_margin": _NUM_OR_NULL,
-     "note": {**_STR_OR_NULL, "description": "Why there is no verdict or interval."}},
+     "note": {**_STR_OR_NULL, "description": "Why there is no verdict or interval."},
+     "paired": {"type": "boolean",
+                "description": "The two were measured in one paired run (arena bench --vs): "
+                               "diff_tps and diff_ci95 come from its pairs (the interval is "
+                               "Student's t on the pair differences)."},
+     "pairs": {"type": ["integer", "null"], "description": "How many pairs, when paired."},
+     "how": {"type": "string", "description": "How the two were measured, in words "
+                                              "(\"paired, 3 pairs\" or \"separate runs\")."},
+     "unpaired_ci95": {"type": ["array", "null"], "items": {"type": "number"},
+                       "description": "Paired: the same passes read as two separate runs "
+                                      "(Welch), for comparison."}},
     "One run against another (leaderboard.compare).")
 _COMPARED = {"type": "object", "additionalProperties": _COMPARISON,
              "description": "Its ranked run against its parent's (key parent) and against the "

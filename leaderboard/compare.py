@@ -18,6 +18,14 @@ What the figures mean:
 - `diff_ppl` is the candidate's perplexity minus the baseline's on the same set (each measured
   once, by the referee; no interval).
 
+A paired run (`arena bench --vs`, `/bench vs`) measured the candidate and another submission in
+one job on one runner, pass by pass; its result carries a `paired` block. Compared with that
+submission, the comparison takes the pairs' figures: both sides' mean pass TPS over the pairs,
+their difference, and the interval from the pair differences (Student's t: drift between
+runners and hours cancels out of each pair), with the same data read as two separate runs
+(Welch) beside it. `paired` and `pairs` say so; the verdict is still `TieRule.compare`, on
+the two paired means. `how()` is the words every front end shows for it.
+
 Pure: result documents in, values out.
 """
 
@@ -70,6 +78,22 @@ class Comparison:
     verdict: str | None  # better | worse | tie (TieRule.compare); None when not comparable
     margin: float | None  # the tie margin the verdict was judged against
     note: str | None = None  # why there is no verdict, or what to keep in mind
+    paired: bool = False  # figures from a paired run of the two (the candidate's `paired` block)
+    pairs: int | None = None  # how many pairs of passes, when paired
+    unpaired_ci95: tuple[float, float] | None = None  # paired: the same passes read as 2 runs
+
+    def how(self) -> str:
+        """How the two were measured, in the words every front end shows."""
+        if self.paired:
+            return f"paired, {self.pairs} pair{'s' if self.pairs != 1 else ''}"
+        return "separate runs"
+
+    def interval_words(self) -> str:
+        """What `diff_ci95` is, in words."""
+        if self.paired:
+            return ("95% CI of the mean pair difference (Student's t on the pairs, one job on "
+                    "one runner, interleaved)")
+        return "95% CI of the difference of mean pass TPS (Welch, the two runs' passes)"
 
     @property
     def same_run(self) -> bool:
@@ -82,15 +106,22 @@ class Comparison:
                 "diff_tps": self.diff_tps, "diff_pct": self.diff_pct,
                 "diff_ci95": list(self.diff_ci95) if self.diff_ci95 else None,
                 "diff_ppl": self.diff_ppl, "verdict": self.verdict,
-                "tie_margin": self.margin, "note": self.note}
+                "tie_margin": self.margin, "note": self.note, "paired": self.paired,
+                "pairs": self.pairs,
+                "unpaired_ci95": list(self.unpaired_ci95) if self.unpaired_ci95 else None}
 
     def summary(self) -> str:
         """One line of plain text (callers escape it for where it is shown)."""
         base = f"{self.baseline.submission_id} (run {self.baseline.run_id})"
+        if self.paired:
+            base = f"{self.baseline.submission_id} ({self.how()} in run {self.baseline.run_id})"
         if self.verdict is None:
             return f"vs {self.against} {base}: {self.note or 'not comparable'}"
         ci = (f", 95% CI {self.diff_ci95[0]:+.1f} to {self.diff_ci95[1]:+.1f}"
               if self.diff_ci95 else "")
+        if self.paired and self.unpaired_ci95:
+            ci += (f" from the pairs; as two separate runs {self.unpaired_ci95[0]:+.1f} to "
+                   f"{self.unpaired_ci95[1]:+.1f}")
         ppl = f"; perplexity {self.diff_ppl:+.3f}" if self.diff_ppl is not None else ""
         return (f"vs {self.against} {base}: {VERDICT_WORDS[self.verdict]}, "
                 f"{self.diff_tps:+.1f} tokens/s ({self.diff_pct:+.1%}{ci}; tie margin "
@@ -138,9 +169,57 @@ def side(result: Mapping[str, Any]) -> Side:
                 len(result["tps"][s]["passes"]) if s else 0, _ppl(result, s))
 
 
+def paired_against(result: Mapping[str, Any]) -> str | None:
+    """The submission a result was measured against in a paired run, or None."""
+    paired = result.get("paired")
+    return paired["against"]["id"] if isinstance(paired, Mapping) else None
+
+
+def _same_id(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a.lower() == b.lower()
+
+
+def paired_comparison(candidate: Mapping[str, Any], rule: TieRule, *, against: str = "other",
+                      baseline: Mapping[str, Any] | None = None) -> Comparison:
+    """The candidate against the submission it was paired with, from its `paired` block:
+    both sides' mean pass TPS over the pairs, the mean pair difference and its interval; the
+    verdict is `rule.compare` on the two paired means. `baseline` (a result of the other
+    submission at the configuration that was paired) only adds the perplexity difference."""
+    p = candidate["paired"]
+    t = p["tps"]
+    mine = side(candidate)
+    s = p.get("set") or mine.tps_set
+    c = Side(mine.submission_id, mine.run_id, s, float(t["candidate"]), int(p["pairs"]),
+             _ppl(candidate, s))
+    b_ppl = None
+    note = None
+    if baseline is not None:
+        if baseline["submission"].get("config_sha256") == p["against"]["config_sha256"]:
+            b_ppl = _ppl(baseline, s)
+        else:
+            note = ("the other submission's ranked run is of another configuration than the "
+                    "one paired: no perplexity difference")
+    b = Side(p["against"]["id"], mine.run_id, s, float(t["other"]), int(p["pairs"]), b_ppl)
+    if mine.tps is None:
+        return Comparison(against, c, b, None, None, None, None, None, None, None,
+                          note=f"{c.submission_id} has no measured score", paired=True,
+                          pairs=b.passes)
+    diff = float(t["diff"])
+    dppl = None if c.ppl is None or b.ppl is None else c.ppl - b.ppl
+    return Comparison(against, c, b, s, diff, diff / b.tps if b.tps else None,
+                      (float(t["ci"][0]), float(t["ci"][1])), dppl,
+                      rule.compare(c.tps, b.tps), rule.margin(max(c.tps, b.tps)), note,
+                      paired=True, pairs=b.passes,
+                      unpaired_ci95=(tuple(t["unpaired_ci"])  # type: ignore[arg-type]
+                                     if t.get("unpaired_ci") else None))
+
+
 def compare_runs(candidate: Mapping[str, Any], baseline: Mapping[str, Any], rule: TieRule, *,
                  against: str = "other") -> Comparison:
-    """The candidate run against the baseline run, judged by `rule` (the board's TieRule)."""
+    """The candidate run against the baseline run, judged by `rule` (the board's TieRule).
+    When the candidate was paired with the baseline's submission, the pairs' figures."""
+    if _same_id(paired_against(candidate), baseline["submission"]["id"]):
+        return paired_comparison(candidate, rule, against=against, baseline=baseline)
     c, b = side(candidate), side(baseline)
     if c.tps is None or b.tps is None:
         who = c.submission_id if c.tps is None else b.submission_id
@@ -190,8 +269,11 @@ def comparisons(candidate: Mapping[str, Any], parent_id: str | None, entries: Se
     out: dict[str, Comparison | str] = {}
     if parent_id is not None:
         pe = by_id.get(parent_id)
-        out["parent"] = (compare_runs(candidate, pe.result, rule, against="parent") if pe
-                         else f"its parent {parent_id} has no ranked run")
+        if pe is None and _same_id(paired_against(candidate), parent_id):
+            out["parent"] = paired_comparison(candidate, rule, against="parent")
+        else:
+            out["parent"] = (compare_runs(candidate, pe.result, rule, against="parent") if pe
+                             else f"its parent {parent_id} has no ranked run")
     lead = leader_for(entries, sid)
     if lead is None:
         out["leader"] = "no other ranked entry"
@@ -214,7 +296,10 @@ def compact_json(c: Comparison) -> dict[str, Any]:
             "tps_set": c.tps_set, "diff_tps": _r(c.diff_tps, 3), "diff_pct": _r(c.diff_pct, 5),
             "diff_ci95": [round(x, 3) for x in c.diff_ci95] if c.diff_ci95 else None,
             "diff_ppl": _r(c.diff_ppl, 4), "verdict": c.verdict,
-            "tie_margin": _r(c.margin, 3), "note": c.note}
+            "tie_margin": _r(c.margin, 3), "note": c.note, "paired": c.paired,
+            "pairs": c.pairs, "how": c.how(),
+            "unpaired_ci95": ([round(x, 3) for x in c.unpaired_ci95] if c.unpaired_ci95
+                              else None)}
 
 
 def comparisons_json(found: Mapping[str, Comparison | str]) -> dict[str, Any]:
@@ -323,8 +408,9 @@ def text_report(cmp: Comparison, rule: TieRule) -> str:
             ("submission", c.submission_id, b.submission_id),
             ("run", c.run_id, b.run_id),
             ("scored set", c.tps_set or "–", b.tps_set or "–"),
-            ("tokens/s (median)", fig(c.tps), fig(b.tps)),
-            ("passes", str(c.passes), str(b.passes)),
+            ("tokens/s (mean of the pairs)" if cmp.paired else "tokens/s (median)",
+             fig(c.tps), fig(b.tps)),
+            ("pairs" if cmp.paired else "passes", str(c.passes), str(b.passes)),
             ("perplexity", fig(c.ppl, 3), fig(b.ppl, 3))]
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
@@ -334,10 +420,13 @@ def text_report(cmp: Comparison, rule: TieRule) -> str:
         lines.append(f"not comparable: {cmp.note}")
         return "\n".join(lines)
     assert cmp.diff_tps is not None and cmp.diff_pct is not None and cmp.margin is not None
-    lines.append(f"A - B: {cmp.diff_tps:+,.1f} tokens/s ({cmp.diff_pct:+.2%})")
+    lines.append(f"A - B: {cmp.diff_tps:+,.1f} tokens/s ({cmp.diff_pct:+.2%}), {cmp.how()}")
     if cmp.diff_ci95:
-        lines.append(f"  95% CI of the difference of mean pass TPS (Welch, the two runs' "
-                     f"passes): {cmp.diff_ci95[0]:+,.1f} to {cmp.diff_ci95[1]:+,.1f}")
+        lines.append(f"  {cmp.interval_words()}: {cmp.diff_ci95[0]:+,.1f} to "
+                     f"{cmp.diff_ci95[1]:+,.1f}")
+        if cmp.unpaired_ci95:
+            lines.append(f"  the same passes read as two separate runs (Welch): "
+                         f"{cmp.unpaired_ci95[0]:+,.1f} to {cmp.unpaired_ci95[1]:+,.1f}")
     else:
         lines.append(f"  no interval: {cmp.note}")
     if cmp.diff_ppl is not None:

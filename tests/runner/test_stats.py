@@ -81,3 +81,30 @@ def test_pooled_variance_weights_estimates_by_their_degrees_of_freedom() -> None
     assert pooled_variance([(1.44, 30), (4.0, 10)]) == (pytest.approx((43.2 + 40) / 40), 40)
     with pytest.raises(ValueError):
         pooled_variance([(-1.0, 3)])
+
+
+def test_paired_interval_by_hand() -> None:
+    from arena.stats import paired_interval
+
+    # Differences 1, 2, 1, 3: mean 1.75, sample variance 2.75 / 3, standard error
+    # sqrt(0.91667 / 4) = 0.47871; t(0.975, 3) = 3.182 (tables): half-width 1.5233.
+    lo, hi = paired_interval([10.0, 12.0, 11.0, 15.0], [9.0, 10.0, 10.0, 12.0])
+    assert (lo, hi) == pytest.approx((1.75 - 1.5233, 1.75 + 1.5233), abs=1e-3)
+    # A constant difference is known exactly, however much both sides drift together.
+    assert paired_interval([100.0, 150.0, 90.0], [98.0, 148.0, 88.0]) == (2.0, 2.0)
+    assert paired_interval([1.0], [2.0]) is None
+    with pytest.raises(ValueError, match="pairs"):
+        paired_interval([1.0, 2.0], [1.0])
+
+
+def test_paired_interval_is_narrower_than_welch_under_shared_drift() -> None:
+    from arena.stats import paired_interval
+    from leaderboard.compare import diff_interval
+
+    drift = [0.0, 8.0, -5.0, 12.0, 3.0]
+    a = [200.0 + d + e for d, e in zip(drift, [0.3, -0.2, 0.1, 0.0, -0.1])]
+    b = [195.0 + d + e for d, e in zip(drift, [-0.1, 0.2, 0.0, 0.1, -0.2])]
+    p, w = paired_interval(a, b), diff_interval(a, b)
+    assert p is not None and w is not None
+    assert p[0] > 0 and w[0] < 0  # the pairs see the gap; two separate runs could not
+    assert p[1] - p[0] < (w[1] - w[0]) / 10
