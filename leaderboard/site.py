@@ -60,6 +60,7 @@ from leaderboard.pages.common import (  # noqa: F401  (the site's names, as befo
     pager_file,
     paginate,
     repo_url_from_env,
+    track_boards,
 )
 from leaderboard.pages import format as page_format
 from leaderboard.pages.format import PACKAGE, environment
@@ -235,6 +236,7 @@ def _site_env(model: SiteModel, links: Links, csp: bool) -> jinja2.Environment:
     env.globals.update(
         ch=ch, model=model, counts=model.counts, links=links, nav=NAV, csp=csp,
         ppl_cap=ch.ppl_cap, status_text=STATUS_TEXT, statuses=STATUSES, page=page_path,
+        hardware=ch.hardware, tracks=[], other_tracks=[],
         generated_at=model.generated_at.astimezone(dt.timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC"))
     return env
@@ -297,11 +299,11 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
     The work is a list of independent tasks (a page, a chunk of submission pages, a JSON
     document), shared out to forked workers when there is enough of it; each worker works out
     its pages' keys."""
-    if keys is None:  # called on a model alone: its whole content is the board's key
+    if keys is None:  # called on a model alone: nothing to tell its board's inputs by, so
+        # its board-wide pages get keys no later build can match (they are never carried over)
         docs = {id(r.doc): hashlib.blake2b(marshal.dumps(dict(r.doc), 2),
                                            digest_size=16).digest() for r in model.runs}
-        keys = Keys(Build(model, None, links, 0, 0, doc_keys=docs).digest(  # type: ignore
-            model, model.generated_at), docs)
+        keys = Keys(os.urandom(20), docs)
     env = _site_env(model, links, csp)
     b = Build(model, env, links, page_size, runs_page_size, board_key=keys.board,
               doc_keys=keys.docs)
@@ -310,6 +312,8 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
         shutil.copyfile(PACKAGE / "static" / asset, out / "assets" / asset)
     (out / "api" / "schema").mkdir(parents=True)
     (out / "tried").mkdir()
+    if track_boards(model):
+        (out / "tracks").mkdir()
     subs = list(model.submissions.values())
     for login in sorted({s.author for s in subs}):
         (out / "submissions" / login).mkdir(parents=True, exist_ok=True)

@@ -30,12 +30,15 @@ def dumps(doc: Any, *, indent: int | None = None) -> str:
 
 def pages(b: Build) -> list[Page]:
     out = []
+    # With the track fields when the challenge has several (api.schemas, where there is one).
+    schemas = (api.schemas(b.model.challenge) if hasattr(api, "schemas")  # type: ignore
+               else api.SCHEMAS)
 
     def document(make: Callable[..., Any]) -> Callable[[], str]:
         return lambda: dumps(make(b.model, page_path))
 
     def schema(name: str) -> Callable[[], str]:
-        return lambda: dumps(api.SCHEMAS[name], indent=2)
+        return lambda: dumps(schemas[name], indent=2)
 
     for name, _, _, _, make in DOCS:
         out.append(Page(f"api/{name}.json", document(make), html=False))
@@ -44,6 +47,6 @@ def pages(b: Build) -> list[Page]:
                         html=False))
     out.append(b.page("api.html.j2", "api/index.html", section="api", docs=[
         dict(name=name, format=fmt, key=key, holds=holds,
-             fields=api.field_rows(api.SCHEMAS[name], key))
+             fields=api.field_rows(schemas[name], key))
         for name, fmt, key, holds, _ in DOCS]))
     return out

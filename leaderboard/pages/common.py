@@ -99,6 +99,21 @@ class Links:
         return None
 
 
+def track_boards(model: Any) -> list[tuple[Any, Any]]:
+    """(track, its board's model) for each hardware track, in the challenge's order, when the
+    challenge has several (`SiteModel.boards`); [] for a one-track challenge, whose site has
+    one board, as before tracks. The first track's board is the site's own (the home page)."""
+    boards = getattr(model, "boards", None) or {}
+    if len(boards) < 2:
+        return []
+    return [(model.challenge.track(name), board) for name, board in boards.items()]
+
+
+def board_file(track: Any, first: bool) -> str:
+    """A track's board: the home page for the first track, tracks/<name>.html for the others."""
+    return "index.html" if first else f"tracks/{quote(track.name)}.html"
+
+
 def page_path(submission_id: str) -> str:
     """A submission's page, relative to the site's root. Ids are <login>/<name>, both limited
     to letters, digits and hyphens by the submission and result schemas."""
