@@ -93,8 +93,8 @@ class BuildReport:
 @dataclass(frozen=True)
 class Keys:
     """What page keys are made of, from the build's inputs: `board` changes with any of them
-    (results, verdicts, submission files, control runs, the build's time), `docs` is each
-    result document's digest by id()."""
+    (results, verdicts, submission files, control runs; the build's time is added to the keys
+    of the pages that show it), `docs` is each result document's digest by id()."""
 
     board: bytes
     docs: dict[int, bytes]
@@ -191,7 +191,6 @@ def input_keys(model: SiteModel, files: Mapping[str, SubmissionFile],
     docs = {id(d): hashlib.blake2b(marshal.dumps(d, 2), digest_size=16).digest()
             for _, d in results}
     h = hashlib.blake2b(digest_size=20)
-    h.update(model.generated_at.isoformat().encode())
     for rel, d in results:
         h.update(rel.encode() + b"\0" + docs[id(d)])
     h.update(marshal.dumps(list(verdicts), 2))
@@ -237,7 +236,7 @@ def _site_env(model: SiteModel, links: Links, csp: bool) -> jinja2.Environment:
         ch=ch, model=model, counts=model.counts, links=links, nav=NAV, csp=csp,
         ppl_cap=ch.ppl_cap, status_text=STATUS_TEXT, statuses=STATUSES, page=page_path,
         hardware=ch.hardware, tracks=[], other_tracks=[],
-        generated_at=model.generated_at.astimezone(dt.timezone.utc).strftime(
+        dated=False, generated_at=model.generated_at.astimezone(dt.timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC"))
     return env
 
@@ -337,7 +336,8 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
     n = worker_count(len(subs) + len(model.runs) // 20, jobs)
     settings = _settings_key(model, links, csp, page_size, runs_page_size)
     with started(_run_chunk, range(len(chunks)), n, chunks=chunks, pages=pages, out=out,
-                 previous=previous, old=old, settings=settings, board=keys.board) as finish:
+                 previous=previous, old=old, settings=settings, board=keys.board,
+                 now=model.generated_at.isoformat().encode()) as finish:
         done = [x for chunk in finish() for x in chunk]
     manifest = {pages[i].path: d for i, d, _ in done}
     rendered = sum(1 for _, _, reused in done if not reused)
@@ -374,6 +374,8 @@ def _run_chunk(i: int) -> list[tuple[int, str, bool]]:
     for j in w["chunks"][i]:
         page: Page = w["pages"][j]
         inputs = page.key() if page.key is not None else w["board"]
+        if page.dated:
+            inputs += w["now"]
         key = hashlib.blake2b(w["settings"] + page.path.encode() + b"\0" + inputs,
                               digest_size=20).hexdigest()
         reused = (w["previous"] is not None and w["old"].get(page.path) == key

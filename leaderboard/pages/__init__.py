@@ -12,7 +12,8 @@
 
 A family is a function `pages(build) -> list[Page]`. A Page names its file, how to render it,
 and its inputs: `key()` gives bytes that change whenever anything the page shows changes
-(None: the page shows the whole board, so `build.board_key` is its key). The build driver
+(None: the page shows the whole board, so `build.board_key` is its key); a `dated` page
+also shows the build's time, which is then part of its key. The build driver
 (leaderboard.site) adds the build's settings and the code and templates that shape pages to
 every key, and renders only pages whose key differs from the one recorded with the previous
 site. A page's key must cover everything its template reads: a template that starts to show
@@ -40,6 +41,7 @@ class Page:
     render: Callable[[], str]  # the file's text
     key: Callable[[], bytes] | None = None  # its inputs' digest; None: the whole board
     html: bool = True  # counted among the report's pages
+    dated: bool = False  # it shows the build's time (the home page, the time charts, the API)
 
 
 @dataclass
@@ -52,7 +54,7 @@ class Build:
     links: Links
     page_size: int
     runs_page_size: int
-    board_key: bytes = b""  # every input of the model (results, verdicts, files, now, controls)
+    board_key: bytes = b""  # every input of the model (results, verdicts, files, controls)
     doc_keys: dict[int, bytes] = field(default_factory=dict)  # id(result document) -> digest
     _memo: dict[str, Any] = field(default_factory=dict)
 

@@ -21,4 +21,4 @@ def pages(b: Build) -> list[Page]:
         return b.env.get_template("charts.html.j2").render(
             root="", section="charts", chart_front=front, chart_time=time)
 
-    return [Page("charts.html", render)]
+    return [Page("charts.html", render, dated=True)]

@@ -19,8 +19,9 @@ def pages(b: Build) -> list[Page]:
     updated = _utc(recs[0].started_at) if recs else api.stamp(model.generated_at)
     return [
         b.page("notfound.html.j2", "404.html", section=None),
-        b.page("feed.xml.j2", "feed.xml", recs=recs, updated=updated, lead_set=lead_set(b),
-               feed_id=f"urn:arena:{ch.id}"),
+        Page("feed.xml", b.page("feed.xml.j2", "feed.xml", recs=recs, updated=updated,
+                                lead_set=lead_set(b), feed_id=f"urn:arena:{ch.id}").render,
+             html=False, dated=not recs),
         Page("llms.txt", lambda: llms_txt(model), html=False),
     ]
 

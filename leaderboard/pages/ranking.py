@@ -72,6 +72,7 @@ def _ranking(b: Build, board: Any, stem: str, tracks: list[dict[str, Any]],
                            if p.number == 1 else (None, None))
             return b.env.get_template("ranking.html.j2").render(
                 root="../" * path.count("/"), section="ranking", pager=p, entries=chunk,
-                chart_front=front, chart_time=time, tracks=tracks, **extra)
-        out.append(Page(path, render))
+                chart_front=front, chart_time=time, tracks=tracks, dated=p.number == 1,
+                **extra)
+        out.append(Page(path, render, dated=p.number == 1))
     return out
