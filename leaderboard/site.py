@@ -337,7 +337,8 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
     settings = _settings_key(model, links, csp, page_size, runs_page_size)
     with started(_run_chunk, range(len(chunks)), n, chunks=chunks, pages=pages, out=out,
                  previous=previous, old=old, settings=settings, board=keys.board,
-                 now=model.generated_at.isoformat().encode()) as finish:
+                 now=model.generated_at.isoformat().encode(),
+                 stamps=(_old_stamp(previous), _stamp(model.generated_at))) as finish:
         done = [x for chunk in finish() for x in chunk]
     manifest = {pages[i].path: d for i, d, _ in done}
     rendered = sum(1 for _, _, reused in done if not reused)
@@ -353,6 +354,38 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
 def _stamp(when: dt.datetime) -> str:
     from leaderboard.api import stamp
     return stamp(when)
+
+
+def _old_stamp(site: Path | None) -> str | None:
+    """The build time the previous site's documents carry (its marker's)."""
+    if site is None:
+        return None
+    try:
+        doc = json.loads((site / SITE_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc.get("generated_at") if isinstance(doc, dict) else None
+
+
+def _restamp(old: Path, new: Path, stamps: tuple[str | None, str]) -> bool:
+    """A JSON document of the previous site, into the new one with its leading generated_at
+    (the first key after format) rewritten to this build's. False (render it) when the
+    previous stamp is unknown or not where it should be."""
+    was, now = stamps
+    if was is None:
+        return False
+    if was == now:
+        return _carry(old, new)
+    try:
+        text = old.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    needle = f'"generated_at":{json.dumps(was)}'
+    at = text.find(needle, 0, 200)
+    if at < 0 or '"generated_at"' in text[:at]:
+        return False
+    _write(new, text[:at] + f'"generated_at":{json.dumps(now)}' + text[at + len(needle):])
+    return True
 
 
 def _read_manifest(site: Path) -> dict[str, str]:
@@ -379,7 +412,9 @@ def _run_chunk(i: int) -> list[tuple[int, str, bool]]:
         key = hashlib.blake2b(w["settings"] + page.path.encode() + b"\0" + inputs,
                               digest_size=20).hexdigest()
         reused = (w["previous"] is not None and w["old"].get(page.path) == key
-                  and _carry(w["previous"] / page.path, w["out"] / page.path))
+                  and (_restamp(w["previous"] / page.path, w["out"] / page.path, w["stamps"])
+                       if page.stamped else
+                       _carry(w["previous"] / page.path, w["out"] / page.path)))
         if not reused:
             _write(w["out"] / page.path, page.render())
         out.append((j, key, reused))

@@ -41,7 +41,10 @@ class Page:
     render: Callable[[], str]  # the file's text
     key: Callable[[], bytes] | None = None  # its inputs' digest; None: the whole board
     html: bool = True  # counted among the report's pages
-    dated: bool = False  # it shows the build's time (the home page, the time charts, the API)
+    dated: bool = False  # it shows the build's time (the home page, the time charts)
+    # It shows the build's time only as its leading "generated_at" (the JSON documents): an
+    # unchanged one is carried over with that stamp rewritten instead of being rendered.
+    stamped: bool = False
 
 
 @dataclass

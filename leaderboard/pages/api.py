@@ -41,7 +41,7 @@ def pages(b: Build) -> list[Page]:
         return lambda: dumps(schemas[name], indent=2)
 
     for name, _, _, _, make in DOCS:
-        out.append(Page(f"api/{name}.json", document(make), html=False, dated=True))
+        out.append(Page(f"api/{name}.json", document(make), html=False, stamped=True))
         # A schema is part of the code: the build's settings key covers it.
         out.append(Page(f"api/schema/{name}.json", schema(name), key=lambda: b"schema",
                         html=False))

@@ -76,16 +76,19 @@ def test_a_rebuild_with_nothing_changed_renders_nothing(board):
 
 
 def test_a_new_build_time_rerenders_only_the_pages_that_show_it(board):
-    dated = {"index.html", "charts.html", "api/leaderboard.json", "api/submissions.json",
-             "api/runs.json", "api/tried.json"}  # the time charts, the stamp, the API's
-    carried = [p for p in board.inc.rglob("*") if p.is_file() and p.suffix != ".css"
-               and p.relative_to(board.inc).as_posix() not in dated | {".arena-site",
-                                                                       site.MANIFEST}]
-    inodes = {p: p.stat().st_ino for p in carried if "assets" not in p.parts}
+    dated = {"index.html", "charts.html"}  # the stamp and the time charts: rendered again
+    stamped = {"api/leaderboard.json", "api/submissions.json", "api/runs.json",
+               "api/tried.json"}  # carried over with their generated_at rewritten
+    carried = [p for p in board.inc.rglob("*") if p.is_file() and "assets" not in p.parts
+               and p.relative_to(board.inc).as_posix() not in dated | stamped | {
+                   ".arena-site", site.MANIFEST}]
+    inodes = {p: p.stat().st_ino for p in carried}
     report = board.rebuild_and_compare(now=NOW + dt.timedelta(hours=1))
     assert report.rendered == len(dated)
     assert all(p.stat().st_ino == inodes[p] for p in inodes)  # carried over, not written
     assert "Built 2026-11-30 13:00 UTC" in (board.inc / "index.html").read_text()
+    for name in stamped:
+        assert '"generated_at":"2026-11-30T13:00:00Z"' in (board.inc / name).read_text()
 
 
 def test_a_new_run(board):
