@@ -179,3 +179,33 @@ def test_pages_are_not_carried_from_a_site_without_keys(board):
     (board.inc / site.MANIFEST).unlink()
     report = board.rebuild_and_compare()
     assert report.rendered == report.files - ALL_BUT
+
+
+REBUILD = """
+import datetime as dt, json, sys
+from pathlib import Path
+from arena.challenge import load_challenge
+from leaderboard.site import build_site
+r = build_site(load_challenge(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), jobs=1,
+               now=dt.datetime(2026, 11, 30, 12, tzinfo=dt.timezone.utc),
+               cache_path=Path(sys.argv[4]) if len(sys.argv) > 4 else None)
+print(json.dumps({"rendered": r.rendered, "files": r.files}))
+"""
+
+
+def test_a_rebuild_in_another_process_carries_the_pages_over(board):
+    """Keys are made of values alone: another process (another hash seed, the results read
+    from the cache instead of parsed) gives every unchanged page the same key."""
+    import os
+    import subprocess
+    import sys
+    repo = Path(__file__).resolve().parents[2]
+    cache = board.root / "cache.bin"
+    # No cache; a cache being filled (results parsed); the cache filled (results read from it).
+    for seed, extra in (("1", []), ("2", [str(cache)]), ("3", [str(cache)])):
+        done = subprocess.run(
+            [sys.executable, "-c", REBUILD, str(board.challenge), str(board.store.root),
+             str(board.inc), *extra], cwd=repo, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "PYTHONPATH": str(repo), "PYTHONHASHSEED": seed})
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout.splitlines()[-1])["rendered"] == 0, seed
