@@ -12,7 +12,8 @@ code, templates and assets that shape pages; the keys are kept with the site (.a
 rebuild into the same folder renders only the pages whose key changed and takes the others
 from the previous site as they are (a hard link, else a copy); pages that no longer exist (a
 removed submission's) are not carried over. The result is byte for byte what a full build
-gives.
+gives. The previous site is taken as this builder left it (a page edited there by hand would be
+carried over): remove its .arena-pages, or the folder, for a full build.
 
 The output folder is replaced as a whole: pages are written to a staging folder beside it and
 swapped in at the end, so a reader never sees half a site, and a failed build leaves the old one
