@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -196,9 +199,6 @@ print(json.dumps({"rendered": r.rendered, "files": r.files}))
 def test_a_rebuild_in_another_process_carries_the_pages_over(board):
     """Keys are made of values alone: another process (another hash seed, the results read
     from the cache instead of parsed) gives every unchanged page the same key."""
-    import os
-    import subprocess
-    import sys
     repo = Path(__file__).resolve().parents[2]
     cache = board.root / "cache.bin"
     # No cache; a cache being filled (results parsed); the cache filled (results read from it).
@@ -209,3 +209,16 @@ def test_a_rebuild_in_another_process_carries_the_pages_over(board):
             env={**os.environ, "PYTHONPATH": str(repo), "PYTHONHASHSEED": seed})
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout.splitlines()[-1])["rendered"] == 0, seed
+
+
+def test_the_cli_reports_what_it_rendered(board):
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "arena", "site", "--challenge", str(board.challenge), "--store",
+         str(board.store.root), "--out", str(board.inc), "--json", "--no-cache"], cwd=repo,
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(repo)})
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    # A new build time: the home page and the charts page are rendered, nothing else.
+    assert doc["rendered"] == 2 and doc["files"] > 50
