@@ -304,6 +304,9 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
         docs = {id(r.doc): hashlib.blake2b(marshal.dumps(dict(r.doc), 2),
                                            digest_size=16).digest() for r in model.runs}
         keys = Keys(os.urandom(20), docs)
+    # The model is millions of long-lived objects: keep the collector off them while pages
+    # are listed and keyed (started() below does the same for the workers).
+    gc.freeze()
     env = _site_env(model, links, csp)
     b = Build(model, env, links, page_size, runs_page_size, board_key=keys.board,
               doc_keys=keys.docs)
@@ -349,6 +352,7 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
         "format": "arena.site/1", "challenge": model.challenge.id,
         "generated_at": _stamp(model.generated_at)}))
     n_pages = sum(1 for p in pages if p.html)
+    gc.unfreeze()
     return n_pages, len(pages) + len(ASSETS) + 2, rendered
 
 
