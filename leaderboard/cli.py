@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", type=Path, default=Path(".arena/store"),
                    help="results store folder: results/ and verdicts/ (default: .arena/store)")
     p.add_argument("--out", type=Path, default=Path(".arena/site"),
-                   help="output folder, replaced as a whole (default: .arena/site)")
+                   help="output folder, replaced as a whole; a site built there before lends "
+                        "the pages whose inputs did not change (default: .arena/site)")
     p.add_argument("--repo-url", default=None, metavar="URL",
                    help="the repository's web address, for links to pull requests and files "
                         "(default: from GITHUB_SERVER_URL and GITHUB_REPOSITORY; none: no "
@@ -110,7 +111,8 @@ def cmd_site(args: argparse.Namespace) -> int:
         return exitcodes.INFRA
     if args.json:
         json.dump({"format": BUILD_FORMAT, "out": str(report.out), "pages": report.pages,
-                   "files": report.files, "seconds": round(report.seconds, 3),
+                   "files": report.files, "rendered": report.rendered,
+                   "seconds": round(report.seconds, 3),
                    "home_bytes": report.home_bytes, "counts": report.counts,
                    "warnings": report.warnings,
                    "phases": {k: round(v, 3) for k, v in report.phases.items()}},
