@@ -5,7 +5,6 @@ here they are built per track by hand, as the model does, so the site is judged 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -19,11 +18,7 @@ NOW = dt.datetime(2026, 11, 30, 12, tzinfo=dt.timezone.utc)
 
 
 def board_for(ch, results, track):
-    t = ch.track(track)
-    model = build_model(dataclasses.replace(ch, hardware=t.runner_label, noise=t.noise), {},
-                        results, [], now=NOW)
-    model.challenge = ch
-    return model
+    return build_model(ch, {}, results, [], now=NOW, track=track)
 
 
 def test_each_track_has_its_own_board_and_the_home_page_lists_them(tmp_path):
@@ -33,6 +28,7 @@ def test_each_track_has_its_own_board_and_the_home_page_lists_them(tmp_path):
     results = []
     for i, (sid, hw, tps) in enumerate(runs):
         doc = sample.make_result(sid, started_at=NOW - dt.timedelta(days=5 - i), hardware=hw,
+                                 track=hw,
                                  challenge_id=ch.id, private=(tps - 1, tps, tps + 1))
         results.append((f"results/{sid}/{doc['run_id']}.json", doc))
     model = board_for(ch, results, "a10g")
