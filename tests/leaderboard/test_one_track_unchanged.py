@@ -40,8 +40,10 @@ build_site(load_challenge(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]),
 
 
 def _tree(root: Path) -> dict[str, bytes]:
+    """What a reader sees: every file but the incremental build's page keys (.arena-pages),
+    which name the challenge file's bytes, not anything shown."""
     return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".arena-pages"}
 
 
 def _build(code: Path, challenge: Path, store: Path, out: Path) -> None:
