@@ -31,10 +31,7 @@ Pure: result documents in, values out.
 
 from __future__ import annotations
 
-import functools
 import json
-import math
-import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +39,7 @@ from typing import Any, Mapping, Sequence
 
 from arena.result import score_set
 from leaderboard.ranking import Entry, TieRule, scored_tps
-from arena.stats import CONFIDENCE, sample_variance, two_sided_quantile
+from arena.stats import CONFIDENCE, diff_interval  # noqa: F401  (Welch's; re-exported)
 
 COMPARE_FORMAT = "arena.compare/1"
 AGAINST = ("parent", "leader", "runner-up", "other")
@@ -133,27 +130,6 @@ VERDICT_WORDS = {"better": "better", "worse": "worse", "tie": "tie (within the n
 
 def pass_tps(result: Mapping[str, Any], tps_set: str) -> list[float]:
     return [float(p["tps"]) for p in result["tps"][tps_set]["passes"]]
-
-
-# Student's quantile by bisection costs a few hundred microseconds; a board compares every
-# entry twice, at a handful of distinct degrees of freedom.
-_quantile = functools.lru_cache(maxsize=1024)(two_sided_quantile)
-
-
-def diff_interval(a: Sequence[float], b: Sequence[float],
-                  confidence: float = CONFIDENCE) -> tuple[float, float] | None:
-    """Welch's interval for mean(a) - mean(b): unequal variances, Welch–Satterthwaite degrees
-    of freedom rounded down (a slightly wider interval, never a narrower one)."""
-    if len(a) < 2 or len(b) < 2:
-        return None
-    d = statistics.fmean(a) - statistics.fmean(b)
-    va, vb = sample_variance(a) / len(a), sample_variance(b) / len(b)
-    se2 = va + vb
-    if se2 == 0:
-        return (d, d)
-    df = se2 * se2 / (va * va / (len(a) - 1) + vb * vb / (len(b) - 1))
-    half = _quantile(confidence, max(1, math.floor(df))) * math.sqrt(se2)
-    return (d - half, d + half)
 
 
 def _ppl(result: Mapping[str, Any], tps_set: str | None) -> float | None:

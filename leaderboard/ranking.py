@@ -46,9 +46,10 @@ from typing import Any, Iterable, Mapping, Sequence
 from arena.challenge import Noise
 from arena.result import score_set
 from arena.stats import pooled_variance, sample_variance, two_sided_quantile
+from arena.ties import BETTER, TIE, WORSE, TieRule  # noqa: F401  (the rule lives in arena/, so
+#   the runner judges a paired run by it too; re-exported here, where it is applied)
 
 RANKED = "verified"
-BETTER, WORSE, TIE = "better", "worse", "tie"  # TieRule.compare's verdicts
 SUBMISSION_STATES = ("active", "withdrawn", "disqualified")
 # Lower sorts first: a private-scored entry ranks ahead of any public-only one.
 SET_PRIORITY = {"private": 0, "public": 1}
@@ -93,81 +94,6 @@ class Entry:
     group_size: int = 1  # entries sharing its rank
     group_index: int = 0  # its place within them: 0 is listed first (the earliest configuration)
     unstable: bool = False  # its run's passes scatter more than the calibrated noise allows
-
-
-@dataclass(frozen=True)
-class TieRule:
-    """When two scores tie: the noise they are judged against and the quantile for the
-    challenge's confidence. `tied` is the rule, written once: `rank` groups by it (through
-    `compare`), the feed uses it to say that a new record is within the noise, and every
-    comparison of two runs (leaderboard.compare) takes its verdict from `compare`."""
-
-    confidence: float
-    relative: bool  # sigma is a fraction of the score, not tokens/s
-    sigma: float  # the figure used: calibrated, or pooled with the board's repeats when larger
-    df: int
-    quantile: float  # two-sided Student t quantile at `confidence`, `df` degrees of freedom
-    calibrated_sigma: float
-    calibrated_df: int
-    source: str
-    board_sigma: float | None  # from repeated runs of one configuration on this board
-    board_df: int
-    board_configs: int  # configurations measured more than once
-    board_runs: int  # their runs
-    board_capped: int  # configurations whose spread counted as `unstable_factor` sigmas
-    widened: bool = False  # the board's repeats, pooled with the calibration, raised sigma
-
-    def noise_at(self, tps: float) -> float:
-        """The run-to-run sigma, in tokens/s, at a score of `tps`."""
-        return self.sigma * tps if self.relative else self.sigma
-
-    def margin(self, tps: float) -> float:
-        """The smallest gap below a score of `tps` that is not a tie."""
-        return self.quantile * self.noise_at(tps) * math.sqrt(2)
-
-    def tied(self, faster: float, slower: float) -> bool:
-        """A real difference of this size cannot be told from run-to-run noise."""
-        return abs(faster - slower) < self.margin(max(faster, slower))
-
-    def compare(self, a: float, b: float) -> str:
-        """The verdict on score `a` against score `b`: "tie" when `tied`, else "better" (a is
-        faster) or "worse". `rank` groups with it; every comparison shown anywhere uses it."""
-        if self.tied(a, b):
-            return TIE
-        return BETTER if a > b else WORSE
-
-    def describe(self, tps: float | None = None) -> str:
-        """The rule in words, with its figures (at a score of `tps` when sigma is relative)."""
-        unit = (f"{self.sigma:.2%} of the score" if self.relative else f"{self.sigma:.2f} tok/s")
-        cal = (f"{self.calibrated_sigma:.2%} of the score" if self.relative
-               else f"{self.calibrated_sigma:.2f} tok/s")
-        words = (f"Two entries share a rank when the gap between their scores is smaller than "
-                 f"t × σ × √2: the gap two runs of one configuration would exceed only "
-                 f"{1 - self.confidence:.0%} of the time (two-sided, confidence "
-                 f"{self.confidence:.0%}). σ = {unit}, the run-to-run noise: ")
-        board = ""
-        if self.board_df:
-            board = (f"{self.board_runs} repeated runs of {self.board_configs} "
-                     f"configuration{'s' if self.board_configs != 1 else ''} on this board ("
-                     + (f"{self.board_sigma:.2%}" if self.relative
-                        else f"{self.board_sigma:.2f} tok/s")
-                     + f", {self.board_df} degrees of freedom"
-                     + (f"; {self.board_capped} too scattered to count in full" if
-                        self.board_capped else "") + ")")
-        if self.widened:
-            words += (f"the challenge's calibrated figure ({cal}, weighted as "
-                      f"{self.calibrated_df} degrees of freedom) pooled with {board}, which "
-                      f"show more noise than calibrated")
-        else:
-            words += (f"the challenge's calibrated figure, weighted as {self.calibrated_df} "
-                      f"degrees of freedom")
-            if board:
-                words += (f"; the {board} do not show more, and the board may widen the "
-                          f"ties, never narrow them")
-        words += (f"; t = {self.quantile:.2f}, Student's t at {self.df} degrees of freedom.")
-        if tps is not None:
-            words += f" At {tps:,.1f} tok/s a gap under {self.margin(tps):,.1f} tok/s is a tie."
-        return words
 
 
 @dataclass(frozen=True)
