@@ -113,6 +113,7 @@ class RunRecord:
     tps: dict[str, TpsSet] = field(default_factory=dict)
     encoded: dict[str, EncodedSet] = field(default_factory=dict)
     engine_logs: dict[str, Path] = field(default_factory=dict)
+    other_tps: dict[str, TpsSet] = field(default_factory=dict)  # a paired run: the other's passes
 
     @property
     def verdict(self) -> str:
@@ -201,7 +202,8 @@ def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
     result = result_document(run, engine_checks, referee_checks, stage=reached,
                              patch=run.overlay.fingerprint() if run.overlay else None)
     validate_result(result)
-    return RunRecord(result, run.tps, run.encoded, dict(run.engine_logs))
+    return RunRecord(result, run.tps, run.encoded, dict(run.engine_logs),
+                     run.other.tps if run.other is not None else {})
 
 
 def _keep_logs(run: Run, dest: Path) -> None:

@@ -57,13 +57,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "serving this checkpoint with the submission's arguments, speculative "
                         "decoding off, sandboxed; `arena demo` shares one across its runs). "
                         "The bench workflow never passes it.")
-    b.add_argument("--vs", type=Path, default=None, metavar="OTHER.yaml",
+    b.add_argument("--vs", default=None, metavar="OTHER.yaml",
                    help="a paired run: measure the submission and OTHER (another submission "
                         "file of the same challenge) in this one job, interleaved pass by "
                         "pass, and write the submission's result with the paired difference "
-                        "and its interval (the other is timed only, never refereed)")
+                        "and its interval (the other is timed only, never refereed); empty: "
+                        "a plain run")
     b.add_argument("--vs-commit", default=None, metavar="SHA",
-                   help="the commit of the --vs file (recorded in the paired block)")
+                   help="the commit of the --vs file (recorded in the paired block; ignored "
+                        "without --vs)")
     b.set_defaults(func=cmd_bench)
 
     lg = sub.add_parser(
@@ -164,6 +166,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print("arena bench: --commit must be a full 40-character commit SHA", file=sys.stderr)
         return exitcodes.USAGE
     vs = None
+    args.vs = Path(args.vs) if args.vs else None  # `--vs ""`: the workflow's plain run
     if args.vs is not None:
         vs = other_plan(args, challenge, report.submission)
         if isinstance(vs, int):

@@ -38,6 +38,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from arena.stats import CONFIDENCE, diff_interval, paired_interval
 from arena.submission import Submission
+from runner.server import ServerError
 
 ORDER = "pass"  # interleaved pass by pass (the schema also allows "request")
 
@@ -66,12 +67,8 @@ def paired_block(candidate: Sequence[float], other: Sequence[float], *, against:
 
 # -- freezing the engine that is not being timed ------------------------------------------------
 
-class FreezeError(Exception):
-    """The idle engine's processes could not all be stopped (or resumed)."""
-
-    def __init__(self, message: str):
-        self.message = message
-        super().__init__(message)
+class FreezeError(ServerError):
+    """The idle engine's processes could not all be held stopped: the run ends `error`."""
 
 
 def _ns(pid: int) -> str | None:
@@ -108,7 +105,7 @@ class Freezer:
     keeps waking itself up for `timeout` seconds is a `FreezeError` (the run ends `error`).
 
     For a server started without a sandbox (tests' stand-ins), its process group is frozen
-    instead."""
+    instead; a server the runner did not start (`ExternalServer`) has nothing to freeze."""
 
     server: Any
     settle: float = 0.05
@@ -121,6 +118,8 @@ class Freezer:
             ns = _ns(child)
             if ns is None:
                 return []
+            if ns == _ns(os.getpid()):  # never the runner's own processes
+                raise FreezeError("the engine's sandbox has no PID namespace of its own")
             out = []
             for name in os.listdir("/proc"):
                 if name.isdigit() and int(name) != os.getpid() and _ns(int(name)) == ns:

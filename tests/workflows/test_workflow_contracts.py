@@ -27,7 +27,8 @@ SAMPLE_INPUTS = {"pr": "42", "sha": "0123456789abcdef0123456789abcdef01234567",
                  "path": "submissions/alice/int4-mtp-k6.yaml", "requested_by": "maint-bob"}
 SAMPLE_ENV = {"PR": "42", "SHA": SAMPLE_INPUTS["sha"], "SUBMISSION_PATH": SAMPLE_INPUTS["path"],
               "REQUESTED_BY": "maint-bob", "RUNNER_TEMP": "/tmp/runner",
-              "BENCH_OUTCOME": "success"}
+              "BENCH_OUTCOME": "success", "VS_PATH": "submissions/bob/plain.yaml",
+              "GITHUB_SHA": "89abcdef0123456789abcdef0123456789abcdef"}
 
 # COMMON.md's cross-part commands, with the options each workflow passes.
 EXPECTED_COMMANDS = {
@@ -37,7 +38,8 @@ EXPECTED_COMMANDS = {
         ["bot", "fetch-submission", "--pr", "$PR", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
          "--out", "$SUBMISSION_PATH"],
         ["bench", "$SUBMISSION_PATH", "--prompts", "both",
-         "--out", "$RUNNER_TEMP/arena/result", "--engine-logs", "$RUNNER_TEMP/arena/engine-logs"]],
+         "--out", "$RUNNER_TEMP/arena/result", "--engine-logs", "$RUNNER_TEMP/arena/engine-logs",
+         "--vs", "$VS_PATH", "--vs-commit", "$GITHUB_SHA"]],
     ("bench.yml", "publish"): [
         ["bot", "publish", "--pr", "$PR", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
          "--result", "$RUNNER_TEMP/bench-result/result.json",
@@ -95,12 +97,35 @@ def test_the_cli_accepts_each_command_line_the_workflows_use(where, argv) -> Non
     assert callable(getattr(args, "func", None))
 
 
-def test_the_bench_workflow_takes_the_four_dispatch_inputs_and_nothing_else(workflows) -> None:
+def test_the_bench_workflow_takes_the_four_dispatch_inputs_and_an_optional_vs(workflows) -> None:
     bench = workflows["bench.yml"]
     assert set(bench["on"]) == {"workflow_dispatch"}
     inputs = bench["on"]["workflow_dispatch"]["inputs"]
-    assert list(inputs) == ["pr", "sha", "path", "requested_by"]
-    assert all(spec["required"] is True and spec["type"] == "string" for spec in inputs.values())
+    assert list(inputs) == ["pr", "sha", "path", "requested_by", "vs"]
+    assert all(spec["type"] == "string" for spec in inputs.values())
+    assert [k for k, spec in inputs.items() if spec["required"] is True] == list(inputs)[:4]
+    # A paired run (/bench vs) is optional: empty is a plain run.
+    assert inputs["vs"]["required"] is False and inputs["vs"]["default"] == ""
+
+
+def test_an_empty_vs_is_a_plain_run_and_a_paired_one_names_the_default_branch_file(
+        workflows) -> None:
+    from arena.cli import build_parser
+    from runner.commands import cmd_bench
+
+    parser = build_parser()
+    args = parser.parse_args(["bench", "x.yaml", "--vs", "", "--vs-commit", ""])
+    assert args.func is cmd_bench and not args.vs
+    steps = workflows["bench.yml"]["jobs"]["bench"]["steps"]
+    names = [s.get("name", "") for s in steps]
+    exists = next(s for s in steps if "paired submission is on the default branch" in
+                  s.get("name", ""))
+    # Checked before the approved file is written into the checkout (the default branch's
+    # own tree), and only for a paired run.
+    assert names.index(exists["name"]) < next(i for i, s in enumerate(steps)
+                                              if "fetch-submission" in str(s.get("run", "")))
+    assert exists["if"] == "inputs.vs != ''" and exists["env"] == {"VS_PATH": "${{ inputs.vs }}"}
+    assert '[ -f "$VS_PATH" ] && [ ! -L "$VS_PATH" ]' in exists["run"]
 
 
 def test_the_bench_run_title_carries_the_inputs_in_the_documented_grammar(workflows) -> None:
@@ -122,18 +147,22 @@ def test_the_approval_gate_checks_inputs_as_the_run_title_grammar_expects(workfl
     (control.yml), whose title the quota parser leaves alone (a control is nobody's quota)."""
     script = workflows["bench.yml"]["jobs"]["approve"]["steps"][0]["run"]
     patterns = dict(re.findall(r'\[\[ "\$([A-Z_]+)" =~ (\S+) \]\]', script))
-    assert set(patterns) == {"PR", "SHA", "SUBMISSION_PATH", "REQUESTED_BY"}
+    assert set(patterns) == {"PR", "SHA", "SUBMISSION_PATH", "REQUESTED_BY", "VS_PATH"}
     good = {"PR": "42", "SHA": SAMPLE_INPUTS["sha"], "SUBMISSION_PATH": SAMPLE_INPUTS["path"],
-            "REQUESTED_BY": "maint-bob"}
+            "REQUESTED_BY": "maint-bob", "VS_PATH": "submissions/arena-maintainers/plain.yaml"}
     bad = {"PR": ["00", "01", "-1", "4 2", "42; rm -rf /", ""], "SHA": ["main", SAMPLE_INPUTS["sha"][:39], SAMPLE_INPUTS["sha"].upper()],
            "SUBMISSION_PATH": ["submissions/alice/../x.yaml", "submissions/alice/a.yml",
                                "challenge.yaml", "submissions/alice/x.yaml\nrun: evil"],
-           "REQUESTED_BY": ["-bob", "bob smith", "bob\n::set-env"]}
+           "REQUESTED_BY": ["-bob", "bob smith", "bob\n::set-env"],
+           "VS_PATH": ["submissions/bob/../x.yaml", "challenge.yaml", "/etc/passwd",
+                       "submissions/bob/x.yaml\nrun: evil", "submissions/bob/x.yml"]}
     for var, pattern in patterns.items():
         assert re.fullmatch(pattern, good[var]), (var, pattern)
         for value in bad[var]:
             assert not re.fullmatch(pattern, value), (var, value)
     assert re.fullmatch(patterns["PR"], "0")  # a control run
+    assert re.fullmatch(patterns["VS_PATH"], "")  # a plain run
+    assert '[ "$VS_PATH" != "$SUBMISSION_PATH" ]' in script  # never paired with itself
     control_title = (f"bench #0 submissions/arena-maintainers/bf16-baseline.yaml@"
                      f"{SAMPLE_INPUTS['sha']} by arena-control")
     assert not re.match(RUN_NAME_RE, control_title)
