@@ -1,16 +1,21 @@
 """Paired runs (`arena bench CANDIDATE --vs OTHER`): the candidate and another submission measured
-in one job on one runner, interleaved pass by pass, so that what drifts between runners and
-between hours cancels out of each pair's difference.
+in one job on one runner, interleaved, so that what drifts between runners and between hours
+cancels out of each pair's difference.
 
 How a paired run goes (it composes the phases of `runner.bench`; nothing else changes):
 
     prepare   both checkpoints pinned and identified (the other one by the same rules)
     time      both engines started, each in its own sandbox, both warmed up; then `repeats`
-              pairs of timed passes in the order ABBA ABBA... (A the candidate), which cancels
-              a linear drift; both passes of a pair send the same fresh variants, in the same
-              order (a variant is never sent twice to one engine); the engine that is not being
-              timed is frozen (`Freezer`: every process of its sandbox stopped) and thawed
-              before its own turn; then the cache probe on the candidate, as today
+              pairs of timed passes (A the candidate, B the other): pair 1 A first, pair 2 B
+              first, ... (ABBA, which cancels a linear drift); both passes of a pair send the
+              same fresh variants, in the same order (a variant is never sent twice to one
+              engine). By default (`order` "request") the two passes run interleaved request
+              by request, the first turning at every request (AB BA AB ...), and a pass's time
+              is the sum of its own requests' times: the two passes of a pair span the same
+              minutes, so load that comes and goes within a pass hits both. With "pass", each
+              pass runs whole, A's then B's. The engine that is not being timed is frozen
+              (`Freezer`: every process of its sandbox stopped) and thawed before its own
+              turn; then the cache probe on the candidate, as today
     stop      both engines stopped; nothing of either left
     referee   the candidate only, exactly as in a plain run
     verdict   the candidate's result, with the `paired` block
@@ -40,7 +45,7 @@ from arena.stats import CONFIDENCE, diff_interval, paired_interval
 from arena.submission import Submission
 from runner.server import ServerError
 
-ORDER = "pass"  # interleaved pass by pass (the schema also allows "request")
+ORDERS = ("request", "pass")  # how the two engines' timed work interleaves (the first: default)
 
 
 def abba(pairs: int) -> list[tuple[str, str]]:
@@ -50,7 +55,8 @@ def abba(pairs: int) -> list[tuple[str, str]]:
 
 
 def paired_block(candidate: Sequence[float], other: Sequence[float], *, against: Mapping[str, Any],
-                 set_name: str, rule: Any, confidence: float = CONFIDENCE) -> dict[str, Any]:
+                 set_name: str, rule: Any, order: str = ORDERS[0],
+                 confidence: float = CONFIDENCE) -> dict[str, Any]:
     """The result's `paired` block from the pass TPS of each pair (candidate[i], other[i]).
     The verdict is `rule.compare` (the ranking's TieRule) on the two means."""
     if len(candidate) != len(other) or len(candidate) < 2:
@@ -59,7 +65,7 @@ def paired_block(candidate: Sequence[float], other: Sequence[float], *, against:
     ci = paired_interval(candidate, other, confidence)
     unpaired = diff_interval(candidate, other, confidence)
     assert ci is not None and unpaired is not None
-    return {"against": dict(against), "order": ORDER, "pairs": len(candidate), "set": set_name,
+    return {"against": dict(against), "order": order, "pairs": len(candidate), "set": set_name,
             "tps": {"candidate": a, "other": b, "diff": a - b, "ci": list(ci),
                     "unpaired_ci": list(unpaired), "confidence": confidence},
             "verdict": rule.compare(a, b)}
@@ -108,7 +114,7 @@ class Freezer:
     instead; a server the runner did not start (`ExternalServer`) has nothing to freeze."""
 
     server: Any
-    settle: float = 0.05
+    settle: float = 0.02
     timeout: float = 10.0
     frozen: bool = False
 
@@ -242,11 +248,12 @@ def halved(spec: Any) -> Any:
 
 def time_paired(run: Any, checks: Sequence[Any]) -> None:
     """Phase 2 of a paired run: both engines started (each in its own sandbox) and warmed up,
-    then the pairs of timed passes (ABBA), the idle engine frozen; then the candidate's
+    then the pairs of timed passes (ABBA, by request or by pass), the idle engine frozen; then
+    the candidate's
     counters, checks and cache probe exactly as after a plain run, and the `paired` block."""
     from runner.client import EngineClient
-    from runner.measure import (LengthAudit, TpsSet, fresh_variant, pass_orders, timed_pass,
-                                warm_up, warm_up_lengths)
+    from runner.measure import (LengthAudit, PassResult, TpsSet, fresh_variant, pass_orders,
+                                timed_pass, timed_request, warm_up, warm_up_lengths)
     from runner.telemetry import Sampler
     from runner.timing import _keep_log, after_timed, metrics_or_none, submission_spec
 
@@ -291,6 +298,7 @@ def time_paired(run: Any, checks: Sequence[Any]) -> None:
         run.engine_version = clients[CANDIDATE].version() or run.plan.submission.engine_version
         run.audit = LengthAudit(ch.output_tokens)
         orun.audit = LengthAudit(ch.output_tokens)
+        audits = {CANDIDATE: run.audit, OTHER: orun.audit}
         tw = time.monotonic()
         turn(CANDIDATE)
         warm_up(clients[CANDIDATE], run.warm_ids, ch.output_tokens, run.audit, run.progress)
@@ -309,26 +317,48 @@ def time_paired(run: Any, checks: Sequence[Any]) -> None:
                    for r in (CANDIDATE, OTHER)}
         sampler = Sampler()
         tt = time.monotonic()
+        order = run.plan.vs.order
+        label = {CANDIDATE: "", OTHER: "the other engine: "}
+
+        def timed(c: str) -> Any:
+            """The context one engine's timed work runs in: sampled (the candidate's), or
+            answered for in the other's name."""
+            return sampler.window() if c == CANDIDATE else others_fault(who)
+
         try:
             with sampler:
                 for r, pair in enumerate(abba(ch.repeats)):
                     # The same fresh variants for both engines; none sent before.
                     prompts = {s.name: [fresh_variant(s.prompt_ids[i], taken)
                                         for i in orders[s.name][r]] for s in sets}
-                    for c in pair:
-                        turn(c)
-                        audit = run.audit if c == CANDIDATE else orun.audit
-                        with (sampler.window() if c == CANDIDATE else contextlib.nullcontext()), \
-                                (others_fault(who) if c == OTHER else contextlib.nullcontext()):
-                            for s in sets:
-                                timed_pass(clients[c], s, figures[c][s.name], r, ch.repeats,
-                                           orders[s.name][r], prompts[s.name],
-                                           output_tokens=ch.output_tokens, audit=audit,
-                                           label="" if c == CANDIDATE else "the other engine: ")
+                    if order == "pass":
+                        for c in pair:
+                            turn(c)
+                            with timed(c):
+                                for s in sets:
+                                    timed_pass(clients[c], s, figures[c][s.name], r,
+                                               ch.repeats, orders[s.name][r], prompts[s.name],
+                                               output_tokens=ch.output_tokens,
+                                               audit=audits[c], label=label[c])
+                    else:  # request by request: each pass's time is its requests' own
+                        for s in sets:
+                            got = {c: [0, 0.0] for c in pair}
+                            for k, i in enumerate(orders[s.name][r]):
+                                for c in (pair if k % 2 == 0 else pair[::-1]):
+                                    turn(c)
+                                    res = figures[c][s.name]
+                                    with timed(c):
+                                        got[c][0] += timed_request(
+                                            clients[c], s, res, r, ch.repeats, k, i,
+                                            prompts[s.name][k], output_tokens=ch.output_tokens,
+                                            audit=audits[c], label=label[c])
+                                    got[c][1] += res.request_seconds[-1]
+                            for c, (tokens, seconds) in got.items():
+                                figures[c][s.name].passes.append(PassResult(r, tokens, seconds))
                     run.progress(f"timed pair {r + 1}/{ch.repeats} ({pair[0]} first): "
                                  f"{sum(len(s.prompt_ids) for s in sets)} requests to each "
-                                 f"engine ({time.monotonic() - tt:.0f} s into the timed "
-                                 "passes)")
+                                 f"engine, interleaved by {order} ({time.monotonic() - tt:.0f} "
+                                 "s into the timed passes)")
         finally:
             run.timings["timed_s"] = time.monotonic() - tt
             run.telemetry = sampler.summary()
@@ -340,7 +370,7 @@ def time_paired(run: Any, checks: Sequence[Any]) -> None:
             [p.tps for p in run.tps[scored].passes], [p.tps for p in orun.tps[scored].passes],
             against={"id": orun.plan.submission.id, "commit": orun.plan.commit,
                      "config_sha256": orun.plan.submission.config_sha256()},
-            set_name=scored, rule=_rule(ch))
+            set_name=scored, rule=_rule(ch), order=order)
     finally:
         for f in freezers.values():
             f.thaw()
@@ -356,5 +386,5 @@ def _rule(challenge: Any) -> Any:
     return calibrated_rule(challenge.noise)
 
 
-__all__ = ["ORDER", "abba", "paired_block", "Freezer", "FreezeError", "other_view",
+__all__ = ["ORDERS", "abba", "paired_block", "Freezer", "FreezeError", "other_view",
            "prepare_other", "time_paired"]

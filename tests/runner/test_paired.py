@@ -110,15 +110,16 @@ def recorder(tmp: Path, started_: dict[str, Any], cheat: bool):
     return serve, seen
 
 
-@pytest.mark.parametrize("cheat", [False, True], ids=["honest", "burning-candidate"])
+@pytest.mark.parametrize("cheat,order", [(False, "request"), (True, "request"), (True, "pass")],
+                         ids=["honest", "burning-candidate", "burning-candidate-by-pass"])
 def test_a_paired_run_times_both_on_the_same_variants_with_the_idle_one_frozen(
-        tiny_model, demo_challenge, tmp_path, cheat):
+        tiny_model, demo_challenge, tmp_path, cheat, order):
     ch = demo_challenge
     sets = [public(ch, 4)]
     engines: dict[str, Any] = {}
     serve, seen = recorder(tmp_path, engines, cheat)
     plan = BenchPlan(submission(ch, NGRAM), ch, sets,
-                     vs=OtherPlan(submission(ch, PLAIN), commit="b" * 40))
+                     vs=OtherPlan(submission(ch, PLAIN), commit="b" * 40, order=order))
     lines: list[str] = []
     record = run_bench(plan, serve=serve, engine_checks=[], referee_checks=[],
                        workdir=tmp_path / "work", progress=lines.append)
@@ -127,7 +128,7 @@ def test_a_paired_run_times_both_on_the_same_variants_with_the_idle_one_frozen(
     p = doc["paired"]
     assert p["against"] == {"id": "arena-maintainers/plain", "commit": "b" * 40,
                             "config_sha256": submission(ch, PLAIN).config_sha256()}
-    assert p["pairs"] == ch.repeats and p["order"] == "pass" and p["set"] == "public"
+    assert p["pairs"] == ch.repeats and p["order"] == order and p["set"] == "public"
     cand = [x["tps"] for x in doc["tps"]["public"]["passes"]]
     assert len(cand) == ch.repeats  # the candidate's own figures are its timed passes
     assert p["tps"]["candidate"] == pytest.approx(sum(cand) / len(cand), rel=1e-4)
@@ -140,11 +141,13 @@ def test_a_paired_run_times_both_on_the_same_variants_with_the_idle_one_frozen(
     mine, theirs = seen["submission"]["requests"], seen["other"]["requests"]
     # Both engines answered every warm-up, length warm-up and timed request (4 prompts x 3).
     assert len(mine) == len(theirs) >= ch.repeats * 4
-    # ABBA: pair 1 candidate first, pair 2 the other first, pair 3 the candidate first.
+    # ABBA: pair 1 the candidate (A) first, pair 2 the other (B), pair 3 A; by request, the
+    # order also turns at every request of a pass.
     timed = ch.repeats * 4
-    c_start = [r[0] for r in mine[-timed:]]
-    o_start = [r[0] for r in theirs[-timed:]]
-    assert c_start[3] < o_start[0] and o_start[7] < c_start[4] and c_start[11] < o_start[8]
+    who = "".join(w for _, w in sorted([(r[0], "A") for r in mine[-timed:]] +
+                                       [(r[0], "B") for r in theirs[-timed:]]))
+    assert who == {"pass": "AAAABBBB" "BBBBAAAA" "AAAABBBB",
+                   "request": "ABBAABBA" "BAABBAAB" "ABBAABBA"}[order]
     # The two engines never ran a request at the same time.
     for a0, a1 in mine:
         assert not any(b0 < a1 and a0 < b1 for b0, b1 in theirs)
@@ -265,3 +268,17 @@ def test_an_other_submission_on_a_different_base_model_ends_the_run_before_any_e
     assert "paired" not in doc
     # The candidate's own identity check passed; the other's is not among its checks.
     assert [c["status"] for c in doc["checks"] if c["name"] == "model_identity"] == ["pass"]
+
+
+def test_on_a_gpu_each_engine_asks_for_half_its_memory(monkeypatch, tmp_path):
+    from runner import sandbox
+    from runner.paired import halved
+
+    spec = ServeSpec(tmp_path, "vllm", "0.32.0", {"max_model_len": 1024}, {}, 1, tmp_path,
+                     60.0, (), lambda _: None)
+    monkeypatch.setattr(sandbox, "gpu_devices", lambda: [])
+    assert halved(spec) is spec  # a CPU: nothing to split
+    monkeypatch.setattr(sandbox, "gpu_devices", lambda: [Path("/dev/nvidia0")])
+    assert halved(spec).engine_args == {"max_model_len": 1024, "gpu_memory_utilization": 0.45}
+    mine = dataclasses.replace(spec, engine_args={"gpu_memory_utilization": 0.8})
+    assert halved(mine).engine_args == {"gpu_memory_utilization": 0.4}
