@@ -59,8 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "The bench workflow never passes it.")
     b.add_argument("--vs", default=None, metavar="OTHER.yaml",
                    help="a paired run: measure the submission and OTHER (another submission "
-                        "file of the same challenge) in this one job, interleaved request by "
-                        "request, and write the submission's result with the paired difference "
+                        "file of the same challenge) in this one job, interleaved pass by "
+                        "pass, and write the submission's result with the paired difference "
                         "and its interval (the other is timed only, never refereed); empty: "
                         "a plain run")
     b.add_argument("--vs-commit", default=None, metavar="SHA",

@@ -86,7 +86,7 @@ class OtherPlan:
     submission: Submission
     commit: str | None = None
     patch_text: bytes | None = None
-    order: str = "request"  # interleaved request by request, or "pass" by pass (runner.paired)
+    order: str = "pass"  # interleaved pass by pass, or "request" by request (runner.paired)
 
 
 @dataclass

@@ -9,11 +9,14 @@ How a paired run goes (it composes the phases of `runner.bench`; nothing else ch
               pairs of timed passes (A the candidate, B the other): pair 1 A first, pair 2 B
               first, ... (ABBA, which cancels a linear drift); both passes of a pair send the
               same fresh variants, in the same order (a variant is never sent twice to one
-              engine). By default (`order` "request") the two passes run interleaved request
-              by request, the first turning at every request (AB BA AB ...), and a pass's time
-              is the sum of its own requests' times: the two passes of a pair span the same
-              minutes, so load that comes and goes within a pass hits both. With "pass", each
-              pass runs whole, A's then B's. The engine that is not being timed is frozen
+              engine). By default (`order` "pass") each pass runs whole, A's then B's. With
+              "request" the two passes run interleaved request by request, the first turning
+              at every request (AB BA AB ...), and a pass's time is the sum of its own
+              requests' times: both passes span the same minutes, so load that comes and goes
+              within a pass hits both; but every request then follows a thaw, which costs
+              both engines time (on the loaded 2-core CPU machine, up to half their TPS), so
+              the candidate's own figures would read lower than a plain run's: not the
+              default, since the board ranks them. The engine that is not being timed is frozen
               (`Freezer`: every process of its sandbox stopped) and thawed before its own
               turn; then the cache probe on the candidate, as today
     stop      both engines stopped; nothing of either left
@@ -45,7 +48,7 @@ from arena.stats import CONFIDENCE, diff_interval, paired_interval
 from arena.submission import Submission
 from runner.server import ServerError
 
-ORDERS = ("request", "pass")  # how the two engines' timed work interleaves (the first: default)
+ORDERS = ("pass", "request")  # how the two engines' timed work interleaves (the first: default)
 
 
 def abba(pairs: int) -> list[tuple[str, str]]:

@@ -48,7 +48,8 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--record", type=Path, default=None, metavar="FILE")
     ap.add_argument("--order", choices=("request", "pass"), default="request",
-                    help="interleave request by request (arena bench's default) or pass by pass")
+                    help="interleave request by request (the recorded data) or pass by pass "
+                         "(arena bench's default)")
     args = ap.parse_args()
 
     from arena.challenge import load_challenge
