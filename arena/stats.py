@@ -215,6 +215,13 @@ def tie_rule_from_noise(noise: "Noise", groups: Iterable[Sequence[float]]) -> Ti
         board_configs=len(estimates), board_runs=runs, board_capped=capped, widened=widened)
 
 
+
+def calibrated_rule(noise: "Noise") -> TieRule:
+    """The rule from the challenge's calibrated noise alone: the board's rule before any
+    configuration has been measured twice. The runner judges a paired run (`arena bench --vs`)
+    by it; the board may widen it later with its repeated runs, never narrow it."""
+    return tie_rule_from_noise(noise, ())
+
 def two_sided_quantile(confidence: float, df: int | None = None) -> float:
     """The q with P(|T| < q) = confidence for Student's t with `df` degrees of freedom, or for
     the standard normal distribution when df is None."""

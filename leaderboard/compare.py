@@ -19,7 +19,7 @@ What the figures mean:
   once, by the referee; no interval).
 
 A paired run (`arena bench --vs`, `/bench vs`) measured the candidate and another submission in
-one job on one runner, pass by pass; its result carries a `paired` block. Compared with that
+one job on one runner, interleaved; its result carries a `paired` block. Compared with that
 submission, the comparison takes the pairs' figures: both sides' mean pass TPS over the pairs,
 their difference, and the interval from the pair differences (Student's t: drift between
 runners and hours cancels out of each pair), with the same data read as two separate runs

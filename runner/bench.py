@@ -10,6 +10,9 @@ A run is a sequence of phases, each its own module:
                                every served token scored, greedy fidelity
     verdict (runner.verdict)   checks -> verdict, fingerprint, the result document
 
+A paired run (`plan.vs`, `arena bench --vs`) prepares and times the other submission too,
+interleaved with the candidate, then goes on exactly as above (runner.paired).
+
 Verdicts: `verified` (measured, every check passed), `invalid` (the submission's fault: not the
 challenge's model, short outputs, perplexity over the cap, tokens that are not plain greedy
 decoding, remembered work, a configuration the engine refuses), `error` (the runner's or an
@@ -59,6 +62,7 @@ from runner.encoding import EncodedSet
 from runner.fingerprint import installed_engine_version
 from runner.measure import OutputLengthViolation, TpsSet
 from runner.models import ModelError
+from runner.paired import prepare_other, time_paired
 from runner.prepare import prepare
 from runner.referee import RefereeFailure, referee
 from runner.server import Server, ServerError, VllmServer
@@ -109,6 +113,7 @@ class RunRecord:
     tps: dict[str, TpsSet] = field(default_factory=dict)
     encoded: dict[str, EncodedSet] = field(default_factory=dict)
     engine_logs: dict[str, Path] = field(default_factory=dict)
+    other_tps: dict[str, TpsSet] = field(default_factory=dict)  # a paired run: the other's passes
 
     @property
     def verdict(self) -> str:
@@ -152,8 +157,13 @@ def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
                      + ", ".join(f"{s.name} ({len(s)} prompts)" for s in plan.sets))
             run.enter("prepare")
             prepare(run)
+            if plan.vs is not None:  # a paired run (runner.paired): the other one too
+                prepare_other(run)
             run.enter("time")
-            time_submission(run, engine_checks)
+            if plan.vs is not None:
+                time_paired(run, engine_checks)
+            else:
+                time_submission(run, engine_checks)
             run.enter("stop")
             stop_submission(run)
             if run.verdict != "error":
@@ -192,7 +202,8 @@ def run_bench(plan: BenchPlan, *, progress: Progress = lambda _: None,
     result = result_document(run, engine_checks, referee_checks, stage=reached,
                              patch=run.overlay.fingerprint() if run.overlay else None)
     validate_result(result)
-    return RunRecord(result, run.tps, run.encoded, dict(run.engine_logs))
+    return RunRecord(result, run.tps, run.encoded, dict(run.engine_logs),
+                     run.other.tps if run.other is not None else {})
 
 
 def _keep_logs(run: Run, dest: Path) -> None:

@@ -61,6 +61,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "serving this checkpoint with the submission's arguments, speculative "
                         "decoding off, sandboxed; `arena demo` shares one across its runs). "
                         "The bench workflow never passes it.")
+    b.add_argument("--vs", default=None, metavar="OTHER.yaml",
+                   help="a paired run: measure the submission and OTHER (another submission "
+                        "file of the same challenge) in this one job, interleaved pass by "
+                        "pass, and write the submission's result with the paired difference "
+                        "and its interval (the other is timed only, never refereed); empty: "
+                        "a plain run")
+    b.add_argument("--vs-commit", default=None, metavar="SHA",
+                   help="the commit of the --vs file (recorded in the paired block; ignored "
+                        "without --vs)")
     b.set_defaults(func=cmd_bench)
 
     lg = sub.add_parser(
@@ -182,6 +191,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     track = _bench_track(challenge, report.submission, args.track)
     if track is None:
         return exitcodes.USAGE
+    vs = None
+    args.vs = Path(args.vs) if args.vs else None  # `--vs ""`: the workflow's plain run
+    if args.vs is not None:
+        vs = other_plan(args, challenge, report.submission)
+        if isinstance(vs, int):
+            return vs
     try:
         sets = load_sets(challenge, args.prompts, args.private)
     except PromptSetError as exc:
@@ -212,7 +227,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                       ).read_bytes()
     record = run_bench(BenchPlan(report.submission, challenge, sets, commit=args.commit,
                                  model_cache=args.model_cache, patch_text=patch_text,
-                                 track=track),
+                                 track=track, vs=vs),
                        progress=progress, run_id=run_id, keep_logs=logs_dir, serve=serve,
                        on_stage=lambda stage: write_stage(out_dir, run_id, stage))
     path = out_dir / "result.json"
@@ -351,6 +366,52 @@ def load_sets(challenge, which: str | None, private: Path | None):  # type: igno
         assert folder is not None
         sets.append(load_private_dir(folder))
     return sets
+
+
+def other_plan(args: argparse.Namespace, challenge, candidate):  # type: ignore[no-untyped-def]
+    """The other submission of a paired run (`--vs`), checked before anything starts; an exit
+    code (usage) after saying what is wrong."""
+    from arena.commands import validate_paths
+    from runner.context import OtherPlan
+
+    where = f"arena bench: --vs {for_terminal(str(args.vs))}"
+    if not args.vs.is_file():
+        print(f"{where}: no such file (name the other submission's file, "
+              "submissions/<login>/<name>.yaml)", file=sys.stderr)
+        return exitcodes.USAGE
+    if args.vs.resolve() == args.submission.resolve():
+        print(f"{where}: that is the submission being measured; a paired run measures it "
+              "against another submission", file=sys.stderr)
+        return exitcodes.USAGE
+    [other] = validate_paths([args.vs], challenge)
+    if not other.valid or other.submission is None:
+        print(f"{where} is not a valid submission:", file=sys.stderr)
+        for p in other.problems:
+            print("  " + p.format(), file=sys.stderr)
+        return exitcodes.USAGE
+    sub = other.submission
+    if sub.id.lower() == candidate.id.lower():
+        print(f"{where}: that is {for_terminal(sub.id)} itself, the submission being "
+              "measured; a paired run measures it against another submission",
+              file=sys.stderr)
+        return exitcodes.USAGE
+    if sub.config_sha256() == candidate.config_sha256():
+        print(f"{where}: {for_terminal(sub.id)} is the same configuration as the submission "
+              f"being measured (config SHA-256 {sub.config_sha256()[:12]}); a paired run "
+              "compares two different configurations", file=sys.stderr)
+        return exitcodes.USAGE
+    if challenge.repeats < 2:
+        print(f"arena bench: --vs needs at least 2 pairs of passes for an interval, and the "
+              f"challenge's measurement.repeats is {challenge.repeats}", file=sys.stderr)
+        return exitcodes.USAGE
+    if args.vs_commit is not None and not _is_sha(args.vs_commit):
+        print("arena bench: --vs-commit must be a full 40-character commit SHA",
+              file=sys.stderr)
+        return exitcodes.USAGE
+    patch = None
+    if sub.patch is not None:
+        patch = (args.vs.parent / Path(sub.patch.path).name).read_bytes()
+    return OtherPlan(sub, commit=args.vs_commit, patch_text=patch)
 
 
 def _is_sha(s: str) -> bool:

@@ -76,6 +76,7 @@ class BenchPlan:
     model_cache: Path | None = None
     patch_text: bytes | None = None  # the engine patch the submission names (arena.patch)
     track: str | None = None  # the hardware track measured on (None: the challenge's first)
+    vs: "OtherPlan | None" = None  # a paired run (arena bench --vs): the other submission
 
     @property
     def hardware(self) -> str:
@@ -90,6 +91,17 @@ class BenchPlan:
         if len(self.challenge.tracks) > 1:
             out["track"] = t.name
         return out
+
+
+@dataclass
+class OtherPlan:
+    """The other submission of a paired run (runner.paired): measured beside the candidate in
+    the same job, never refereed, its figures only in the candidate's `paired` block."""
+
+    submission: Submission
+    commit: str | None = None
+    patch_text: bytes | None = None
+    order: str = "pass"  # interleaved pass by pass, or "request" by request (runner.paired)
 
 
 @dataclass
@@ -155,6 +167,10 @@ class Run:
     overlay: Any = None  # runner.overlay.Overlay when the submission carries a patch
     servers: list["Server"] = field(default_factory=list)  # every engine started, to stop
     engine_logs: dict[str, Path] = field(default_factory=dict)  # role -> its log (maintainers)
+    base_config: dict[str, Any] | None = None  # the base model's config.json (prepare)
+    base_bytes: int = 0  # the base model's weight bytes, that size caps multiply (prepare)
+    other: "Run | None" = None  # a paired run: the other submission's own view (runner.paired)
+    paired: dict[str, Any] | None = None  # the result's paired block, once the pairs are timed
 
     def fail(self, kind: str, check: str, message: str) -> None:
         if kind == "error" or self.verdict == "verified":

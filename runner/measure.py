@@ -210,26 +210,44 @@ def measure_tps(client: EngineClient, sets: Sequence[EncodedSet], *, output_toke
     t_start = time.perf_counter()
     for r in range(repeats):
         for s in sets:
-            res = results[s.name]
-            t0 = time.perf_counter()
-            tokens = 0
-            for k, i in enumerate(orders[s.name][r]):
-                client.context = (f"timed pass {r + 1} of {repeats} ({s.name}), request "
-                                  f"{k + 1} of {len(s.prompt_ids)}")
-                prompt = fresh_variant(s.prompt_ids[i], taken)
-                g = client.generate(prompt, output_tokens)
-                _checked(g.token_ids, g.finish_reason, output_tokens,
-                         f"{s.set.label(i)} in timed pass {r + 1}", audit)
-                tokens += len(g.token_ids)
-                res.outputs.setdefault(i, []).append(g.token_ids)
-                res.sent.setdefault(i, []).append(tuple(prompt))
-                res.request_seconds.append(g.seconds)
-                res.seconds_by_prompt.setdefault(i, []).append(g.seconds)
-            p = PassResult(r, tokens, time.perf_counter() - t0)
-            res.passes.append(p)
+            prompts = [fresh_variant(s.prompt_ids[i], taken) for i in orders[s.name][r]]
+            timed_pass(client, s, results[s.name], r, repeats, orders[s.name][r], prompts,
+                       output_tokens=output_tokens, audit=audit)
             progress(f"timed pass {r + 1}/{repeats} ({s.name}): {len(s.prompt_ids)} requests "
                      f"done ({time.perf_counter() - t_start:.0f} s into the timed passes)")
     return results
+
+
+def timed_pass(client: EngineClient, s: EncodedSet, res: TpsSet, r: int, repeats: int,
+               order: Sequence[int], prompts: Sequence[Sequence[int]], *, output_tokens: int,
+               audit: LengthAudit, label: str = "") -> PassResult:
+    """One timed pass over a set: `prompts[k]` (a fresh variant of prompt `order[k]`) sent in
+    that order; every answer checked for its length; the pass appended to `res`."""
+    t0 = time.perf_counter()
+    tokens = 0
+    for k, (i, prompt) in enumerate(zip(order, prompts)):
+        tokens += timed_request(client, s, res, r, repeats, k, i, prompt,
+                                output_tokens=output_tokens, audit=audit, label=label)
+    p = PassResult(r, tokens, time.perf_counter() - t0)
+    res.passes.append(p)
+    return p
+
+
+def timed_request(client: EngineClient, s: EncodedSet, res: TpsSet, r: int, repeats: int,
+                  k: int, i: int, prompt: Sequence[int], *, output_tokens: int,
+                  audit: LengthAudit, label: str = "") -> int:
+    """The k-th request of timed pass r: prompt `i`'s fresh variant `prompt`, its answer
+    checked and recorded in `res`. Returns the tokens received."""
+    client.context = (f"{label}timed pass {r + 1} of {repeats} ({s.name}), request "
+                      f"{k + 1} of {len(s.prompt_ids)}")
+    g = client.generate(prompt, output_tokens)
+    _checked(g.token_ids, g.finish_reason, output_tokens,
+             f"{label}{s.set.label(i)} in timed pass {r + 1}", audit)
+    res.outputs.setdefault(i, []).append(g.token_ids)
+    res.sent.setdefault(i, []).append(tuple(prompt))
+    res.request_seconds.append(g.seconds)
+    res.seconds_by_prompt.setdefault(i, []).append(g.seconds)
+    return len(g.token_ids)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ def prepare(run: Run) -> None:
     base_cfg = read_config(base.path)
     base_size = (folder_bytes(base.path) if is_local(ch.base_model.id)
                  else weight_bytes(hub_files(ch.base_model, "base model")))
+    run.base_config, run.base_bytes = base_cfg, base_size
     run.model = checked_model(run, sub.model, base_cfg, base_size * ch.max_size_factor,
                               ch.max_size_factor)
     run.progress(f"model: {sub.model.id}@{sub.model.revision[:12]} ready ({run.model.source})")

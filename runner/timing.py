@@ -92,7 +92,7 @@ def time_submission(run: Run, checks: Sequence[RunCheck]) -> None:
                                  for p in run.encoded[s.name].prompt_ids],
                         [t for ids in run.warm_ids for t in ids], run.progress)
         run.timings["warmup_s"] = time.monotonic() - tw
-        before = _metrics_or_none(client)
+        before = metrics_or_none(client)
         tt = time.monotonic()
         sampler = Sampler()  # the GPU's clocks, power, heat and throttling (none on a CPU)
         try:
@@ -103,23 +103,32 @@ def time_submission(run: Run, checks: Sequence[RunCheck]) -> None:
         finally:
             run.timings["timed_s"] = time.monotonic() - tt
             run.telemetry = sampler.summary()
-        after = _metrics_or_none(client)
-        busy = _delta(before, after, "vllm:e2e_request_latency_seconds_sum")
-        if busy is not None:  # the engine's own timing of the timed requests (a benchmark
-            run.timings["engine_busy_s"] = busy  # figure only: nothing is judged on it)
-        run.speculative = speculative_summary(
-            before, after, run.plan.submission.engine_args.get("speculative_config"))
-        run.checks.append(C.output_length(run.audit))
-        run.checks.append(integrity.public_private_gap(run.tps, ch.integrity))
-        if checks:
-            tc = time.monotonic()
-            ctx = RunContext(run.plan, run.spec, server, client, run.encoded, run.tps, {},
-                             run.progress)
-            for check in checks:
-                run.checks.extend(check(ctx))
-            run.timings["submission_checks_s"] = time.monotonic() - tc
+        after_timed(run, server, client, before, checks)
     finally:
         client.close()
+
+
+def after_timed(run: Run, server, client: EngineClient,  # type: ignore[no-untyped-def]
+                before: dict[str, float] | None, checks: Sequence[RunCheck]) -> None:
+    """What follows the submission's timed passes: its counters read, its output lengths and
+    public/private gap judged, then the checks that need its live engine (the cache probe)."""
+    ch = run.plan.challenge
+    assert run.audit is not None and run.spec is not None
+    after = metrics_or_none(client)
+    busy = _delta(before, after, "vllm:e2e_request_latency_seconds_sum")
+    if busy is not None:  # the engine's own timing of the timed requests (a benchmark
+        run.timings["engine_busy_s"] = busy  # figure only: nothing is judged on it)
+    run.speculative = speculative_summary(
+        before, after, run.plan.submission.engine_args.get("speculative_config"))
+    run.checks.append(C.output_length(run.audit))
+    run.checks.append(integrity.public_private_gap(run.tps, ch.integrity))
+    if checks:
+        tc = time.monotonic()
+        ctx = RunContext(run.plan, run.spec, server, client, run.encoded, run.tps, {},
+                         run.progress)
+        for check in checks:
+            run.checks.extend(check(ctx))
+        run.timings["submission_checks_s"] = time.monotonic() - tc
 
 
 def stop_engine(run: Run, server, what: str) -> float:  # type: ignore[no-untyped-def]
@@ -158,11 +167,12 @@ def _delta(before: dict[str, float] | None, after: dict[str, float] | None,
     return max(0.0, after[name] - before.get(name, 0.0))
 
 
-def _metrics_or_none(client: EngineClient) -> dict[str, float] | None:
+def metrics_or_none(client: EngineClient) -> dict[str, float] | None:
     try:
         return client.metrics()
     except EngineFailure:
         return None
 
 
-__all__ = ["merged_engine_args", "secrets_of", "stop_submission", "time_submission"]
+__all__ = ["after_timed", "merged_engine_args", "metrics_or_none", "secrets_of", "stop_submission",
+           "submission_spec", "time_submission"]

@@ -3,7 +3,8 @@
 1. builds the tiny Gemma-4 model the demo challenge pins (`arena tiny-model`),
 2. validates the demo challenge's sample submissions (`arena validate`),
 3. writes a private prompt set for the run (generated, outside the repository),
-4. benchmarks each sample on real vLLM (CPU build) with `arena bench`, public + private,
+4. benchmarks each sample on real vLLM (CPU build) with `arena bench`, public + private
+   (ngram-k4 paired with its parent plain, `--vs`: both engines in one run, interleaved),
 5. appends each result to a local results store,
 6. prints the ranking (the same function the bot and the site use) and where everything is,
 7. builds the leaderboard site from that store.
@@ -30,6 +31,7 @@ DEMO_CHALLENGE = REPO_ROOT / "demo" / "challenge.yaml"
 DEMO_DIR = REPO_ROOT / ".arena" / "demo"
 PRIVATE_PROMPTS = 12
 PRIVATE_SEED = 7
+PAIRED_WITH_PARENT = ("ngram-k4",)  # benched with `--vs` its parent, in one run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -172,6 +174,7 @@ def bench_all(reports: list[Any], args: argparse.Namespace, private: Path, work:
     challenge = load_challenge_or_exit(args.challenge)
     shared = referee_args(challenge, {})
     worst = exitcodes.OK
+    paths = {r.submission.id: Path(r.path) for r in reports if r.submission is not None}
     for r in reports:
         assert r.submission is not None
         out = work / "runs" / r.submission.name
@@ -179,6 +182,8 @@ def bench_all(reports: list[Any], args: argparse.Namespace, private: Path, work:
                "--challenge", _rel(args.challenge), "--private", _rel(private),
                "--out", _rel(out), "--engine-logs", _rel(work / "engine-logs" /
                                                          r.submission.name), "--json"]
+        if r.submission.name in PAIRED_WITH_PARENT and r.submission.parent in paths:
+            cmd += ["--vs", _rel(paths[r.submission.parent])]
         if referee_args(challenge, dict(r.submission.engine_args)) == shared:
             cmd += ["--referee-socket", referee.uds]
         say("   $ arena " + " ".join(for_terminal(c) for c in cmd[3:]))

@@ -184,3 +184,14 @@ def test_arena_compare_shows_the_pairs(lineage, tmp_path):
     assert "paired, 5 pairs" in text.stdout
     assert "Student's t on the pairs" in text.stdout
     assert "two separate runs (Welch)" in text.stdout
+
+
+@pytest.mark.parametrize("challenge", ["challenge.yaml", "demo/challenge.yaml"])
+def test_the_runners_rule_is_the_boards_before_any_repeat(challenge):
+    # The runner judges a paired run by the ranking's own TieRule, from the challenge alone:
+    # exactly the board's rule while no configuration has been measured twice.
+    from arena.stats import calibrated_rule
+
+    ch = load_challenge(REPO / challenge)
+    assert calibrated_rule(ch.noise) == tie_rule([], [], hardware=ch.hardware, noise=ch.noise)
+    assert TieRule is __import__("arena.stats", fromlist=["TieRule"]).TieRule

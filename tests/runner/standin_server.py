@@ -13,6 +13,15 @@ completions, prompt logprobs) and misbehaves on request:
                         prompts, read the runner's environment, write outside scratch; the
                         outcomes are served at GET /attack. JSON names the targets:
                         {"host_port": N, "private": PATH, "write": PATH, "env": NAME}
+    --burn DIR          the paired-run cheat: burn CPU in a background thread and in a child
+                        process from start-up on, each writing the time (CLOCK_MONOTONIC) of
+                        every block of work it gets done to DIR/<pid>.marks; served at
+                        GET /burned. A frozen engine gets no work done.
+    --delay S           every completion takes S seconds more (a slower engine)
+    --waker             a child process that keeps sending SIGCONT to every process it can
+                        see (an engine trying to thaw itself while it should be frozen)
+
+Every completion's start and end (CLOCK_MONOTONIC) is served at GET /requests.
 """
 
 from __future__ import annotations
@@ -28,7 +37,38 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-state: dict = {"completions": 0, "attack": None}
+state: dict = {"completions": 0, "attack": None, "requests": []}
+BLOCK = 20000  # iterations of busy work per mark
+
+
+def burn(marks: str) -> None:
+    """Busy work, forever; the time of each finished block appended to `marks`."""
+    with open(marks, "a") as f:
+        x = 0
+        while True:
+            for i in range(BLOCK):
+                x = (x * 31 + i) % 1000003
+            f.write(f"{time.monotonic()}\n")
+            f.flush()
+
+
+def burned(folder: str) -> list[float]:
+    out: list[float] = []
+    for name in os.listdir(folder):
+        with open(os.path.join(folder, name)) as f:
+            out += [float(line) for line in f if line.strip()]
+    return sorted(out)
+
+
+def waker() -> None:
+    me = os.getpid()
+    while True:
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) != me:
+                try:
+                    os.kill(int(name), signal.SIGCONT)
+                except OSError:
+                    pass
 
 
 def _try(fn) -> str:  # type: ignore[no-untyped-def]
@@ -88,7 +128,20 @@ def main() -> None:
     ap.add_argument("--hang-after", type=int, default=None)
     ap.add_argument("--ignore-sigterm", action="store_true")
     ap.add_argument("--escapee", default=None)
+    ap.add_argument("--burn", default=None)
+    ap.add_argument("--waker", action="store_true")
+    ap.add_argument("--delay", type=float, default=0.0)
     args = ap.parse_args()
+    if args.burn:
+        import threading
+
+        os.makedirs(args.burn, exist_ok=True)
+        if os.fork() == 0:
+            burn(os.path.join(args.burn, f"{os.getpid()}.marks"))
+        threading.Thread(target=burn, args=(os.path.join(args.burn, "main.marks"),),
+                         daemon=True).start()
+    if args.waker and os.fork() == 0:
+        waker()
     if args.attack:
         state["attack"] = attack(json.loads(args.attack))
         sys.stdout.write("standin: tried to get out\n")
@@ -126,12 +179,17 @@ def main() -> None:
                 self._send(200, {"version": "0.32.0"})
             elif self.path == "/attack" and state["attack"] is not None:
                 self._send(200, state["attack"])
+            elif self.path == "/burned" and args.burn:
+                self._send(200, burned(args.burn))
+            elif self.path == "/requests":
+                self._send(200, state["requests"])
             elif self.path == "/metrics":
                 self._send(200, "# no metrics\n", "text/plain")
             else:
                 self._send(404, {"error": {"message": "not found"}})
 
         def do_POST(self) -> None:
+            t0 = time.monotonic()
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             state["completions"] += 1
             if args.hang_after is not None and state["completions"] > args.hang_after:
@@ -139,11 +197,15 @@ def main() -> None:
                 sys.stdout.flush()
                 time.sleep(3600)
             prompt = body["prompt"]
+            if args.delay:
+                time.sleep(args.delay)
             choice = {"index": 0, "text": "", "finish_reason": "length",
                       "token_ids": [7] * int(body["max_tokens"]), "prompt_logprobs": None}
             if body.get("prompt_logprobs") is not None:
                 choice["prompt_logprobs"] = [None] + [{str(t): {"logprob": -2.0}}
                                                       for t in prompt[1:]]
+            # Recorded before the answer goes: once it has, the engine may be frozen at once.
+            state["requests"].append([t0, time.monotonic()])
             self._send(200, {"choices": [choice],
                              "usage": {"completion_tokens": int(body["max_tokens"])}})
 

@@ -31,7 +31,14 @@ def test_demo_benches_the_samples_and_ranks_them(tiny_model, demo_challenge,
     assert out.index("arena bench demo/submissions/arena-maintainers/plain.yaml") < \
         out.index("arena bench demo/submissions/arena-maintainers/ngram-k4.yaml")
     assert proc.stderr.count("start-up: the submission's engine is ready") == 3
-    assert proc.stderr.count("timed pass 3/3 (private)") == 3
+    # ngram-k4 was benched paired with its parent (`--vs`), in one run: plain's engine beside
+    # it, pass by pass; the two others alone.
+    assert "ngram-k4.yaml --challenge demo/challenge.yaml" in out
+    assert "--vs demo/submissions/arena-maintainers/plain.yaml" in out
+    assert proc.stderr.count("start-up: the other engine (arena-maintainers/plain) is ready") \
+        == 1
+    assert proc.stderr.count("timed pass 3/3 (private)") == 2
+    assert proc.stderr.count("timed pair 3/3") == 1
     # One referee, started once by the demo, judged all three runs.
     assert out.count("starting the referee") == 1
     assert proc.stderr.count("referee: the running referee given by --referee-socket") == 3
@@ -85,9 +92,25 @@ def test_demo_benches_the_samples_and_ranks_them(tiny_model, demo_challenge,
     assert 0 <= spec["acceptance_rate"] <= 1 and spec["mean_accepted_length"] >= 1
     assert results["arena-maintainers/plain"]["speculative"] is None
 
+    # The paired run's result: the difference and both intervals from its 3 pairs; the
+    # candidate's own figures are its timed passes, as in any run.
+    paired = results["arena-maintainers/ngram-k4"]["paired"]
+    assert paired["against"]["id"] == "arena-maintainers/plain"
+    assert paired["against"]["config_sha256"] == \
+        results["arena-maintainers/plain"]["submission"]["config_sha256"]
+    assert paired["pairs"] == demo_challenge.repeats and paired["set"] == "private"
+    ci, welch = paired["tps"]["ci"], paired["tps"]["unpaired_ci"]
+    assert ci[0] <= paired["tps"]["diff"] <= ci[1] and welch[0] <= paired["tps"]["diff"] <= welch[1]
+    assert all("paired" not in d for s, d in results.items() if s != "arena-maintainers/ngram-k4")
+
     # The ranking printed is the leaderboard's, over what was stored.
     ranking = out[out.index("== 5/6 ranking"):out.index("== 6/6 site")]
     assert "arena-maintainers/plain" in ranking and "arena-maintainers/ngram-k4" in ranking
+    # ngram-k4 against its parent, from the pairs: the difference, its interval, and the
+    # interval the same passes would give as two separate runs (leaderboard.compare's words).
+    [line] = [ln for ln in ranking.splitlines() if "arena-maintainers/ngram-k4 vs parent" in ln]
+    assert "(paired, 3 pairs in run" in line and "from the pairs; as two separate runs" in line
+    assert f"{ci[0]:+.1f} to {ci[1]:+.1f}" in line and f"{welch[0]:+.1f} to {welch[1]:+.1f}" in line
     assert "where things are:" in out and str(work / "store") in out
 
     # The site was built from the same store: both submissions ranked, one page each.
@@ -97,6 +120,9 @@ def test_demo_benches_the_samples_and_ranks_them(tiny_model, demo_challenge,
                           "arena-maintainers/attention-log"}
     home = (work / "site" / "index.html").read_text()
     assert "ngram-k4" in home and "plain" in home
+    # ngram-k4's page says its comparison with plain is paired.
+    page = (work / "site" / "submissions" / "arena-maintainers" / "ngram-k4.html").read_text()
+    assert "paired, 3 pairs" in page and "as two separate runs" in page
 
     # The job log (each run's progress, public while the run goes) carries stages, counts and
     # times, never a figure: no tokens/s, no perplexity, no check figures before the verdict.

@@ -18,16 +18,31 @@ from .conftest import REPO
 Workflow = dict[str, Any]
 
 # The bench run's title: the bot counts quotas from it, so its constants are the contract.
-from bot.quota import RUN_NAME, RUN_NAME_RE as _RUN_NAME_RE  # noqa: E402
+from bot.quota import RUN_NAME, RUN_NAME_RE as _RUN_NAME_RE, RUN_NAME_TRACK, RUN_NAME_VS  # noqa: E402
 
 RUN_NAME_TEMPLATE = re.sub(r"\{([a-z_]+)\}", r"${{ inputs.\1 }}", RUN_NAME)
+# Deliberately extended for tracks and paired runs: the optional inputs follow the title, as
+# bot.quota's RUN_NAME_TRACK and RUN_NAME_VS, only when given.
+RUN_NAME_SUFFIXES = "".join(
+    f"${{{{ inputs.{key} && format('{re.sub(r'[{][a-z_]+[}]', '{0}', fmt)}', inputs.{key}) || '' }}}}"
+    for key, fmt in (("track", RUN_NAME_TRACK), ("vs", RUN_NAME_VS)))
+
+
+def render_run_name(run_name: str, inputs: dict[str, str]) -> str:
+    """The title GitHub renders from the dispatch inputs (`a && b || ''` is b when a is set)."""
+    run_name = re.sub(r"\$\{\{ inputs\.([a-z_]+) && format\('([^']*)', inputs\.[a-z_]+\) \|\| '' \}\}",
+                      lambda m: m.group(2).replace("{0}", inputs[m.group(1)])
+                      if inputs.get(m.group(1)) else "", run_name)
+    return re.sub(r"\$\{\{ inputs\.([a-z_]+) \}\}", lambda m: inputs[m.group(1)], run_name)
 RUN_NAME_RE = _RUN_NAME_RE.pattern
 
 SAMPLE_INPUTS = {"pr": "42", "sha": "0123456789abcdef0123456789abcdef01234567",
                  "path": "submissions/alice/int4-mtp-k6.yaml", "requested_by": "maint-bob"}
 SAMPLE_ENV = {"PR": "42", "SHA": SAMPLE_INPUTS["sha"], "SUBMISSION_PATH": SAMPLE_INPUTS["path"],
               "REQUESTED_BY": "maint-bob", "RUNNER_TEMP": "/tmp/runner",
-              "BENCH_OUTCOME": "success", "TRACK": "a10g", "REQUESTED_TRACK": ""}
+              "BENCH_OUTCOME": "success", "TRACK": "a10g", "REQUESTED_TRACK": "",
+              "VS_PATH": "submissions/bob/plain.yaml",
+              "GITHUB_SHA": "89abcdef0123456789abcdef0123456789abcdef"}
 
 # COMMON.md's cross-part commands, with the options each workflow passes.
 EXPECTED_COMMANDS = {
@@ -38,7 +53,8 @@ EXPECTED_COMMANDS = {
         ["bot", "fetch-submission", "--pr", "$PR", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
          "--out", "$SUBMISSION_PATH"],
         ["bench", "$SUBMISSION_PATH", "--prompts", "both", "--track", "$TRACK",
-         "--out", "$RUNNER_TEMP/arena/result", "--engine-logs", "$RUNNER_TEMP/arena/engine-logs"]],
+         "--out", "$RUNNER_TEMP/arena/result", "--engine-logs", "$RUNNER_TEMP/arena/engine-logs",
+         "--vs", "$VS_PATH", "--vs-commit", "$GITHUB_SHA"]],
     ("bench.yml", "publish"): [
         ["bot", "publish", "--pr", "$PR", "--sha", "$SHA", "--path", "$SUBMISSION_PATH",
          "--result", "$RUNNER_TEMP/bench-result/result.json",
@@ -97,27 +113,55 @@ def test_the_cli_accepts_each_command_line_the_workflows_use(where, argv) -> Non
 
 
 def test_the_bench_workflow_takes_the_four_dispatch_inputs_and_nothing_else(workflows) -> None:
-    # Deliberately changed for tracks (issue 16): a fifth, optional input names the track.
+    # Deliberately changed for tracks (issue 16) and paired runs (issue 14): two optional
+    # inputs name the track and the other submission of a paired run.
     bench = workflows["bench.yml"]
     assert set(bench["on"]) == {"workflow_dispatch"}
     inputs = bench["on"]["workflow_dispatch"]["inputs"]
-    assert list(inputs) == ["pr", "sha", "path", "requested_by", "track"]
-    required = {k: v for k, v in inputs.items() if k != "track"}
+    assert list(inputs) == ["pr", "sha", "path", "requested_by", "track", "vs"]
+    required = {k: v for k, v in inputs.items() if k not in ("track", "vs")}
     assert all(spec["required"] is True and spec["type"] == "string" for spec in required.values())
     assert inputs["track"] == {"description": inputs["track"]["description"], "required": False,
                                "default": "", "type": "string"}
+    # A paired run (/bench vs) is optional: empty is a plain run.
+    assert inputs["vs"]["required"] is False and inputs["vs"]["default"] == ""
+
+
+def test_an_empty_vs_is_a_plain_run_and_a_paired_one_names_the_default_branch_file(
+        workflows) -> None:
+    from arena.cli import build_parser
+    from runner.commands import cmd_bench
+
+    parser = build_parser()
+    args = parser.parse_args(["bench", "x.yaml", "--vs", "", "--vs-commit", ""])
+    assert args.func is cmd_bench and not args.vs
+    steps = workflows["bench.yml"]["jobs"]["bench"]["steps"]
+    names = [s.get("name", "") for s in steps]
+    exists = next(s for s in steps if "paired submission is on the default branch" in
+                  s.get("name", ""))
+    # Checked before the approved file is written into the checkout (the default branch's
+    # own tree), and only for a paired run.
+    assert names.index(exists["name"]) < next(i for i, s in enumerate(steps)
+                                              if "fetch-submission" in str(s.get("run", "")))
+    assert exists["if"] == "inputs.vs != ''" and exists["env"] == {"VS_PATH": "${{ inputs.vs }}"}
+    assert '[ -f "$VS_PATH" ] && [ ! -L "$VS_PATH" ]' in exists["run"]
 
 
 def test_the_bench_run_title_carries_the_inputs_in_the_documented_grammar(workflows) -> None:
     run_name = workflows["bench.yml"]["run-name"]
-    assert run_name == RUN_NAME_TEMPLATE
-    rendered = re.sub(r"\$\{\{ inputs\.([a-z_]+) \}\}", lambda m: SAMPLE_INPUTS[m.group(1)], run_name)
+    assert run_name == RUN_NAME_TEMPLATE + RUN_NAME_SUFFIXES
+    rendered = render_run_name(run_name, SAMPLE_INPUTS)
     m = re.match(RUN_NAME_RE, rendered)
     assert m, rendered
     assert m.group("author") == "alice"
     assert {k: m.group(k) for k in SAMPLE_INPUTS} == SAMPLE_INPUTS
+    assert m.group("track") is None and m.group("vs") is None
+    # A paired run on a named track carries both, and the bot reads them back.
+    both = dict(SAMPLE_INPUTS, track="l4", vs="submissions/bob/plain.yaml")
+    m = re.match(RUN_NAME_RE, render_run_name(run_name, both))
+    assert m and m.group("track") == "l4" and m.group("vs") == "submissions/bob/plain.yaml"
     docs = (REPO / "docs" / "runner.md").read_text()
-    assert RUN_NAME_TEMPLATE in docs and RUN_NAME_RE in docs, (
+    assert RUN_NAME_TEMPLATE + RUN_NAME_SUFFIXES in docs and RUN_NAME_RE in docs, (
         "docs/runner.md must state the run title and its regular expression exactly")
 
 
@@ -127,21 +171,26 @@ def test_the_approval_gate_checks_inputs_as_the_run_title_grammar_expects(workfl
     (control.yml), whose title the quota parser leaves alone (a control is nobody's quota)."""
     script = workflows["bench.yml"]["jobs"]["approve"]["steps"][0]["run"]
     patterns = dict(re.findall(r'\[\[ "\$([A-Z_]+)" =~ (\S+) \]\]', script))
-    assert set(patterns) == {"PR", "SHA", "SUBMISSION_PATH", "REQUESTED_BY", "TRACK"}
+    assert set(patterns) == {"PR", "SHA", "SUBMISSION_PATH", "REQUESTED_BY", "TRACK", "VS_PATH"}
     good = {"PR": "42", "SHA": SAMPLE_INPUTS["sha"], "SUBMISSION_PATH": SAMPLE_INPUTS["path"],
-            "REQUESTED_BY": "maint-bob", "TRACK": "l4"}
+            "REQUESTED_BY": "maint-bob", "TRACK": "l4",
+            "VS_PATH": "submissions/arena-maintainers/plain.yaml"}
     bad = {"PR": ["00", "01", "-1", "4 2", "42; rm -rf /", ""], "SHA": ["main", SAMPLE_INPUTS["sha"][:39], SAMPLE_INPUTS["sha"].upper()],
            "SUBMISSION_PATH": ["submissions/alice/../x.yaml", "submissions/alice/a.yml",
                                "challenge.yaml", "submissions/alice/x.yaml\nrun: evil"],
            "REQUESTED_BY": ["-bob", "bob smith", "bob\n::set-env"],
            "TRACK": ["L4", "l4 gpu", "-l4", "l4\n::set-output", "a" * 41, "l4,self-hosted",
-                     "${{ github.token }}"]}
+                     "${{ github.token }}"],
+           "VS_PATH": ["submissions/bob/../x.yaml", "challenge.yaml", "/etc/passwd",
+                       "submissions/bob/x.yaml\nrun: evil", "submissions/bob/x.yml"]}
     assert re.fullmatch(patterns["TRACK"], "")  # empty: the challenge's first track
     for var, pattern in patterns.items():
         assert re.fullmatch(pattern, good[var]), (var, pattern)
         for value in bad[var]:
             assert not re.fullmatch(pattern, value), (var, value)
     assert re.fullmatch(patterns["PR"], "0")  # a control run
+    assert re.fullmatch(patterns["VS_PATH"], "")  # a plain run
+    assert '[ "$VS_PATH" != "$SUBMISSION_PATH" ]' in script  # never paired with itself
     control_title = (f"bench #0 submissions/arena-maintainers/bf16-baseline.yaml@"
                      f"{SAMPLE_INPUTS['sha']} by arena-control")
     assert not re.match(RUN_NAME_RE, control_title)
