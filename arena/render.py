@@ -10,7 +10,7 @@ from typing import Any
 
 from arena.result import (Block, Description, Fields, Items, Line, Note, Paragraph, Section,
                           Table)
-from arena.text import for_html, for_terminal, md_inline
+from arena.text import for_html, for_terminal, md_inline, md_words
 
 DESCRIPTION_FORMAT = "arena.result-description/1"
 
@@ -85,6 +85,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&!#])")
 
 
 def md_text(text: str) -> str:
+    """Arena's label or heading as literal Markdown: every markup character escaped."""
     return _MD_SPECIAL.sub(r"\\\1", for_terminal(text))
 
 
@@ -95,8 +96,8 @@ def _md(line: Line) -> str:
             out.append(md_inline(s.text, s.limit if s.limit is not None else 300))
         elif s.kind == "strong":
             out.append(f"**{md_text(s.text)}**")
-        else:
-            out.append(md_text(s.text))
+        else:  # arena's own words: a sentence as written, nothing in it acts as markup
+            out.append(md_words(s.text))
     return "".join(out)
 
 
@@ -129,11 +130,20 @@ def _md_block(b: Block) -> list[str]:
     raise TypeError(f"not a block: {b!r}")
 
 
-def to_markdown(d: Description, heading: str = "###") -> str:
-    """The description as GitHub Markdown (a comment, a digest entry)."""
-    lines = [f"{heading} {_md(d.title)}"]
-    for s in d.sections:
-        lines.append("")
+def to_markdown(d: Description, heading: str = "###",
+                sections: tuple[str, ...] | None = None) -> str:
+    """The description as GitHub Markdown (a comment, a digest entry). With `sections` (keys,
+    in the order given), only those sections and no title: a part of a page that has its own
+    heading (the bot's result comment)."""
+    if sections is None:
+        lines = [f"{heading} {_md(d.title)}"]
+        chosen = d.sections
+    else:
+        lines = []
+        chosen = tuple(s for k in sections if (s := d.section(k)) is not None)
+    for s in chosen:
+        if lines:
+            lines.append("")
         if s.title:
             lines += [f"**{md_text(s.title)}**", ""]
         for j, b in enumerate(s.blocks):

@@ -74,3 +74,17 @@ def md_block(text: str, info: str = "text") -> str:
     s = for_terminal_block(text)
     fence = "`" * max(3, _longest_backtick_run(s) + 1)
     return f"{fence}{info}\n{s}\n{fence}"
+
+
+# What could act as markup in a sentence of arena's own words: HTML, entities, links and images,
+# table pipes, backslashes. Emphasis characters stay (GitHub does not emphasise an intraword `_`,
+# and the bot's sentences use `code` on purpose), so a sentence reads as written.
+_MD_WORDS_SPECIAL = re.compile(r"([\\<>&\[\]|])")
+
+
+def md_words(text: str) -> str:
+    """A sentence of arena's own words (figures, check names it chose) for GitHub Markdown: one
+    line, no HTML, link, image, table cell break or @mention can come from it; `_` and code
+    spans stay as written. Text from a run is never shown this way: it is md_inline's."""
+    s = _MD_WORDS_SPECIAL.sub(r"\\\1", for_terminal(text.replace("\n", " ")))
+    return s.replace("@", "@\u2060")  # a word joiner: no mention, the same to a reader

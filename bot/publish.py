@@ -24,7 +24,8 @@ from typing import Any
 from arena import __version__, exitcodes
 from arena.challenge import Track, result_track
 from arena.problems import Problem
-from arena.result import result_errors, score_set
+from arena.render import to_markdown
+from arena.result import Result, describe, result_errors, score_set
 from arena.store import ResultsStore, result_relpath
 from arena.submission import LOGIN_RE, location, validate_file
 from bot import checks, comments, labels
@@ -38,7 +39,6 @@ from bot.results_branch import StoreWriteError, append_record, stored_text
 from bot.site import dispatch_site
 from bot.validation import api_patch_reader, base_index, parent_of
 from leaderboard.ranking import rank
-from runner.telemetry import throttle_note
 
 RESULT_KIND = "result"
 MAX_RESULT_BYTES = 2 * 1024 * 1024
@@ -331,36 +331,15 @@ def _fmt(x: Any, digits: int = 1) -> str:
     return code(str(x), 40)
 
 
-def result_table(doc: dict[str, Any]) -> list[str]:
-    sets = [s for s in ("public", "private") if s in doc["tps"]]
-    lines = ["| | " + " | ".join(f"{s} prompts" for s in sets) + " |",
-             "|---|" + "---|" * len(sets)]
-    if sets:
-        t = doc["tps"]
-        lines.append("| **tokens/s (median)** | " + " | ".join(
-            f"**{_fmt(t[s]['median'])}**" for s in sets) + " |")
-        lines.append("| stdev | " + " | ".join(_fmt(t[s]["stdev"], 2) for s in sets) + " |")
-        lines.append("| 95% CI | " + " | ".join(
-            f"{_fmt(t[s]['ci95'][0])} – {_fmt(t[s]['ci95'][1])}" for s in sets) + " |")
-        lines.append("| passes | " + " | ".join(str(len(t[s]["passes"])) for s in sets) + " |")
-        ppl = doc["ppl"]["sets"]
-        lines.append("| perplexity | " + " | ".join(
-            _fmt(ppl[s]["value"], 3) if s in ppl else "–" for s in sets) + " |")
-    lines.append("")
-    lines.append(f"Perplexity reference {_fmt(doc['ppl']['reference'], 3)}, cap "
-                 f"{_fmt(doc['ppl']['cap'], 3)}.")
-    return lines
+# The parts of a result's description (arena.result.describe) the result comment shows, in
+# order; the comment has its own heading, and its own lines for a paired run, the rank and the
+# file it was recorded as. The machine and timings are in the full JSON below them.
+COMMENT_SECTIONS = ("verdict", "speed", "notes", "checks", "speculative")
 
 
-def checks_table(doc: dict[str, Any]) -> list[str]:
-    if not doc["checks"]:
-        return []
-    icon = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "➖"}
-    lines = ["", "| Check | | What it found |", "|---|---|---|"]
-    for c in doc["checks"][:40]:
-        lines.append(f"| {code(c['name'], 64)} | {icon.get(c['status'], '')} {c['status']} | "
-                     f"{code(c['message'], 200)} |")
-    return lines
+def result_section(result: Result) -> str:
+    """The result's reasons, figures, notes and checks, as every front end describes them."""
+    return to_markdown(describe(result), sections=COMMENT_SECTIONS)
 
 
 def result_json_block(doc: dict[str, Any]) -> str:
@@ -407,28 +386,13 @@ def render(bot: Bot, pub: Publication, *, requested_by: str | None, rank: str | 
     run_link = f"[run {bot.run_id}]({run})" if run else "the run"
     head = f"### {TITLES[pub.outcome]}: {code(pub.submission_id, 104)}"
     doc = pub.result
-    if doc and pub.outcome is Outcome.VERIFIED:
-        s = score_set(doc)
-        head += f" — {_fmt(doc['tps'][s]['median'])} tokens/s ({s} prompts)"  # type: ignore
+    result = Result.from_json(doc, check=False) if doc else None  # checked by load_result
+    if result and pub.outcome is Outcome.VERIFIED:
+        head += f" — {_fmt(result.score_tps)} tokens/s ({result.score_set} prompts)"
     lines = [head, "", f"{mention(requested_by)}{run_link} of {code(pub.path)} at commit "
                        f"[`{short(pub.sha)}`]({bot.commit_url(pub.sha)})."]
-    if doc:
-        lines.append("")
-        if doc["reasons"]:
-            lines.append("**Why:**")
-            lines += [f"- {code(r['check'], 64)}: {code(r['message'], 300)}"
-                      for r in doc["reasons"][:20]]
-            lines.append("")
-        lines += result_table(doc)
-        lines += checks_table(doc)
-        spec = doc.get("speculative")
-        if spec and spec.get("acceptance_rate") is not None:
-            lines += ["", f"Speculative decoding ({code(str(spec.get('method')), 40)}): "
-                          f"acceptance rate {_fmt(spec['acceptance_rate'], 3)}, mean accepted "
-                          f"length {_fmt(spec.get('mean_accepted_length'), 2)}."]
-        note = throttle_note(doc.get("telemetry"))
-        if note:
-            lines += ["", f"> [!WARNING]\n> {note}"]
+    if doc and result:
+        lines += ["", result_section(result)]
         if rank:
             lines += ["", rank]
         if compared:
@@ -486,10 +450,9 @@ def _stage_words(stage: str | None) -> str:
 
 
 def _summary_line(pub: Publication) -> str:
-    doc = pub.result
-    if doc and pub.outcome is Outcome.VERIFIED:
-        s = score_set(doc)
-        return f"{pub.submission_id}: {doc['tps'][s]['median']:.1f} tokens/s ({s} prompts)"  # type: ignore
+    if pub.result and pub.outcome is Outcome.VERIFIED:
+        r = Result.from_json(pub.result, check=False)
+        return f"{pub.submission_id}: {r.score_tps:.1f} tokens/s ({r.score_set} prompts)"
     return f"{pub.submission_id}: {pub.outcome.value}"
 
 

@@ -160,3 +160,25 @@ def test_a_stored_result_reads_typed(tmp_path):
     stored = next(store.results())
     assert stored.result.submission.id == "alice/fast" and stored.result.score_tps == 201.0
     assert stored.result is stored.result  # read once
+
+
+def test_arenas_own_words_in_markdown_read_as_written_and_never_act_as_markup():
+    from arena.text import md_words
+    words = md_words("sw_thermal_slowdown (31 of 240) <img src=x onerror=1> [x](http://evil) "
+                     "![i](http://evil/i.png) @everyone a|b &amp; `/rerun`")
+    html = MarkdownIt("commonmark").enable("table").render(f"| {words} |\n|---|\n| x |")
+    assert "sw_thermal_slowdown (31 of 240)" in html  # an intraword _ is not escaped
+    assert "<code>/rerun</code>" in html  # arena's own code spans stay code
+    for bad in ("<img", "<a ", "@everyone", "<td>b"):
+        assert bad not in html, bad
+    assert "&amp;amp;" in html  # an entity is shown, not decoded
+
+
+def test_the_bots_result_section_is_the_description_in_markdown():
+    from bot.publish import COMMENT_SECTIONS, result_section
+    r = hostile_result()
+    md = result_section(r)
+    assert md == to_markdown(describe(r), sections=COMMENT_SECTIONS)
+    assert md_inline(HOSTILE, 600) in md and "\x1b" not in md
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    assert "<script>" not in html and "<a " not in html and "<strong>bold" not in html
