@@ -6,9 +6,11 @@ VENV ?= .venv
 demo: setup
 	$(VENV)/bin/arena demo
 
-# Two workers: the tests that use vLLM run together on one, everything else on the other
-# meanwhile (tests/conftest.py puts them in one xdist group). PYTEST_WORKERS=0 runs serially.
-PYTEST_WORKERS ?= 2
+# Serial by default: on two cores a second worker starves the vLLM tests' engines (a whole
+# run took 26 min with two workers against 18 serially, and a referee timed out). With
+# PYTEST_WORKERS=2 the tests that use vLLM run together on one worker, everything else on the
+# other (tests/conftest.py puts them in one xdist group): for machines with cores to spare.
+PYTEST_WORKERS ?= 0
 
 test:
 	scripts/setup.sh --test

@@ -32,6 +32,9 @@ from openapi_check import Description
 # expressions from the dispatch inputs): the fake names runs the way GitHub would.
 BENCH_RUN_NAME = "bench #${{ inputs.pr }} ${{ inputs.path }}@${{ inputs.sha }} by " \
                  "${{ inputs.requested_by }}"
+# ... followed by the optional inputs, only when given (the fake renders them in _run_name).
+BENCH_RUN_NAME_OPTIONAL = ("${{ inputs.track && format(' on {0}', inputs.track) || '' }}"
+                           "${{ inputs.vs && format(' vs {0}', inputs.vs) || '' }}")
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

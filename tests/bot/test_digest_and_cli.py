@@ -15,7 +15,7 @@ from arena.store import ResultsStore
 from bot import labels
 from bot.digest import FORMAT, build_digest, digest_for, update_digest
 from bot.quota import RUN_NAME, RUN_NAME_RE, compute_quota, run_name
-from fakegithub import BENCH_RUN_NAME
+from fakegithub import BENCH_RUN_NAME, BENCH_RUN_NAME_OPTIONAL
 from helpers import HOSTILE, assert_neutralized, make_result
 
 
@@ -87,7 +87,9 @@ def test_run_name_contract():
     workflow = ROOT / ".github" / "workflows" / "bench.yml"
     if workflow.exists():  # once the workflows land, their run-name must be this one
         import yaml
-        assert yaml.safe_load(workflow.read_text())["run-name"] == BENCH_RUN_NAME
+        # Deliberately extended for tracks and paired runs: the optional inputs follow.
+        assert (yaml.safe_load(workflow.read_text())["run-name"]
+                == BENCH_RUN_NAME + BENCH_RUN_NAME_OPTIONAL)
 
 
 def test_quota_arithmetic():

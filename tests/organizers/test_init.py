@@ -88,9 +88,9 @@ def test_its_tests_can_fail_an_unsafe_workflow(made, tmp_path):
     shutil.copytree(made, copy)
     bench = copy / ".github" / "workflows" / "bench.yml"
     text = bench.read_text()
-    text = text.replace("          SUBMISSION_PATH: ${{ inputs.path }}\n        run: >-\n"
+    text = text.replace("          VS_PATH: ${{ inputs.vs }}\n        run: >-\n"
                         "          arena bench",
-                        "          SUBMISSION_PATH: ${{ inputs.path }}\n"
+                        "          VS_PATH: ${{ inputs.vs }}\n"
                         "          HF_TOKEN: ${{ secrets.HF_TOKEN }}\n        run: >-\n"
                         "          arena bench", 1)
     assert "secrets.HF_TOKEN" in text
