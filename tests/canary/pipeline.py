@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -308,18 +309,46 @@ def processes_of(job_folders: Iterable[Path]) -> list[psutil.Process]:
 
 
 def kill_engine_core(job: "BenchJob") -> None:
-    """The engine's core process dies (as under the OOM killer) while the run is in a pass; its
-    API server is left to notice and fail the request in flight."""
-    core = []
-    for p in processes_of([job.tmp]):
-        try:
-            if "EngineCore" in p.name() or "EngineCore" in " ".join(p.cmdline()):
-                core.append(p)
-        except psutil.Error:
-            continue
-    for p in core:
-        p.send_signal(signal.SIGKILL)
-    job.faults.append(f"killed {len(core)} engine core process(es)")
+    """The engine's core process dies (as under the OOM killer) while the run is between its
+    public and its private pass; its API server is left to notice and fail the next request.
+    The runner is held (SIGSTOP) from the moment its progress line is read until the core is
+    gone, so that the death lands in the private pass however slow this machine is: without
+    the hold, a loaded machine finished the short private pass before the kill."""
+    assert job.proc is not None
+    job.proc.send_signal(signal.SIGSTOP)
+    try:
+        core = []
+        for p in processes_of([job.tmp]):
+            try:
+                if "EngineCore" in p.name() or "EngineCore" in " ".join(p.cmdline()):
+                    core.append(p)
+            except psutil.Error:
+                continue
+        for p in core:
+            p.send_signal(signal.SIGKILL)
+        alive = _outliving(core, timeout=60)
+        job.faults.append(f"killed {len(core)} engine core process(es)")
+        if alive:
+            job.faults.append(f"{len(alive)} engine core process(es) outlived SIGKILL for 60 s")
+    finally:
+        job.proc.send_signal(signal.SIGCONT)
+
+
+def _outliving(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """The processes still running after `timeout` seconds; a zombie (dead, its parent in the
+    sandbox not having reaped it yet) counts as gone."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for p in procs:
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+            except psutil.NoSuchProcess:
+                continue
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
 
 
 def zip_artifact(folder: Path, artifact: Path) -> Path:
