@@ -24,17 +24,17 @@ from leaderboard.ranking import (
     RunStatus,
     SubmissionState,
     TieRule,
-    instant,
     board_filter,
+    board_of,
+    instant,
     is_unstable,
     on_track,
     pareto_front,
-    rank,
-    records,
+    ranked,
+    records_of,
     run_status,
     scored_tps,
     submission_state,
-    tie_rule,
     verdicts_by_submission,
 )
 from arena.result import Result, score_set
@@ -269,11 +269,12 @@ def _build_track(
     docs = [d for _, d in results if targets(d["submission"]["id"])]
     board = board_filter(challenge, track.name)
     cid, noise = challenge.id, track.noise
-    entries = rank(docs, verdicts, noise=noise, **board)
-    author_entries = rank(docs, verdicts, noise=noise, by_author=True, **board)
-    rule = tie_rule(docs, verdicts, noise=noise, **board)
+    made = board_of(docs, verdicts, noise=noise, **board)  # read once, for all four below
+    entries = ranked(made)
+    author_entries = ranked(made, by_author=True)
+    rule = made.rule
     front = pareto_front(entries)
-    recs = records(docs, verdicts, **board)
+    recs = records_of(made.rankable)
     by_sub = verdicts_by_submission(verdicts)
     on_board = (board["hardware"], board["track"], board["default_track"])
 

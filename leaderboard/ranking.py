@@ -333,6 +333,35 @@ def _tie_rule(rankable: Sequence[Mapping[str, Any]], noise: Noise) -> TieRule:
     return tie_rule_from_noise(noise, groups.values())
 
 
+@dataclass(frozen=True)
+class Board:
+    """One board's runs, read once: the runs on its hardware and track (`here`), the subset
+    that may be ranked (verified, active) and the tie rule they give. `rank`, `tie_rule` and
+    `records` each read a board; a caller that wants several of them (the site's model) makes
+    the board once with `board_of` and passes it."""
+
+    here: list[Mapping[str, Any]]
+    rankable: list[Mapping[str, Any]]
+    rule: TieRule
+    noise: Noise
+
+
+def board_of(
+    results: Iterable[Mapping[str, Any]],
+    verdicts: Iterable[Mapping[str, Any]],
+    *,
+    hardware: str,
+    noise: Noise,
+    challenge_id: str | None = None,
+    track: str | None = None,
+    default_track: str | None = None,
+) -> Board:
+    """The board these results make (see `Board`)."""
+    here, rankable = _rankable_runs(results, verdicts, hardware, challenge_id, track,
+                                    default_track)
+    return Board(here, rankable, _tie_rule(rankable, noise), noise)
+
+
 def tie_rule(
     results: Iterable[Mapping[str, Any]],
     verdicts: Iterable[Mapping[str, Any]],
@@ -344,8 +373,8 @@ def tie_rule(
     default_track: str | None = None,
 ) -> TieRule:
     """The tie rule `rank` applies to these results (to describe it; `rank` computes its own)."""
-    _, rankable = _rankable_runs(results, verdicts, hardware, challenge_id, track, default_track)
-    return _tie_rule(rankable, noise)
+    return board_of(results, verdicts, hardware=hardware, noise=noise,
+                    challenge_id=challenge_id, track=track, default_track=default_track).rule
 
 
 def rank(
@@ -364,9 +393,14 @@ def rank(
     `noise` is the challenge's calibration (`Challenge.noise`, or its track's); `challenge_id`,
     when given, also keeps out results recorded for another challenge; `track` (with
     `default_track`, see `on_track` and `board_filter`) keeps the board to one track."""
-    here, rankable = _rankable_runs(results, verdicts, hardware, challenge_id, track,
-                                    default_track)
-    rule = _tie_rule(rankable, noise)
+    return ranked(board_of(results, verdicts, hardware=hardware, noise=noise,
+                           challenge_id=challenge_id, track=track, default_track=default_track),
+                  by_author=by_author)
+
+
+def ranked(b: Board, *, by_author: bool = False) -> list[Entry]:
+    """`rank` of a board made already."""
+    here, rankable, rule, noise = b.here, b.rankable, b.rule, b.noise
     first_seen: dict[tuple[str, str], tuple[dt.datetime, str]] = {}
     for r in here:
         key, t = _config_key(r), instant(r["started_at"])
@@ -469,6 +503,11 @@ def records(
     overshadowed may become records again. Only the leader's prompt set counts (private when
     any ranked run measured it), so a public-only number never reads as a record."""
     _, rankable = _rankable_runs(results, verdicts, hardware, challenge_id, track, default_track)
+    return records_of(rankable)
+
+
+def records_of(rankable: Sequence[Mapping[str, Any]]) -> list[Record]:
+    """`records` of a board's rankable runs (`Board.rankable`)."""
     if not rankable:
         return []
     lead_set = "private" if any(_set(r) == "private" for r in rankable) else "public"

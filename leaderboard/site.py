@@ -43,7 +43,7 @@ from arena.challenge import Challenge
 from arena.store import ResultsStore
 from leaderboard.load import ValidationCache, load_store, load_submission_files
 from leaderboard.model import STATUS_TEXT, STATUSES, SiteModel, SubmissionFile, build_model
-from leaderboard.pages import Build, Page
+from leaderboard.pages import Build, Doc, Page
 from leaderboard.pages import api as api_pages
 from leaderboard.pages import charts as charts_pages
 from leaderboard.pages import controls as controls_pages
@@ -95,10 +95,9 @@ class BuildReport:
 class Keys:
     """What page keys are made of, from the build's inputs: `board` changes with any of them
     (results, verdicts, submission files, control runs; the build's time is added to the keys
-    of the pages that show it), `docs` is each result document's digest by id()."""
+    of the pages that show it). Each result document's own digest is on it (`Doc.key`)."""
 
     board: bytes
-    docs: dict[int, bytes]
 
 
 def build_site(
@@ -146,6 +145,7 @@ def build_site(
         progress(f"  {len(files)} valid submission files; reading the results store")
         t = time.perf_counter()
         results, verdicts = load_store(ResultsStore(store_root), cache=cache, jobs=jobs)
+        results = keyed(results)
         if cache is not None:
             progress(f"  validation cache: {cache.hits} known, {cache.misses} checked")
             cache.save()
@@ -185,21 +185,26 @@ def build_site(
 
 
 def input_keys(model: SiteModel, files: Mapping[str, SubmissionFile],
-               results: Sequence[tuple[str, Mapping[str, Any]]],
+               results: Sequence[tuple[str, "Doc"]],
                verdicts: Sequence[Mapping[str, Any]]) -> Keys:
-    """The digests page keys are made of: each result document's (its content, marshalled:
-    plain JSON data) and the whole board's."""
-    docs = {id(d): hashlib.blake2b(marshal.dumps(d, 2), digest_size=16).digest()
-            for _, d in results}
+    """The digest of the whole board: every result document's (`keyed`), the verdicts, the
+    submission files and the control runs."""
     h = hashlib.blake2b(digest_size=20)
     for rel, d in results:
-        h.update(rel.encode() + b"\0" + docs[id(d)])
+        h.update(rel.encode() + b"\0" + d.key)
     h.update(marshal.dumps(list(verdicts), 2))
     for sid, f in files.items():
         h.update(f"\0{sid}\0{f.path}\0{f.text}\0{f.submission!r}".encode())
-    b = Build(model, None, Links(), 0, 0, doc_keys=docs)  # type: ignore[arg-type]
+    b = Build(model, None, Links(), 0, 0)  # type: ignore[arg-type]
     h.update(b.digest(model.controls))
-    return Keys(h.digest(), docs)
+    return Keys(h.digest())
+
+
+def keyed(results: Sequence[tuple[str, dict[str, Any]]]) -> list[tuple[str, Doc]]:
+    """The results, each document as a `Doc` carrying the digest of its content (marshalled:
+    plain JSON data), which page keys are made of."""
+    return [(rel, Doc(d, hashlib.blake2b(marshal.dumps(d, 2), digest_size=16).digest()))
+            for rel, d in results]
 
 
 def _staging_folder(out: Path) -> Path:
@@ -301,15 +306,12 @@ def render_site(model: SiteModel, out: Path, links: Links, *, page_size: int = P
     its pages' keys."""
     if keys is None:  # called on a model alone: nothing to tell its board's inputs by, so
         # its board-wide pages get keys no later build can match (they are never carried over)
-        docs = {id(r.doc): hashlib.blake2b(marshal.dumps(dict(r.doc), 2),
-                                           digest_size=16).digest() for r in model.runs}
-        keys = Keys(os.urandom(20), docs)
+        keys = Keys(os.urandom(20))
     # The model is millions of long-lived objects: keep the collector off them while pages
     # are listed and keyed (started() below does the same for the workers).
     gc.freeze()
     env = _site_env(model, links, csp)
-    b = Build(model, env, links, page_size, runs_page_size, board_key=keys.board,
-              doc_keys=keys.docs)
+    b = Build(model, env, links, page_size, runs_page_size, board_key=keys.board)
     (out / "assets").mkdir()
     for asset in ASSETS:
         shutil.copyfile(PACKAGE / "static" / asset, out / "assets" / asset)

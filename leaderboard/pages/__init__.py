@@ -50,7 +50,7 @@ class Page:
 @dataclass
 class Build:
     """What the families read: the model, the compiled templates, the links and settings,
-    and the digests the page keys are made of."""
+    and the digest of the whole board (page keys are made of it, or of `digest`)."""
 
     model: SiteModel
     env: jinja2.Environment
@@ -58,7 +58,6 @@ class Build:
     page_size: int
     runs_page_size: int
     board_key: bytes = b""  # every input of the model (results, verdicts, files, controls)
-    doc_keys: dict[int, bytes] = field(default_factory=dict)  # id(result document) -> digest
     _memo: dict[str, Any] = field(default_factory=dict)
 
     def page(self, template: str, path: str, *, key: Callable[[], bytes] | None = None,
@@ -79,23 +78,36 @@ class Build:
         return self._memo[name]
 
     def digest(self, *values: Any) -> bytes:
-        """A digest of plain values and model objects, result documents by their own digest
-        (so a page's key does not re-read every figure of its runs)."""
+        """A digest of plain values and model objects, result documents (`Doc`) by their own
+        digest (so a page's key does not re-read every figure of its runs)."""
         buf = io.BytesIO()
-        _KeyPickler(buf, self.doc_keys).dump(values)
+        _KeyPickler(buf).dump(values)
         return hashlib.blake2b(buf.getvalue(), digest_size=20).digest()
 
 
+class Doc(dict):  # type: ignore[type-arg]
+    """A result document that knows its digest (`key`, of its content): in a page's key it is
+    written as that digest, not figure by figure. The build reads every result into one."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, doc: dict, key: bytes):  # type: ignore[type-arg]
+        super().__init__(doc)
+        self.key = key
+
+
+def _doc_digest(key: bytes) -> None:  # what a Doc stands for in a key; never called
+    raise AssertionError("page keys are digested, never loaded")
+
+
 class _KeyPickler(pickle.Pickler):
-    def __init__(self, f: io.BytesIO, docs: dict[int, bytes]):
+    # A Doc by its digest: looked up by type in C, so the millions of other objects of a
+    # board's pages are written without a call into Python each.
+    dispatch_table = {Doc: lambda d: (_doc_digest, (d.key,))}
+
+    def __init__(self, f: io.BytesIO):
         super().__init__(f, protocol=5)
         # No memo: an object met twice is written twice, so the bytes depend on the values
         # alone, not on which objects happen to be shared (that differs between a build that
         # parsed its results and one that read them from the validation cache).
         self.fast = True
-        self._docs = docs
-
-    def persistent_id(self, obj: Any) -> Any:
-        if type(obj) is dict:
-            return self._docs.get(id(obj))
-        return None
