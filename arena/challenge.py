@@ -292,6 +292,9 @@ class Challenge:
     tracks: tuple[Track, ...] = ()
     # Where the tracks are declared (line, column), for messages about an unknown track.
     tracks_at: tuple[int, int] = field(default=(1, 1), repr=False, compare=False)
+    # The referee's environment on top of engine_env (challenge.yaml `referee_env`): settings
+    # for the trusted stock engine only, never a submission's.
+    referee_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -392,7 +395,7 @@ _TOP = {
                  "engine_args", "tags", "maintainers"],
     # One of hardware (one track) and tracks (several) is required: _parse_tracks checks it.
     "optional": ["hardware", "tracks", "summary", "models", "submissions_dir",
-                 "engine_defaults", "engine_env", "limits", "sandbox", "logs", "controls"],
+                 "engine_defaults", "engine_env", "referee_env", "limits", "sandbox", "logs", "controls"],
 }
 
 
@@ -456,12 +459,14 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class EngineSetup:
-    """engines, engine_args, engine_defaults and engine_env: what may run, and how."""
+    """engines, engine_args, engine_defaults, engine_env and referee_env: what may run, and
+    how."""
 
     engines: Mapping[str, EngineRule]
     args: Mapping[str, ArgSpec]
     defaults: Mapping[str, Any]
     env: Mapping[str, str]
+    referee_env: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -527,7 +532,7 @@ def _parse(c: Checker, d: Any, path: Path) -> Challenge | None:
         startup_timeout_s=timeouts.startup_s, request_timeout_s=timeouts.request_s,
         run_timeout_s=timeouts.run_s,
         engines=setup.engines, engine_args=setup.args, engine_defaults=setup.defaults,
-        engine_env=setup.env,
+        engine_env=setup.env, referee_env=setup.referee_env,
         tags=people.tags, maintainers=people.maintainers,
         max_submission_bytes=limits.submission_bytes, raw=d,
         sandbox=sandbox or Sandbox(), logs_key=logs.maintainers_key,
@@ -701,18 +706,24 @@ def _parse_engine_setup(c: Checker, d: Mapping[str, Any]) -> EngineSetup:
             if k not in engine_args:
                 c.problem(("engine_defaults", k), "must be one of the allowed engine_args.",
                           at_key=True)
-    engine_env = d.get("engine_env", {})
-    if c.mapping(("engine_env",), engine_env, closed=False):
-        for k, v in engine_env.items():
-            if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(k)):
-                c.problem(("engine_env", k), "must be an environment variable name.", at_key=True)
-            elif str(k) in ("VLLM_PLUGINS", "HF_HUB_OFFLINE", "VLLM_CACHE_ROOT"):
-                c.problem(("engine_env", k), "is set by the harness.", at_key=True)
-            else:
-                c.string(("engine_env", k), v, min_len=0, max_len=500)
     defaults = dict(engine_defaults) if isinstance(engine_defaults, dict) else {}
-    env = {k: str(v) for k, v in engine_env.items()} if isinstance(engine_env, dict) else {}
-    return EngineSetup(engines, engine_args, defaults, env)
+    return EngineSetup(engines, engine_args, defaults, _parse_env(c, d, "engine_env"),
+                       _parse_env(c, d, "referee_env"))
+
+
+def _parse_env(c: Checker, d: Mapping[str, Any], section: str) -> dict[str, str]:
+    """engine_env (every engine's environment) or referee_env (the referee's, on top)."""
+    env = d.get(section, {})
+    if not c.mapping((section,), env, closed=False):
+        return {}
+    for k, v in env.items():
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(k)):
+            c.problem((section, k), "must be an environment variable name.", at_key=True)
+        elif str(k) in ("VLLM_PLUGINS", "HF_HUB_OFFLINE", "VLLM_CACHE_ROOT"):
+            c.problem((section, k), "is set by the harness.", at_key=True)
+        else:
+            c.string((section, k), v, min_len=0, max_len=500)
+    return {k: str(v) for k, v in env.items()}
 
 
 def _parse_people(c: Checker, d: Mapping[str, Any]) -> People:

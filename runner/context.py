@@ -55,13 +55,16 @@ class ServeSpec:
     overlay: Path | None = None  # a patched copy of the engine package (runner.overlay)
     scratch_bytes: int = 4 << 30
 
-    def for_referee(self, startup_timeout: float) -> "ServeSpec":
+    def for_referee(self, startup_timeout: float,
+                    env: Mapping[str, str] | None = None) -> "ServeSpec":
         """The referee's spec: the same checkpoint and arguments, stock engine (no patch), no
-        speculative decoding, its own folder."""
+        speculative decoding, its own folder; `env` (the challenge's referee_env) on top of the
+        engine environment."""
         args = {k: v for k, v in self.engine_args.items() if k != "speculative_config"}
         return dataclasses.replace(self, engine_args=args, role=REFEREE, drafter_path=None,
                                    overlay=None, workdir=self.workdir.parent / REFEREE,
-                                   startup_timeout=startup_timeout)
+                                   startup_timeout=startup_timeout,
+                                   engine_env={**self.engine_env, **(env or {})})
 
 
 ServeFn = Callable[[ServeSpec], "Server"]

@@ -29,7 +29,7 @@ class RefereeFailure(ServerError):
 def referee(run: Run, checks: Sequence[RunCheck]) -> None:
     ch = run.plan.challenge
     assert run.spec is not None
-    spec = run.spec.for_referee(min(ch.startup_timeout_s, run.left()))
+    spec = run.spec.for_referee(min(ch.startup_timeout_s, run.left()), ch.referee_env)
     run.progress("referee: starting stock vLLM on the same checkpoint (speculative decoding "
                  "off, no patch) in its own sandbox")
     ts = time.monotonic()

@@ -108,8 +108,9 @@ def shared_server(what: str, model_path: Path, engine_args: dict, challenge: Cha
     it: yields the ready server, then stops it and checks that nothing was left behind."""
     from runner.server import VllmServer
 
+    # The referee's environment too: most tests put this server in the referee's seat.
     server = VllmServer.build(model_path, engine_args, workdir=work, seed=challenge.seed,
-                              engine_env=challenge.engine_env)
+                              engine_env={**challenge.engine_env, **challenge.referee_env})
     server.start()
     try:
         server.wait_ready(challenge.startup_timeout_s)

@@ -153,7 +153,8 @@ def start_referee(challenge: Any, model_dir: Path, work: Path, say: Callable[[st
     say("   starting the referee (stock vLLM, the challenge's defaults, its own sandbox), "
         "shared by every run below")
     spec = ServeSpec(model_dir, "vllm", installed_engine_version() or "",
-                     referee_args(challenge, {}), challenge.engine_env, challenge.seed, work,
+                     referee_args(challenge, {}),
+                     {**challenge.engine_env, **challenge.referee_env}, challenge.seed, work,
                      challenge.startup_timeout_s, (), lambda m: say(f"   {m}"), role=REFEREE,
                      scratch_bytes=challenge.sandbox.scratch_mib << 20)
     return serve_with_vllm(spec)

@@ -99,6 +99,11 @@ def test_plain_serving_passes_every_check(tiny_server, demo_challenge, prompt_se
     assert_honest(doc)
     # The submission's seat is only timed; the referee is asked for every quality figure.
     assert [s.role for s in specs] == [SUBMISSION, REFEREE]
+    # The challenge's referee_env reaches the referee only, on top of the engine environment.
+    submission, referee = specs
+    assert demo_challenge.referee_env
+    assert dict(referee.engine_env) == {**demo_challenge.engine_env, **demo_challenge.referee_env}
+    assert dict(submission.engine_env) == dict(demo_challenge.engine_env)
 
 
 def test_ngram_speculative_decoding_passes_every_check(ngram_server, tiny_server,
