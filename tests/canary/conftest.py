@@ -122,7 +122,8 @@ def scanner(private_set: PrivateSet) -> CanaryScanner:
 
 
 @pytest.fixture(scope="module")
-def journey(tmp_path_factory, tiny_model, private_set: PrivateSet) -> Iterator[Journey]:
+def journey(tmp_path_factory, tiny_model, tiny_server,
+            private_set: PrivateSet) -> Iterator[Journey]:
     work = tmp_path_factory.mktemp("canary-journey")
     outbox = Outbox()
     # The GitHub-hosted jobs' checkout, and the runner's (where the fetched file lands).
@@ -154,8 +155,11 @@ def journey(tmp_path_factory, tiny_model, private_set: PrivateSet) -> Iterator[J
                           ["bot", "fetch-submission", "--pr", str(pr.number), "--sha", pr.sha,
                            "--path", pr.path, "--out", pr.path],
                           actions.github_env("read-token", pr.run_id), cwd=runner_checkout)
+        # Alice's run is judged by the shared plain server, given as a running referee (as the
+        # demo shares one): the referee's own start-up would add a minute here, and the channels
+        # a result leaves by are the same.
         jobs["alice"] = BenchJob("alice", prs["alice"].path, work / "runner-alice",
-                                 work / "runner-alice" / "result")
+                                 work / "runner-alice" / "result", referee_socket=tiny_server.uds)
         jobs["bob"] = BenchJob(
             "bob", prs["bob"].path, work / "runner-bob", work / "runner-bob" / "result",
             fault_when=lambda line: "timed pass 1/" in line and "(public)" in line,

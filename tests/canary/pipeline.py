@@ -233,6 +233,8 @@ class BenchJob:
     out: Path
     fault_when: Callable[[str], bool] | None = None
     fault: Callable[["BenchJob"], None] | None = None
+    # A running referee to judge by (`arena bench --referee-socket`), as the demo shares one.
+    referee_socket: str | None = None
     proc: subprocess.Popen[str] | None = None
     stderr_lines: list[str] = field(default_factory=list)
     stdout_chunks: list[str] = field(default_factory=list)
@@ -248,7 +250,8 @@ class BenchJob:
                                ARENA_CHALLENGE=str(checkout / "challenge.yaml"))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "arena", "bench", self.submission, "--prompts", "both",
-             "--out", str(self.out)],
+             "--out", str(self.out),
+             *(["--referee-socket", self.referee_socket] if self.referee_socket else [])],
             cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)
         self._readers = [threading.Thread(target=self._read, daemon=True),
