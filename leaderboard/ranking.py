@@ -362,19 +362,11 @@ def board_of(
     return Board(here, rankable, _tie_rule(rankable, noise), noise)
 
 
-def tie_rule(
-    results: Iterable[Mapping[str, Any]],
-    verdicts: Iterable[Mapping[str, Any]],
-    *,
-    hardware: str,
-    noise: Noise,
-    challenge_id: str | None = None,
-    track: str | None = None,
-    default_track: str | None = None,
-) -> TieRule:
-    """The tie rule `rank` applies to these results (to describe it; `rank` computes its own)."""
-    return board_of(results, verdicts, hardware=hardware, noise=noise,
-                    challenge_id=challenge_id, track=track, default_track=default_track).rule
+def tie_rule(results: Iterable[Mapping[str, Any]], verdicts: Iterable[Mapping[str, Any]],
+             **board: Any) -> TieRule:
+    """The tie rule `rank` applies to these results (to describe it). The keywords are
+    `board_of`'s: hardware, noise, and optionally challenge_id, track, default_track."""
+    return board_of(results, verdicts, **board).rule
 
 
 def rank(
