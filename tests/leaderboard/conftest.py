@@ -133,3 +133,25 @@ def make_hostile_challenge(root: Path) -> tuple[Path, Path]:
         cfg={"model": {"id": 7, "revision": 12345678901234567890}, "engine": {
             "name": "vllm", "version": "0.32.0", "args": {"nested": {"deep": [1, {"x": None}]}}}}))
     return path, root / "store"
+
+
+def plain_and_child(tmp_path: Path, candidate: Callable[[str, dict], dict]
+                    ) -> tuple[Path, Path, dict, dict]:
+    """A challenge folder with arena-maintainers/plain and its child alice/ngram-k4 (a longer
+    max_model_len), plain's run, and `candidate(hardware, plain's run)` as the child's run:
+    (challenge.yaml, the store, plain's run, the child's)."""
+    from arena.challenge import load_challenge
+
+    root = tmp_path / "ch"
+    ch = sample.challenge_folder(root)
+    store = ResultsStore(root / "store")
+    sample.write_submission(root, "arena-maintainers", "plain", description="plain")
+    sample.write_submission(root, "alice", "ngram-k4", description="ngram k=4",
+                            parent="arena-maintainers/plain", args={"max_model_len": 4097})
+    hw = load_challenge(ch).hardware
+    plain = sample.make_result("arena-maintainers/plain", started_at=at(1), hardware=hw,
+                               private=(200.0, 201.0, 202.0), ppl=2.31)
+    cand = candidate(hw, plain)
+    store.append_result(plain)
+    store.append_result(cand)
+    return ch, root / "store", plain, cand

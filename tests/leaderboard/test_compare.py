@@ -22,7 +22,7 @@ from arena.stats import TieRule, diff_interval, t_quantile
 from leaderboard.compare import compare_runs, comparisons
 from leaderboard.ranking import rank, tie_rule
 
-from conftest import at, own_config  # noqa: E402
+from conftest import at, own_config, plain_and_child  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CHALLENGE = load_challenge(REPO / "challenge.yaml")
@@ -122,22 +122,9 @@ def test_against_parent_and_leader_and_the_leader_against_the_runner_up():
 
 @pytest.fixture
 def lineage(tmp_path):
-    root = tmp_path / "ch"
-    ch = sample.challenge_folder(root)
-    store = ResultsStore(root / "store")
-    sample.write_submission(root, "arena-maintainers", "plain", description="plain")
-    sample.write_submission(root, "alice", "ngram-k4", description="ngram k=4",
-                            parent="arena-maintainers/plain",
-                            args={"max_model_len": 4097})
-    hw = load_challenge(ch).hardware
-    plain = sample.make_result("arena-maintainers/plain", started_at=at(1), hardware=hw,
-                               private=(200.0, 201.0, 202.0), ppl=2.31)
-    cand = sample.make_result("alice/ngram-k4", started_at=at(2), hardware=hw,
-                              private=(240.0, 242.0, 244.0), ppl=2.33,
-                              cfg=sample.config(args={"max_model_len": 4097}))
-    store.append_result(plain)
-    store.append_result(cand)
-    return ch, root / "store", plain, cand
+    return plain_and_child(tmp_path, lambda hw, plain: sample.make_result(
+        "alice/ngram-k4", started_at=at(2), hardware=hw, private=(240.0, 242.0, 244.0),
+        ppl=2.33, cfg=sample.config(args={"max_model_len": 4097})))
 
 
 def test_the_submission_page_and_the_api_show_the_comparison(lineage, tmp_path):

@@ -16,14 +16,13 @@ import pytest
 from arena.challenge import load_challenge
 from arena.result import validate_result
 from arena.stats import paired_interval
-from arena.store import ResultsStore
 from leaderboard import api, site
 from leaderboard.compare import compare_runs, comparisons, diff_interval
 from leaderboard.ranking import TieRule, rank, tie_rule
 from runner.paired import abba, paired_block
 from tests.support import sample
 
-from conftest import at  # noqa: E402
+from conftest import at, plain_and_child  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CHALLENGE = load_challenge(REPO / "challenge.yaml")
@@ -136,19 +135,8 @@ def test_abba_cancels_a_linear_drift():
 
 @pytest.fixture
 def lineage(tmp_path):
-    root = tmp_path / "ch"
-    ch = sample.challenge_folder(root)
-    store = ResultsStore(root / "store")
-    sample.write_submission(root, "arena-maintainers", "plain", description="plain")
-    sample.write_submission(root, "alice", "ngram-k4", description="ngram k=4",
-                            parent="arena-maintainers/plain", args={"max_model_len": 4097})
-    hw = load_challenge(ch).hardware
-    plain = sample.make_result("arena-maintainers/plain", started_at=at(1), hardware=hw,
-                               private=(200.0, 201.0, 202.0), ppl=2.31)
-    cand = paired_result(hardware=hw, against_cfg=plain["submission"]["config"])
-    store.append_result(plain)
-    store.append_result(cand)
-    return ch, root / "store", plain, cand
+    return plain_and_child(tmp_path, lambda hw, plain: paired_result(
+        hardware=hw, against_cfg=plain["submission"]["config"]))
 
 
 def test_the_submission_page_and_the_api_say_paired(lineage, tmp_path):
