@@ -12,6 +12,7 @@ Pareto front and the records. Loading (files, the store) lives in `leaderboard.l
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -79,6 +80,12 @@ class RunView:
     ranked: bool = False  # the run that gives its submission its place in the ranking
     unstable: bool = False  # its passes scatter more than the calibrated run-to-run noise
     drift: str | None = None  # measured on a runner whose control drifted (leaderboard.controls)
+
+    @functools.cached_property
+    def result(self) -> Result:
+        """The run's typed result (arena.result.Result), read when first asked for: a board of
+        10,000 submissions has some 30,000 runs, and a warm build shows almost none of them."""
+        return Result.from_json(self.doc, check=False)  # validated when it was loaded
 
 
 @dataclass(frozen=True)
@@ -162,9 +169,10 @@ class SubmissionView:
         """Where the time goes in its ranked run (else its latest verified run here), when the
         runner reported it (leaderboard.breakdown)."""
         from leaderboard.breakdown import breakdown
-        doc = self.entry.result if self.entry else next(
-            (r.doc for r in self.runs if r.here and r.status == "verified"), None)
-        return breakdown(Result.from_json(doc, check=False)) if doc is not None else None
+        if self.entry:
+            return breakdown(Result.from_json(self.entry.result, check=False))
+        run = next((r for r in self.runs if r.here and r.status == "verified"), None)
+        return breakdown(run.result) if run is not None else None
 
     @property
     def best_run(self) -> RunView | None:
@@ -172,7 +180,8 @@ class SubmissionView:
 
     @property
     def pr(self) -> int | None:
-        """The pull request of its most recent run that names one."""
+        """The pull request of its most recent run that names one. Read from the documents, not
+        the typed results: the JSON API asks it of every submission on every build."""
         for r in self.runs:
             pr = (r.doc.get("provenance") or {}).get("pr")
             if pr:
@@ -303,7 +312,7 @@ def _build_track(
     for sid in sorted(set(files) | set(runs_of)):
         f = files.get(sid)
         mine = runs_of.get(sid, [])
-        cfg = f.submission.config() if f else (mine[0].doc["submission"]["config"] if mine
+        cfg = f.submission.config() if f else (mine[0].result.submission.config if mine
                                                else None)
         state = submission_state(sid, by_sub.get(sid, ()))
         author, name = sid.split("/", 1)
