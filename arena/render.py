@@ -155,20 +155,38 @@ def to_markdown(d: Description, heading: str = "###",
 
 # -- HTML ----------------------------------------------------------------------------------------
 
+# Escaped texts, remembered: a site shows the same few (check names, statuses, messages) on
+# tens of thousands of cards. Bounded, so that a long-lived process does not keep them all.
+_ESCAPED: dict[str, str] = {}
+_REMEMBER = 100_000
+
+
+def _esc(text: str) -> str:
+    done = _ESCAPED.get(text)
+    if done is None:
+        if len(_ESCAPED) >= _REMEMBER:
+            _ESCAPED.clear()
+        done = _ESCAPED[text] = for_html(text)
+    return done
+
+
 def _html(line: Line) -> str:
     out = []
     for s in line:
         text = s.text
         if s.limit is not None and len(text) > s.limit:
             text = text[: max(0, s.limit - 1)] + "…"
-        if s.kind == "value":
-            out.append(f"<code>{for_html(text)}</code>")
-        elif s.kind == "strong":
-            out.append(f"<strong>{for_html(text)}</strong>")
-        elif s.kind == "status":
-            out.append(f'<span class="badge st-{for_html(text)}">{for_html(text)}</span>')
+        kind = s.kind
+        if kind == "value":
+            out.append(f"<code>{_esc(text)}</code>")
+        elif kind == "text":
+            out.append(_esc(text))
+        elif kind == "strong":
+            out.append(f"<strong>{_esc(text)}</strong>")
+        elif kind == "status":
+            out.append(f'<span class="badge st-{_esc(text)}">{_esc(text)}</span>')
         else:
-            out.append(for_html(text))
+            out.append(_esc(text))
     return "".join(out)
 
 

@@ -111,17 +111,22 @@ def _nested(value: Any) -> str:
                      for k, v in dataclasses.asdict(value).items() if v is not None)
 
 
+_NESTED = frozenset({"referee", "sandbox", "patch"})
+
+
 def _fingerprint_dl(fp: Fingerprint) -> Markup:
     parts = []
     for k in _FINGERPRINT_ORDER:
         v = getattr(fp, k)
+        if v is None:
+            continue
         if k == "prompt_sets":
             for ps, h in v.items():
                 parts.append(f"<dt>{_clean(ps)} prompts</dt><dd class=\"mono\">{_clean(h)}</dd>")
-        elif v is not None:
+        else:
             mono = ' class="mono"' if k.endswith("sha256") else ""
-            shown = _nested(v) if dataclasses.is_dataclass(v) else v
-            parts.append(f"<dt>{_clean(k.replace('_', ' '))}</dt><dd{mono}>{_clean(shown)}</dd>")
+            parts.append(f"<dt>{_clean(k.replace('_', ' '))}</dt><dd{mono}>"
+                         f"{_clean(_nested(v) if k in _NESTED else v)}</dd>")
     return Markup("".join(parts))
 
 
