@@ -169,9 +169,11 @@ class SubmissionView:
         """Where the time goes in its ranked run (else its latest verified run here), when the
         runner reported it (leaderboard.breakdown)."""
         from leaderboard.breakdown import breakdown
-        if self.entry:
+        run = self.best_run if self.entry else None  # the ranked run: its card reads it too
+        if self.entry and run is None:  # a model built by hand
             return breakdown(Result.from_json(self.entry.result, check=False))
-        run = next((r for r in self.runs if r.here and r.status == "verified"), None)
+        if run is None:
+            run = next((r for r in self.runs if r.here and r.status == "verified"), None)
         return breakdown(run.result) if run is not None else None
 
     @property

@@ -111,22 +111,21 @@ def _nested(value: Any) -> str:
                      for k, v in dataclasses.asdict(value).items() if v is not None)
 
 
-_NESTED = frozenset({"referee", "sandbox", "patch"})
+# Each field: its label, its <dd>'s attributes, and whether it is a nested record.
+_FINGERPRINT_FIELDS = tuple(
+    (k, _clean(k.replace("_", " ")), ' class="mono"' if k.endswith("sha256") else "",
+     k in ("referee", "sandbox", "patch")) for k in _FINGERPRINT_ORDER)
 
 
 def _fingerprint_dl(fp: Fingerprint) -> Markup:
     parts = []
-    for k in _FINGERPRINT_ORDER:
+    for k, label, attrs, nested in _FINGERPRINT_FIELDS:
         v = getattr(fp, k)
-        if v is None:
-            continue
         if k == "prompt_sets":
             for ps, h in v.items():
                 parts.append(f"<dt>{_clean(ps)} prompts</dt><dd class=\"mono\">{_clean(h)}</dd>")
-        else:
-            mono = ' class="mono"' if k.endswith("sha256") else ""
-            parts.append(f"<dt>{_clean(k.replace('_', ' '))}</dt><dd{mono}>"
-                         f"{_clean(_nested(v) if k in _NESTED else v)}</dd>")
+        elif v is not None:
+            parts.append(f"<dt>{label}</dt><dd{attrs}>{_clean(_nested(v) if nested else v)}</dd>")
     return Markup("".join(parts))
 
 
