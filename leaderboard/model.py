@@ -289,6 +289,9 @@ def _build_track(
     by_sub = verdicts_by_submission(verdicts)
     on_board = (board["hardware"], board["track"], board["default_track"])
 
+    # Every run of the board, on every build: read from the documents, as the ranking reads
+    # them (leaderboard.ranking), with what the lists need. A page that shows a run reads it
+    # typed (RunView.result), then only.
     runs: list[RunView] = []
     for rel, doc in results:
         sid = doc["submission"]["id"]
