@@ -317,7 +317,7 @@ def _build_track(
     for sid in sorted(set(files) | set(runs_of)):
         f = files.get(sid)
         mine = runs_of.get(sid, [])
-        cfg = f.submission.config() if f else (mine[0].result.submission.config if mine
+        cfg = f.submission.config() if f else (mine[0].doc["submission"]["config"] if mine
                                                else None)
         state = submission_state(sid, by_sub.get(sid, ()))
         author, name = sid.split("/", 1)
