@@ -12,7 +12,6 @@ Pareto front and the records. Loading (files, the store) lives in `leaderboard.l
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -81,11 +80,14 @@ class RunView:
     unstable: bool = False  # its passes scatter more than the calibrated run-to-run noise
     drift: str | None = None  # measured on a runner whose control drifted (leaderboard.controls)
 
-    @functools.cached_property
+    @property
     def result(self) -> Result:
-        """The run's typed result (arena.result.Result), read when first asked for: a board of
-        10,000 submissions has some 30,000 runs, and a warm build shows almost none of them."""
-        return Result.from_json(self.doc, check=False)  # validated when it was loaded
+        """The run's typed result (arena.result.Result), read from its document when asked for
+        (it was validated when it was loaded): a board of 10,000 submissions has some 30,000
+        runs, and a warm build shows almost none of them. Not kept: a page that shows a run
+        reads it once, and 30,000 typed results kept alive through a full build cost the
+        garbage collector more than reading them (each is some sixty objects)."""
+        return Result.from_json(self.doc, check=False)
 
 
 @dataclass(frozen=True)
@@ -169,11 +171,9 @@ class SubmissionView:
         """Where the time goes in its ranked run (else its latest verified run here), when the
         runner reported it (leaderboard.breakdown)."""
         from leaderboard.breakdown import breakdown
-        run = self.best_run if self.entry else None  # the ranked run: its card reads it too
-        if self.entry and run is None:  # a model built by hand
+        if self.entry:
             return breakdown(Result.from_json(self.entry.result, check=False))
-        if run is None:
-            run = next((r for r in self.runs if r.here and r.status == "verified"), None)
+        run = next((r for r in self.runs if r.here and r.status == "verified"), None)
         return breakdown(run.result) if run is not None else None
 
     @property

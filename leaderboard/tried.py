@@ -91,7 +91,7 @@ def rows_from_model(model: Any) -> list[TriedRow]:
         else:
             outcome = s.status
             if outcome == "invalid" and here:
-                detail = _failed_check(here[0].result, here[0].reasons)  # typed: read once
+                detail = _failed_check(here[0].result, here[0].reasons)
             elif outcome == "error" and here:
                 detail = (here[0].reasons or ("the engine did not produce a measurement",))[0]
         if s.entry is not None:

@@ -70,12 +70,16 @@ def test_a_maintainers_decision_shows_the_maintainers_reason(challenge, verdict)
         in card
 
 
-def test_a_build_reads_a_run_typed_only_for_a_page_that_shows_it(challenge):
+def test_a_build_reads_a_run_typed_only_for_a_page_that_shows_it(challenge, monkeypatch):
     docs = [sample.make_result(f"u{i}/s", run_id=f"r{i}") for i in range(30)]
+    read: list[str] = []
+    original = Result.from_json.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(Result, "from_json", classmethod(
+        lambda cls, doc, **kw: read.append(doc["run_id"]) or original(cls, doc, **kw)))
     model = model_of(challenge, docs)
     api.runs_doc(model, page_path)
     api.submissions_doc(model, page_path)
     api.leaderboard_doc(model, page_path)
-    assert not any("result" in vars(r) for r in model.runs)  # nothing parsed yet
+    assert read == []  # the model, the JSON API: no run read typed
     _run_card(model.runs[0], Links())
-    assert [r.run_id for r in model.runs if "result" in vars(r)] == [model.runs[0].run_id]
+    assert read == [model.runs[0].run_id]  # its card: that run, once
