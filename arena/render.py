@@ -6,7 +6,7 @@ from a run (names, messages) never acts as markup or moves a terminal's cursor."
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Mapping
 
 from arena.result import (Block, Description, Fields, Items, Line, Note, Paragraph, Section,
                           Table)
@@ -155,32 +155,59 @@ def to_markdown(d: Description, heading: str = "###",
 
 # -- HTML ----------------------------------------------------------------------------------------
 
+# Escaped texts, remembered: a site shows the same few (check names, statuses, messages) on
+# tens of thousands of cards. Bounded, so that a long-lived process does not keep them all.
+_ESCAPED: dict[str, str] = {}
+_REMEMBER = 100_000
+
+
+def _esc(text: str) -> str:
+    done = _ESCAPED.get(text)
+    if done is None:
+        if len(_ESCAPED) >= _REMEMBER:
+            _ESCAPED.clear()
+        done = _ESCAPED[text] = for_html(text)
+    return done
+
+
 def _html(line: Line) -> str:
     out = []
     for s in line:
         text = s.text
         if s.limit is not None and len(text) > s.limit:
             text = text[: max(0, s.limit - 1)] + "…"
-        if s.kind == "value":
-            out.append(f"<code>{for_html(text)}</code>")
-        elif s.kind == "strong":
-            out.append(f"<strong>{for_html(text)}</strong>")
+        kind = s.kind
+        if kind == "value":
+            out.append(f"<code>{_esc(text)}</code>")
+        elif kind == "text":
+            out.append(_esc(text))
+        elif kind == "strong":
+            out.append(f"<strong>{_esc(text)}</strong>")
+        elif kind == "status":
+            out.append(f'<span class="badge st-{_esc(text)}">{_esc(text)}</span>')
         else:
-            out.append(for_html(text))
+            out.append(_esc(text))
     return "".join(out)
 
 
-def _html_block(b: Block) -> str:
+def _cls(*names: str | None) -> str:
+    shown = " ".join(for_html(n) for n in names if n)
+    return f' class="{shown}"' if shown else ""
+
+
+def _html_block(b: Block, cls: str | None = None) -> str:
+    """One block as HTML; `cls`, a CSS class the page adds to the block's element."""
     if isinstance(b, Fields):
-        return "<dl>" + "".join(f"<dt>{for_html(label)}</dt><dd>{_html(line)}</dd>"
-                                for label, line in b.rows) + "</dl>"
+        return f"<dl{_cls(cls)}>" + "".join(f"<dt>{for_html(label)}</dt><dd>{_html(line)}</dd>"
+                                            for label, line in b.rows) + "</dl>"
     if isinstance(b, Items):
-        return "<ul>" + "".join(f"<li>{_html(line)}</li>" for line in b.lines) + "</ul>"
+        return f"<ul{_cls(cls)}>" + "".join(f"<li>{_html(line)}</li>" for line in b.lines) \
+            + "</ul>"
     if isinstance(b, Table):
         def cell(tag: str, j: int, content: str) -> str:
-            cls = ' class="num"' if b.align[j] == "right" else ""
-            return f"<{tag}{cls}>{content}</{tag}>"
-        parts = ["<table>"]
+            c = ' class="num"' if b.align[j] == "right" else ""
+            return f"<{tag}{c}>{content}</{tag}>"
+        parts = [f"<table{_cls(cls)}>"]
         if b.header:
             parts.append("<thead><tr>" + "".join(cell("th", j, for_html(h))
                                                   for j, h in enumerate(b.header))
@@ -196,10 +223,26 @@ def _html_block(b: Block) -> str:
         parts.append("</tbody></table>")
         return "".join(parts)
     if isinstance(b, Paragraph):
-        return f"<p>{_html(b.line)}</p>"
+        return f"<p{_cls(cls)}>{_html(b.line)}</p>"
     if isinstance(b, Note):
-        return f'<p class="note note-{for_html(b.level)}">{_html(b.line)}</p>'
+        return f'<p{_cls("note", "note-" + b.level, cls)}>{_html(b.line)}</p>'
     raise TypeError(f"not a block: {b!r}")
+
+
+_KINDS = {Fields: "fields", Items: "items", Table: "table", Paragraph: "paragraph", Note: "note"}
+
+
+def html_blocks(d: Description, key: str, classes: Mapping[str, str] | None = None, *,
+                kinds: tuple[str, ...] | None = None) -> str:
+    """One section's blocks as HTML, without its wrapper or title: a part of a page that has
+    its own headings and layout (the site's run card). `classes` gives a CSS class by kind of
+    block ("fields", "items", "table", "paragraph", "note"); `kinds`, only blocks of those
+    kinds. Empty when there is no such section."""
+    s = d.section(key)
+    if s is None:
+        return ""
+    return "".join(_html_block(b, (classes or {}).get(_KINDS[type(b)])) for b in s.blocks
+                   if kinds is None or _KINDS[type(b)] in kinds)
 
 
 def _html_section(s: Section) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import fastjsonschema
 import jsonschema
@@ -733,26 +733,29 @@ class Result:
 # value), items, tables, paragraphs and notes, each line made of spans. A span's kind says what
 # it is, not how it looks: "text" is arena's own words and figures, "value" is text taken from
 # the run (a submission id, a check's message, a method name: shown verbatim, never as markup),
-# "strong" a headline figure. The renderers (arena.render: terminal, Markdown, HTML, JSON) each
+# "strong" a headline figure, "status" a check's status (one of CHECK_STATUSES; a badge where
+# the medium has them, else its word). The renderers (arena.render: terminal, Markdown, HTML, JSON) each
 # escape every span for their medium.
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):  # a tuple: a card has dozens, made ten times faster than a dataclass
     text: str
-    kind: str = "text"  # "text", "value" or "strong"
+    kind: str = "text"  # "text", "value", "strong" or "status"
     limit: int | None = None  # at most this many characters shown (value spans)
 
 
 Line = tuple[Span, ...]
 
 
+_span = tuple.__new__  # Span's fields in order, without the keyword handling of Span(...)
+
+
 def _t(text: str) -> Span:
-    return Span(text)
+    return _span(Span, (text, "text", None))
 
 
 def _v(text: Any, limit: int | None = None) -> Span:
-    return Span(str(text), "value", limit)
+    return _span(Span, (text if type(text) is str else str(text), "value", limit))
 
 
 @dataclass(frozen=True)
@@ -859,82 +862,89 @@ TIMING_KEYS = ("prepare_s", "startup_s", "warmup_s", "timed_s", "submission_chec
                "referee_startup_s", "ppl_s", "referee_s", "checks_s", "total_s")
 
 
-def describe(result: Result, *, result_path: str | None = None) -> Description:
-    """What one result says, for people, in the order they read it."""
-    r = result
-    track = r.challenge.track
-    title: Line = (_v(r.submission.id), _t(" on "), _v(r.challenge.id), _t(" ("),
-                   _v(r.challenge.hardware)) + (
-        (_t(", track "), _v(track)) if track and track != r.challenge.hardware else ()) + (
-        _t("), run "), _v(r.run_id))
-    sections: list[Section] = []
-
+def _verdict_section(r: Result) -> Section | None:
     head: list[Block] = [Fields((("verdict", (_t(r.verdict.upper()),)),))]
     if r.reasons:
         head.append(Items(tuple((_v(x.check), _t(": "), _v(x.message, 600)) for x in r.reasons)))
-    sections.append(Section("verdict", None, tuple(head)))
+    return Section("verdict", None, tuple(head))
 
+
+def _speed_section(r: Result) -> Section | None:
     sets = sorted(set(r.tps) | set(r.ppl.sets), key=lambda s: (s != "public", s))
-    if sets:
-        rows = []
-        for s in sets:
-            t, p = r.tps.get(s), r.ppl.sets.get(s)
-            rows.append(tuple((c,) for c in (
-                _t(s),
-                _t(str(t.prompts) if t else "-"),
-                _t(" ".join(fmt(x) for x in t.pass_tps) if t else "-"),
-                Span(fmt(t.median), "strong") if t else _t("-"),
-                _t(fmt(t.stdev, 2) if t else "-"),
-                _t(f"[{fmt(t.ci95[0])}, {fmt(t.ci95[1])}]" if t else "-"),
-                _t(fmt(p.value, 4) if p else "-"))))
-        first = next(iter(r.tps.values()), None)
-        out = first.output_tokens if first else "-"
-        sections.append(Section("speed", None, (
-            Table(("set", "prompts", "tokens/s per pass", "median", "stdev", "95% CI", "PPL"),
-                  tuple(rows), ("left", "right", "left", "right", "right", "right", "right")),
-            Paragraph((_t(f"output: {out} tokens per request, batch 1, greedy; PPL reference "
-                          f"{fmt(r.ppl.reference, 4)}, cap {fmt(r.ppl.cap, 4)}"),)))))
+    if not sets:
+        return None
+    rows = []
+    for s in sets:
+        t, p = r.tps.get(s), r.ppl.sets.get(s)
+        rows.append(tuple((c,) for c in (
+            _t(s),
+            _t(str(t.prompts) if t else "-"),
+            _t(" ".join(fmt(x) for x in t.pass_tps) if t else "-"),
+            Span(fmt(t.median), "strong") if t else _t("-"),
+            _t(fmt(t.stdev, 2) if t else "-"),
+            _t(f"[{fmt(t.ci95[0])}, {fmt(t.ci95[1])}]" if t else "-"),
+            _t(fmt(p.value, 4) if p else "-"))))
+    first = next(iter(r.tps.values()), None)
+    out = first.output_tokens if first else "-"
+    return Section("speed", None, (
+        Table(("set", "prompts", "tokens/s per pass", "median", "stdev", "95% CI", "PPL"),
+              tuple(rows), ("left", "right", "left", "right", "right", "right", "right")),
+        Paragraph((_t(f"output: {out} tokens per request, batch 1, greedy; PPL reference "
+                      f"{fmt(r.ppl.reference, 4)}, cap {fmt(r.ppl.cap, 4)}"),))))
 
+
+def _notes_section(r: Result) -> Section | None:
     notes: list[Block] = []
     throttled = throttle_text(r.telemetry)
     if throttled:
         notes.append(Note("warning", (_t(throttled),)))
     if r.provenance.control:
         notes.append(Note("info", (_t("A control run of the reference submission."),)))
-    if notes:
-        sections.append(Section("notes", None, tuple(notes)))
+    return Section("notes", None, tuple(notes)) if notes else None
 
-    if r.paired:
-        p = r.paired
-        sections.append(Section("paired", None, (Fields((
-            ("paired with", (_v(p.against.id), _t(
-                f", {p.pairs} pairs interleaved by {p.order}"
-                + (f" on the {p.set} set" if p.set else "")))),
-            ("difference", (Span(f"{p.tps.diff:+,.1f}", "strong"), _t(
-                f" tokens/s ({fmt(p.tps.candidate)} against {fmt(p.tps.other)}), "
-                f"{p.tps.confidence:.0%} interval [{fmt(p.tps.ci[0])}, {fmt(p.tps.ci[1])}]"
-                + (f", unpaired [{fmt(p.tps.unpaired_ci[0])}, {fmt(p.tps.unpaired_ci[1])}]"
-                   if p.tps.unpaired_ci else "")
-                + f"; verdict {p.verdict}"))),
-        )),)))
 
-    if r.checks:
-        sections.append(Section("checks", "checks", (Table(
-            None,
-            tuple(((_t(c.status),), (_v(c.name),), (_v(c.message, 700),)) for c in r.checks),
-            ("left", "left", "left"),
-            tuple(((_v(shown, 300),) if (shown := figures_text(c.name, c.figures)) else None)
-                  for c in r.checks)),)))
+def _paired_section(r: Result) -> Section | None:
+    p = r.paired
+    if not p:
+        return None
+    return Section("paired", None, (Fields((
+        ("paired with", (_v(p.against.id), _t(
+            f", {p.pairs} pairs interleaved by {p.order}"
+            + (f" on the {p.set} set" if p.set else "")))),
+        ("difference", (Span(f"{p.tps.diff:+,.1f}", "strong"), _t(
+            f" tokens/s ({fmt(p.tps.candidate)} against {fmt(p.tps.other)}), "
+            f"{p.tps.confidence:.0%} interval [{fmt(p.tps.ci[0])}, {fmt(p.tps.ci[1])}]"
+            + (f", unpaired [{fmt(p.tps.unpaired_ci[0])}, {fmt(p.tps.unpaired_ci[1])}]"
+               if p.tps.unpaired_ci else "")
+            + f"; verdict {p.verdict}"))),
+    )),))
 
+
+def _checks_section(r: Result) -> Section | None:
+    if not r.checks:
+        return None
+    return Section("checks", "checks", (Table(
+        None,
+        tuple(((Span(c.status, "status"),), (_v(c.name),), (_v(c.message, 700),))
+              for c in r.checks),
+        ("left", "left", "left"),
+        tuple(((_v(shown, 300),) if (shown := figures_text(c.name, c.figures)) else None)
+              for c in r.checks)),))
+
+
+def _speculative_section(r: Result) -> Section | None:
     spec = r.speculative
-    if spec:
-        rate = spec.acceptance_rate
-        sections.append(Section("speculative", None, (Fields((("speculative decoding", (
-            _v(str(spec.method)),
-            _t(f", {spec.num_speculative_tokens} tokens per draft; acceptance "
-               f"{'-' if rate is None else f'{rate:.1%}'}, mean accepted length "
-               f"{fmt(spec.mean_accepted_length, 2)}"))),)),)))
+    if not spec:
+        return None
+    rate = spec.acceptance_rate
+    return Section("speculative", None, (Fields((("speculative decoding", (
+        _v(str(spec.method)),
+        _t(f", {spec.num_speculative_tokens} tokens per draft; acceptance "
+           f"{'-' if rate is None else f'{rate:.1%}'}, mean accepted length "
+           f"{fmt(spec.mean_accepted_length, 2)}"))),)),))
 
+
+def _machine_section(r: Result) -> Section | None:
     t = r.timings
     referee_s = t.get("referee_s", 0.0) + t.get("referee_startup_s", 0.0)
     share = (f" (the referee {referee_s / t['total_s']:.0%} of the run)"
@@ -958,8 +968,31 @@ def describe(result: Result, *, result_path: str | None = None) -> Description:
             judged += (_t("; every engine in a "), _v(fp.sandbox.kind), _t(" sandbox ("),
                        _v(str(fp.sandbox.network)), _t(")"))
         machine.append(("judged by", judged))
-    sections.append(Section("machine", None, (Fields(tuple(machine)),)))
+    return Section("machine", None, (Fields(tuple(machine)),))
 
-    if result_path:
+
+# Each section of a description, in the order people read them ("files" is describe's own).
+SECTIONS = {"verdict": _verdict_section, "speed": _speed_section, "notes": _notes_section,
+            "paired": _paired_section, "checks": _checks_section,
+            "speculative": _speculative_section, "machine": _machine_section}
+
+
+def _title(r: Result) -> Line:
+    track = r.challenge.track
+    return (_v(r.submission.id), _t(" on "), _v(r.challenge.id), _t(" ("),
+            _v(r.challenge.hardware)) + (
+        (_t(", track "), _v(track)) if track and track != r.challenge.hardware else ()) + (
+        _t("), run "), _v(r.run_id))
+
+
+def describe(result: Result, *, result_path: str | None = None,
+             only: tuple[str, ...] | None = None) -> Description:
+    """What one result says, for people, in the order they read it. With `only` (section
+    keys), just those sections are described, in the usual order: a front end that shows a
+    part (the site's run card) pays for no more."""
+    r = result
+    sections = [s for key, make in SECTIONS.items()
+                if (only is None or key in only) and (s := make(r)) is not None]
+    if result_path and (only is None or "files" in only):
         sections.append(Section("files", None, (Fields((("result", (_v(result_path),)),)),)))
-    return Description(title, r.verdict, tuple(sections))
+    return Description(_title(r), r.verdict, tuple(sections))

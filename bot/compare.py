@@ -8,8 +8,9 @@ figures of the private set (aggregates only) and per-prompt figures of the publi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
+from arena.result import Result
 from arena.store import ResultsStore
 from bot.render import code
 from leaderboard.compare import Comparison, comparisons
@@ -24,18 +25,27 @@ def _signed(x: float | None, digits: int = 1) -> str:
 
 
 def board(store_dir: Path, doc: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
-    """The store's results with this run in place of any stored copy of it, and the verdicts."""
+    """The store's results with this run in place of any stored copy of it, and the verdicts
+    (documents: the ranking reads them)."""
     store = ResultsStore(store_dir)
-    results = [r.doc for r in store.results() if (r.doc["submission"]["id"], r.doc["run_id"])
-               != (doc["submission"]["id"], doc["run_id"])]
+    this = Result.from_json(doc, check=False)
+    key = (this.submission.id, this.run_id)
+    results = [r.doc for r in store.results() if _key(r.doc) != key]
     return results + [doc], store.verdicts()
+
+
+def _key(doc: Mapping[str, Any]) -> tuple[str, str]:
+    """A stored document's (submission id, run id), read without reading the whole run typed
+    (a store holds tens of thousands)."""
+    return doc["submission"]["id"], doc["run_id"]
 
 
 def compared_lines(store_dir: Path | None, doc: Mapping[str, Any], *, parent: str | None,
                    hardware: str, noise: Any, challenge_id: str | None = None) -> list[str]:
     """The run against its parent's ranked run and the leader, as a Markdown table, with
     what the interval means. Empty when the run has no verified score."""
-    if store_dir is None or doc.get("verdict") != "verified" or scored_tps(doc) is None:
+    if store_dir is None or Result.from_json(doc, check=False).verdict != "verified" or \
+            scored_tps(doc) is None:
         return []
     results, verdicts = board(store_dir, doc)
     entries = rank(results, verdicts, hardware=hardware, noise=noise, challenge_id=challenge_id)
@@ -76,35 +86,30 @@ def compared_lines(store_dir: Path | None, doc: Mapping[str, Any], *, parent: st
     return lines
 
 
-def _is_num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
 def breakdown_lines(doc: Mapping[str, Any]) -> list[str]:
     """Per-category (private set) and per-prompt (public set) figures, folded; nothing when
     the result does not carry them."""
+    r = Result.from_json(doc, check=False)  # schema-valid: publish checked it
     out: list[str] = []
-    cats = doc.get("per_category")
-    if isinstance(cats, Mapping) and cats:
-        rows = sorted(cats.items(), key=lambda kv: str(kv[0]))[:MAX_CATEGORIES]
+    cats = r.per_category
+    if cats:
+        rows = sorted(cats.values(), key=lambda c: c.name)[:MAX_CATEGORIES]
         out += ["", "<details><summary>Where the time goes: private set by category "
                     f"({len(cats)} categories)</summary>", "",
                 "| Category | Prompts | tokens/s (median) |", "|---|---|---|"]
-        for name, v in rows:
-            out.append(f"| {code(str(name), 64)} | {v.get('prompts', '–')} | "
-                       f"{v['tps']:.1f} |" if _is_num(v.get("tps")) else
-                       f"| {code(str(name), 64)} | {v.get('prompts', '–')} | – |")
+        for c in rows:
+            out.append(f"| {code(c.name, 64)} | {c.prompts} | {c.tps:.1f} |")
         out += ["", "</details>"]
-    per = doc.get("per_prompt")
-    if isinstance(per, Sequence) and per:
+    per = r.per_prompt
+    if per:
         out += ["", f"<details><summary>Public set by prompt ({len(per)} prompts)</summary>", "",
                 "| Prompt | tokens/s | Acceptance rate | Mean accepted length |",
                 "|---|---|---|---|"]
-        for p in list(per)[:MAX_PROMPTS]:
-            acc, mal = p.get("acceptance_rate"), p.get("mean_accepted_length")
-            out.append(f"| {code(str(p.get('id')), 64)} | {p['tps']:.1f} | "
-                       f"{'–' if not _is_num(acc) else f'{acc:.3f}'} | "
-                       f"{'–' if not _is_num(mal) else f'{mal:.2f}'} |")
+        for p in per[:MAX_PROMPTS]:
+            acc, mal = p.acceptance_rate, p.mean_accepted_length
+            out.append(f"| {code(p.id, 64)} | {p.tps:.1f} | "
+                       f"{'–' if acc is None else f'{acc:.3f}'} | "
+                       f"{'–' if mal is None else f'{mal:.2f}'} |")
         if len(per) > MAX_PROMPTS:
             out.append(f"\n{len(per) - MAX_PROMPTS} more in the full result below.")
         out += ["", "</details>"]

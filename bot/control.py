@@ -20,6 +20,7 @@ from typing import Any
 
 from arena import exitcodes
 from arena.controls import control_relpath
+from arena.result import Result
 from arena.text import for_terminal
 from bot.cli import SetupError, bot_from_env
 
@@ -74,18 +75,19 @@ def check_control(doc: dict[str, Any], *, challenge: Any, path: str) -> list[str
     if ctl is None or path != ctl.submission:
         return [f"{path!r} is not challenge.yaml's controls.submission"]
     login, stem = location(path, challenge)
-    if doc["submission"]["id"] != f"{login}/{stem}":
-        out.append(f"submission.id is {doc['submission']['id']!r}, not {login}/{stem}")
-    if doc["challenge"]["id"] != challenge.id:
-        out.append(f"challenge.id is {doc['challenge']['id']!r}, not {challenge.id!r}")
-    if doc["challenge"]["hardware"] not in tracks(challenge) or \
-            doc["fingerprint"]["hardware"] != doc["challenge"]["hardware"]:
-        out.append(f"the hardware label {doc['challenge']['hardware']!r} is not a track")
+    r = Result.from_json(doc, check=False)  # schema-valid: load_result checked it
+    if r.submission.id != f"{login}/{stem}":
+        out.append(f"submission.id is {r.submission.id!r}, not {login}/{stem}")
+    if r.challenge.id != challenge.id:
+        out.append(f"challenge.id is {r.challenge.id!r}, not {challenge.id!r}")
+    if r.challenge.hardware not in tracks(challenge) or \
+            r.fingerprint.hardware != r.challenge.hardware:
+        out.append(f"the hardware label {r.challenge.hardware!r} is not a track")
     raw = (challenge.root / path).read_bytes()
     report = validate_file(raw, path_in_repo=path, challenge=challenge)
     if not report.valid or report.submission is None:
         out.append(f"{path} does not validate")
-    elif report.submission.config_sha256() != doc["submission"]["config_sha256"]:
+    elif report.submission.config_sha256() != r.submission.config_sha256:
         out.append("submission.config_sha256 is not the control file's configuration")
     return out
 
@@ -111,17 +113,18 @@ def publish_control(bot: Any, *, sha: str, path: str, result_file: Path | None,
         return exitcodes.INVALID
     doc["provenance"] = {"pr": None, "head_sha": sha, "run_url": bot.run_url(),
                          "requested_by": CONTROL_LOGIN, "control": True}
-    rel = control_relpath(doc["challenge"]["hardware"], doc["run_id"])
+    r = Result.from_json(doc, check=False)
+    rel = control_relpath(r.challenge.hardware, r.run_id)
     try:
-        append_record(bot, rel, doc, f"control {doc['challenge']['hardware']} run "
-                                     f"{doc['run_id']} ({doc['verdict']})")
+        append_record(bot, rel, doc, f"control {r.challenge.hardware} run "
+                                     f"{r.run_id} ({r.verdict})")
     except (StoreWriteError, *API_ERRORS) as exc:
         reason = str(exc) if isinstance(exc, StoreWriteError) else \
             describe_failure(exc, "Storing the control", bot.now())
         bot.summarize(f"Control run not stored: {reason}")
         return exitcodes.INFRA
     bot.say(dispatch_site(bot))
-    bot.summarize(f"Control run stored: {rel} ({doc['verdict']}).")
+    bot.summarize(f"Control run stored: {rel} ({r.verdict}).")
     return exitcodes.OK
 
 

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from arena import exitcodes
 from arena.challenge import Challenge, Track, result_track
-from arena.result import score_set, score_tps
+from arena.result import Result
 from arena.store import ResultsStore, iso
 from arena.submission import SubmissionIndex
 from arena.text import for_terminal
@@ -85,25 +85,25 @@ def build_digest(challenge: Challenge, results: list[dict[str, Any]],
     entries, rule, lead_tps = first.entries, first.rule, first.lead_tps
     several = len(tracks) > 1
     by_label = {b.track.runner_label: b for b in tracks}
-    latest = sorted(results, key=lambda r: (r["finished_at"], r["run_id"]), reverse=True)
     recent_rows = []
-    for r in latest[:recent]:
-        st = run_status(r, verdicts)
-        sid = r["submission"]["id"]
+    for res in _latest(results, recent):
+        doc = res.doc  # the ranking and the comparison read documents (leaderboard.ranking)
+        st = run_status(doc, verdicts)
+        sid = res.submission.id
         compared = {}
-        board = by_label.get(r["challenge"]["hardware"])
-        if st.status == "verified" and scored_tps(r) is not None and board is not None:
+        board = by_label.get(res.challenge.hardware)
+        if st.status == "verified" and scored_tps(doc) is not None and board is not None:
             compared = comparisons_json(comparisons(
-                r, (parents or {}).get(sid), board.entries, board.rule,
+                doc, (parents or {}).get(sid), board.entries, board.rule,
                 by_id={e.submission_id: e for e in board.entries}))
         recent_rows.append({
-            "submission": sid, "run_id": r["run_id"],
-            "finished_at": r["finished_at"], "status": st.status,
-            "reasons": list(st.reasons)[:3], "tps": score_tps(r), "tps_set": score_set(r),
-            "hardware": r["challenge"]["hardware"], "compared": compared,
-            **({"track": result_track(r, challenge)} if several else {})})
-    ids = sorted({r["submission"]["id"] for r in results} |
-                 {v["submission"] for v in verdicts})
+            "submission": sid, "run_id": res.run_id,
+            "finished_at": res.finished_at, "status": st.status,
+            "reasons": list(st.reasons)[:3], "tps": res.score_tps, "tps_set": res.score_set,
+            "hardware": res.challenge.hardware, "compared": compared,
+            **({"track": result_track(doc, challenge)} if several else {})})
+    with_results = _submission_ids(results)
+    ids = sorted(with_results | {v["submission"] for v in verdicts})
     states = {sid: submission_state(sid, verdicts) for sid in ids}
     return {
         "format": FORMAT,
@@ -123,7 +123,7 @@ def build_digest(challenge: Challenge, results: list[dict[str, Any]],
         "ranking": [_entry_json(e) for e in entries[:top]],
         "ranked_total": len(entries),
         "recent_results": recent_rows,
-        "submissions_with_results": len({r["submission"]["id"] for r in results}),
+        "submissions_with_results": len(with_results),
         "withdrawn_or_disqualified": [
             {"submission": sid, "state": s.state, "reason": s.reason}
             for sid, s in states.items() if s.state != "active"],
@@ -139,6 +139,20 @@ def build_digest(challenge: Challenge, results: list[dict[str, Any]],
             "ranking": [_entry_json(e) for e in b.entries[:top]],
             "ranked_total": len(b.entries)} for b in tracks]} if several else {}),
     }
+
+
+def _latest(results: list[dict[str, Any]], n: int) -> list[Result]:
+    """The `n` runs that finished last, newest first, as typed results. Only those are read
+    typed: a store holds tens of thousands of runs, and the digest shows ten."""
+    order = sorted(range(len(results)), key=lambda i: (results[i]["finished_at"],
+                                                       results[i]["run_id"]), reverse=True)
+    return [Result.from_json(results[i], check=False) for i in order[:n]]  # validated by the store
+
+
+def _submission_ids(results: list[dict[str, Any]]) -> set[str]:
+    """Every submission with a result (a board-wide count: read from the documents, like the
+    ranking, without reading each run typed)."""
+    return {r["submission"]["id"] for r in results}
 
 
 def open_submission_prs(bot: Bot) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from arena import __version__, exitcodes
 from arena.challenge import Track, result_track
 from arena.problems import Problem
 from arena.render import to_markdown
-from arena.result import Result, describe, result_errors, score_set
+from arena.result import Result, describe, result_errors
 from arena.store import ResultsStore, result_relpath
 from arena.submission import LOGIN_RE, location, validate_file
 from bot import checks, comments, labels
@@ -99,19 +99,20 @@ def cross_check(doc: dict[str, Any], *, sha: str, sub_id: str, challenge_id: str
                 hardware: str, config_sha256: str | None) -> list[str]:
     """Pure: every way a schema-valid result disagrees with what was dispatched."""
     out = []
-    sub = doc["submission"]
-    if sub["id"] != sub_id:
-        out.append(f"submission.id is {sub['id']!r}, but the run was for {sub_id!r}")
-    if sub.get("commit") not in (None, sha):
-        out.append(f"submission.commit is {sub['commit']!r}, but the approved commit is {sha!r}")
-    if config_sha256 is not None and sub["config_sha256"] != config_sha256:
+    r = Result.from_json(doc, check=False)  # schema-valid: load_result checked it
+    sub = r.submission
+    if sub.id != sub_id:
+        out.append(f"submission.id is {sub.id!r}, but the run was for {sub_id!r}")
+    if sub.commit not in (None, sha):
+        out.append(f"submission.commit is {sub.commit!r}, but the approved commit is {sha!r}")
+    if config_sha256 is not None and sub.config_sha256 != config_sha256:
         out.append("submission.config_sha256 does not match the configuration of the file at "
                    "the approved commit: the runner measured something else")
-    if doc["challenge"]["id"] != challenge_id:
-        out.append(f"challenge.id is {doc['challenge']['id']!r}, not {challenge_id!r}")
-    if doc["challenge"]["hardware"] != hardware or doc["fingerprint"]["hardware"] != hardware:
+    if r.challenge.id != challenge_id:
+        out.append(f"challenge.id is {r.challenge.id!r}, not {challenge_id!r}")
+    if r.challenge.hardware != hardware or r.fingerprint.hardware != hardware:
         out.append(f"the hardware label is not {hardware!r}")
-    if doc["verdict"] == "verified" and score_set(doc) is None:
+    if r.verdict == "verified" and r.score_set is None:
         out.append("verdict is verified but no prompt set was measured")
     return out
 
@@ -278,20 +279,22 @@ def classify(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None
                              hardware=track.runner_label if track else bot.challenge.hardware,
                              config_sha256=config_sha)
     if track is None:
-        mismatches.insert(0, f"challenge.track {doc['challenge'].get('track')!r} is not a track "
+        named = Result.from_json(doc, check=False).challenge.track
+        mismatches.insert(0, f"challenge.track {named!r} is not a track "
                              f"of this challenge ({', '.join(bot.challenge.track_names)})")
     if problem:
         mismatches.insert(0, problem)
     if mismatches:
         pub.problems = mismatches
         return pub
-    doc = copy.deepcopy(doc)
-    if doc["submission"].get("commit") is None:
+    read = Result.from_json(doc, check=False)
+    doc = copy.deepcopy(doc)  # the record to store: the runner's document, completed
+    if read.submission.commit is None:
         doc["submission"]["commit"] = sha
     doc["provenance"] = {"pr": pr, "head_sha": sha, "run_url": bot.run_url(),
                          "requested_by": None}
     pub.result = doc
-    pub.outcome = Outcome(doc["verdict"])
+    pub.outcome = Outcome(read.verdict)
     return pub
 
 
@@ -360,20 +363,27 @@ def track_of(bot: Bot, doc: dict[str, Any]) -> Track | None:
 
 
 def rank_line(store_dir: Path | None, doc: dict[str, Any], bot: Bot) -> str | None:
-    if store_dir is None or doc["verdict"] != "verified":
+    this = Result.from_json(doc, check=False)
+    if store_dir is None or this.verdict != "verified":
         return None
     store = ResultsStore(store_dir)
-    results = [r.doc for r in store.results() if r.doc["run_id"] != doc["run_id"]] + [doc]
+    # The board: every stored document but this run's (the ranking reads documents).
+    results = [r.doc for r in store.results() if _run_id(r.doc) != this.run_id] + [doc]
     track = track_of(bot, doc) or bot.challenge.tracks[0]
     entries = rank(results, store.verdicts(), hardware=track.runner_label, noise=track.noise)
-    sid = doc["submission"]["id"]
     for e in entries:
-        if e.submission_id == sid:
+        if e.submission_id == this.submission.id:
             tie = " (tied)" if e.tied else ""
-            best = "" if e.run_id == doc["run_id"] else \
+            best = "" if e.run_id == this.run_id else \
                 f"; its best run is {code(e.run_id, 100)} at {_fmt(e.tps)} tokens/s"
             return f"Leaderboard: rank **{e.rank}**{tie} of {len(entries)}{best}."
     return None
+
+
+def _run_id(doc: dict[str, Any]) -> str:
+    """A stored document's run id, read without reading the whole run typed (a store holds tens
+    of thousands)."""
+    return doc["run_id"]
 
 
 def mention(login: str | None) -> str:
@@ -503,19 +513,20 @@ def publish(bot: Bot, *, pr: int, sha: str, path: str, result_file: Path | None,
         pub.result["provenance"]["requested_by"] = requested_by if requested_by and \
             re.fullmatch(LOGIN_RE, requested_by) else None
         pub.result["provenance"].update(account_ids(bot, pr))
-        relpath = result_relpath(pub.result["submission"]["id"], pub.result["run_id"])
+        read = Result.from_json(pub.result, check=False)
+        sid, run_id = read.submission.id, read.run_id
+        relpath = result_relpath(sid, run_id)
         try:
             earlier = _own_earlier(bot, relpath) if pub.outcome is Outcome.STOPPED else None
             if earlier is False:  # stage.json named another run's id: record under our own
-                pub.result["run_id"] = f"gh-{bot.run_id}"
-                relpath = result_relpath(pub.result["submission"]["id"], pub.result["run_id"])
+                run_id = pub.result["run_id"] = f"gh-{bot.run_id}"
+                relpath = result_relpath(sid, run_id)
                 earlier = _own_earlier(bot, relpath)
             if isinstance(earlier, dict):  # published before (a re-run of this job): keep it
                 pub.result = earlier
             else:
                 append_record(bot, relpath, pub.result,
-                              f"result {pub.result['submission']['id']} run "
-                              f"{pub.result['run_id']} ({pub.result['verdict']}, #{pr})")
+                              f"result {sid} run {run_id} ({read.verdict}, #{pr})")
             pub.stored_path = relpath
         except (StoreWriteError, *API_ERRORS) as exc:
             reason = str(exc) if isinstance(exc, StoreWriteError) else \

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from arena.challenge import Challenge
-from arena.result import result_errors
+from arena.result import Result, result_errors
 from arena.store import ResultsStore
 from arena.submission import FileReport
 from arena.tried import same_configuration
@@ -49,19 +49,19 @@ def outcomes(store_dir: Path | None, ids: Iterable[str], hardware: str) -> dict[
         if state.state != "active":
             out[sid] = state.state
             continue
-        docs = sorted(runs.get(sid, []), key=lambda d: (d["started_at"], d["run_id"]),
-                      reverse=True)
-        if not docs:
+        read = sorted((Result.from_json(d, check=False) for d in runs.get(sid, [])),
+                      key=lambda r: (r.started_at, r.run_id), reverse=True)  # checked above
+        if not read:
             out[sid] = "no run yet"
             continue
-        sts = [(d, run_status(d, mine)) for d in docs]
-        good = [scored_tps(d) for d, st in sts if st.status == "verified"]
+        sts = [(r, run_status(r.doc, mine)) for r in read]
+        good = [scored_tps(r.doc) for r, st in sts if st.status == "verified"]
         good = [t for t in good if t is not None]
         if good:
             out[sid] = f"verified, best {max(good):.1f} tokens/s"
             continue
-        d, st = sts[0]
-        check = next((r["check"] for r in d.get("reasons", [])), None)
+        latest, st = sts[0]
+        check = next((x.check for x in latest.reasons), None)
         out[sid] = f"{st.status}" + (f" ({check})" if check else "")
     return out
 

@@ -490,6 +490,8 @@ def submissions_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, A
 
 
 def _run(r: RunView, page: Callable[[str], str]) -> dict[str, Any]:
+    # Every run of the board, each time a run is added: read from the document (as the
+    # ranking does), not typed (RunView.result), which would parse tens of thousands.
     d = r.doc
     return {
         "run_id": r.run_id, "submission": r.submission_id, "started_at": r.started_at,

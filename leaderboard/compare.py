@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from arena.result import score_set
+from arena.result import Result, score_set
 from arena.stats import CONFIDENCE, TieRule, diff_interval
 from leaderboard.ranking import Entry, scored_tps
 
@@ -314,26 +314,33 @@ def _read_result(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _lookup(ref: str, results: Sequence[Mapping[str, Any]], entries: Sequence[Entry],
+def _lookup(ref: str, results: Sequence[Result], entries: Sequence[Entry],
             store: Path | None) -> Mapping[str, Any]:
+    """The document of the run `ref` names (submission id, or id@run), from the store."""
     sid, _, run = ref.partition("@")
     if store is None:
         raise CompareError(f"{ref}: no such file; to look a submission id up, pass --store DIR")
-    mine = [r for r in results if r["submission"]["id"].lower() == sid.lower()]
+    mine = [r for r in results if r.submission.id.lower() == sid.lower()]
     if not mine:
         raise CompareError(f"{ref}: no run of {sid} in the store {store}")
     if run:
-        hit = [r for r in mine if r["run_id"] == run]
+        hit = [r for r in mine if r.run_id == run]
         if not hit:
             raise CompareError(f"{ref}: {sid} has no run {run} in the store")
-        return hit[0]
+        return hit[0].doc
     e = next((e for e in entries if e.submission_id.lower() == sid.lower()), None)
     if e is not None:
         return e.result  # its ranked run
-    measured = [r for r in mine if scored_tps(r) is not None]
+    measured = [r for r in mine if scored_tps(r.doc) is not None]
     if not measured:
         raise CompareError(f"{ref}: no run of {sid} has a measured score")
-    return max(measured, key=lambda r: (r["started_at"], r["run_id"]))  # its latest
+    return max(measured, key=lambda r: (r.started_at, r.run_id)).doc  # its latest
+
+
+def _ids(doc: Mapping[str, Any]) -> tuple[str, str]:
+    """A document's (submission id, run id): a board-wide read, of every run in the store, so
+    from the document, as the ranking reads it."""
+    return doc["submission"]["id"], doc["run_id"]
 
 
 def cmd_compare(args: Any) -> int:
@@ -346,6 +353,7 @@ def cmd_compare(args: Any) -> int:
 
     challenge = load_challenge_or_exit(args.challenge)
     results: list[dict[str, Any]] = []
+    stored: list[Any] = []  # arena.store.StoredResult: typed when a run is looked up
     verdicts: list[dict[str, Any]] = []
     if args.store is not None:
         if not args.store.is_dir():
@@ -353,7 +361,8 @@ def cmd_compare(args: Any) -> int:
                   file=sys.stderr)
             return exitcodes.USAGE
         st = ResultsStore(args.store)
-        results = [r.doc for r in st.results()]
+        stored = list(st.results())
+        results = [r.doc for r in stored]  # the ranking reads documents
         verdicts = st.verdicts()
     try:
         track = challenge.track(getattr(args, "track", None))
@@ -367,13 +376,14 @@ def cmd_compare(args: Any) -> int:
         for ref in (args.a, args.b):
             p = Path(ref)
             docs.append(_read_result(p) if p.is_file() else
-                        _lookup(ref, results, entries, args.store))
+                        _lookup(ref, [r.result for r in stored], entries, args.store))
     except CompareError as exc:
         print(f"arena compare: {for_terminal(str(exc))}", file=sys.stderr)
         return exitcodes.USAGE
-    runs = results + [d for d in docs if all(d["run_id"] != r["run_id"] or
-                                             d["submission"]["id"] != r["submission"]["id"]
-                                             for r in results)]
+    # The board the tie rule is read from: the store's runs and the two compared (a file
+    # given by path may be a run the store does not hold).
+    held = {_ids(r) for r in results}
+    runs = results + [d for d in docs if _ids(d) not in held]
     rule = tie_rule(runs, verdicts, noise=noise, **board)
     cmp = compare_runs(docs[0], docs[1], rule)
     if args.json:

@@ -80,6 +80,15 @@ class RunView:
     unstable: bool = False  # its passes scatter more than the calibrated run-to-run noise
     drift: str | None = None  # measured on a runner whose control drifted (leaderboard.controls)
 
+    @property
+    def result(self) -> Result:
+        """The run's typed result (arena.result.Result), read from its document when asked for
+        (it was validated when it was loaded): a board of 10,000 submissions has some 30,000
+        runs, and a warm build shows almost none of them. Not kept: a page that shows a run
+        reads it once, and 30,000 typed results kept alive through a full build cost the
+        garbage collector more than reading them (each is some sixty objects)."""
+        return Result.from_json(self.doc, check=False)
+
 
 @dataclass(frozen=True)
 class ConfigChange:
@@ -162,9 +171,10 @@ class SubmissionView:
         """Where the time goes in its ranked run (else its latest verified run here), when the
         runner reported it (leaderboard.breakdown)."""
         from leaderboard.breakdown import breakdown
-        doc = self.entry.result if self.entry else next(
-            (r.doc for r in self.runs if r.here and r.status == "verified"), None)
-        return breakdown(Result.from_json(doc, check=False)) if doc is not None else None
+        if self.entry:
+            return breakdown(Result.from_json(self.entry.result, check=False))
+        run = next((r for r in self.runs if r.here and r.status == "verified"), None)
+        return breakdown(run.result) if run is not None else None
 
     @property
     def best_run(self) -> RunView | None:
@@ -172,7 +182,8 @@ class SubmissionView:
 
     @property
     def pr(self) -> int | None:
-        """The pull request of its most recent run that names one."""
+        """The pull request of its most recent run that names one. Read from the documents, not
+        the typed results: the JSON API asks it of every submission on every build."""
         for r in self.runs:
             pr = (r.doc.get("provenance") or {}).get("pr")
             if pr:
@@ -278,6 +289,9 @@ def _build_track(
     by_sub = verdicts_by_submission(verdicts)
     on_board = (board["hardware"], board["track"], board["default_track"])
 
+    # Every run of the board, on every build: read from the documents, as the ranking reads
+    # them (leaderboard.ranking), with what the lists need. A page that shows a run reads it
+    # typed (RunView.result), then only.
     runs: list[RunView] = []
     for rel, doc in results:
         sid = doc["submission"]["id"]

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from arena.result import Result
 from arena.submission import sha256_json
 
 OUTCOMES = ("verified", "invalid", "error", "withdrawn", "disqualified", "pending", "negative")
@@ -65,12 +66,12 @@ def slug(name: str) -> str:
     return _SLUG.sub("-", name.lower()).strip("-")[:80] or "x"
 
 
-def _failed_check(doc: Mapping[str, Any], reasons: Sequence[str]) -> str | None:
+def _failed_check(result: Result, reasons: Sequence[str]) -> str | None:
     if reasons and reasons[0].startswith("maintainer:"):
         return "maintainer"
-    for r in doc.get("reasons", []):
-        return str(r.get("check"))
-    failed = [c["name"] for c in doc.get("checks", []) if c.get("status") == "fail"]
+    for r in result.reasons:
+        return r.check
+    failed = [c.name for c in result.checks if c.status == "fail"]
     return failed[0] if failed else None
 
 
@@ -90,7 +91,7 @@ def rows_from_model(model: Any) -> list[TriedRow]:
         else:
             outcome = s.status
             if outcome == "invalid" and here:
-                detail = _failed_check(here[0].doc, here[0].reasons)
+                detail = _failed_check(here[0].result, here[0].reasons)
             elif outcome == "error" and here:
                 detail = (here[0].reasons or ("the engine did not produce a measurement",))[0]
         if s.entry is not None:
@@ -100,7 +101,7 @@ def rows_from_model(model: Any) -> list[TriedRow]:
             tps = max(measured) if measured else (negative.tps if negative else None)
         cfg = s.config
         sha = sub.config_sha256() if sub is not None else (
-            here[0].doc["submission"]["config_sha256"] if here else
+            here[0].result.submission.config_sha256 if here else
             (sha256_json(cfg) if cfg is not None else None))
         args = flatten(((cfg or {}).get("engine") or {}).get("args") or {})
         rows.append(TriedRow(s.id, s.author, outcome, detail, neg_outcome, tps, sha,
