@@ -6,15 +6,14 @@ VENV ?= .venv
 demo: setup
 	$(VENV)/bin/arena demo
 
-# Serial by default: on two cores a second worker starves the vLLM tests' engines (a fresh
-# clone's run with two workers took 26 min, against 34 serially, but a referee timed out). With
-# PYTEST_WORKERS=2 the tests that use vLLM run together on one worker, everything else on the
-# other (tests/conftest.py puts them in one xdist group): for machines with cores to spare.
-PYTEST_WORKERS ?= 0
+# Two pytest-xdist workers: the test modules that use vLLM are one unit of work on one worker
+# (each shared server starts once), every other module a unit of its own on the other
+# (tests/conftest.py). PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 2
 
 test:
 	scripts/setup.sh --test
-	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope
 
 setup:
 	scripts/setup.sh

@@ -22,19 +22,22 @@ tiny model per session instead of starting their own. Reuse them like this:
 
 Tests that start vLLM are marked `@pytest.mark.vllm`.
 
-`make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`): every test
-marked `vllm` or using `tiny_server` or `ngram_server` is put in one xdist group, so one worker
-runs them all, one after the other, and starts each shared server once; the other worker runs
-the rest meanwhile (vLLM leaves much of a core idle). xdist hands out the largest group first,
-so this longest part starts at once. A plain `python -m pytest FILE` runs serially, as before.
+`PYTEST_WORKERS=2 make test` runs the suite on two pytest-xdist workers. The test modules that
+start or use vLLM (marked `vllm`, or naming `tiny_server` or `ngram_server`) are one unit of
+work, run by one worker one after the other, so each shared server starts once; every other
+module is a unit of its own, so a module's fixtures are built once. The vLLM unit is collected
+first and handed out first: it is the longest. (xdist's own `--dist loadgroup` no longer groups
+under pytest 9, which ignores the node id xdist rewrites; `pytest_xdist_make_scheduler` below
+groups by module path instead.) A plain `python -m pytest FILE` runs serially, as before.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -52,17 +55,50 @@ REGENERATE = ("The tiny-model builder no longer makes the model demo/challenge.y
 # Fixtures that start a shared vLLM server: a test using one runs where that server is.
 SHARED_SERVERS = {"tiny_server", "ngram_server"}
 VLLM_GROUP = "vllm"
+_USES_VLLM = re.compile(r"mark\.vllm|\b(?:" + "|".join(sorted(SHARED_SERVERS)) + r")\b")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def _vllm_modules() -> frozenset[str]:
+    """The test modules that start or use vLLM, as node id paths. Told by their text: xdist's
+    controller, which hands out the work, collects nothing."""
+    return frozenset(p.relative_to(REPO).as_posix()
+                     for p in sorted((REPO / "tests").rglob("test_*.py"))
+                     if _USES_VLLM.search(p.read_text(encoding="utf-8")))
+
+
+VLLM_MODULES = _vllm_modules()
+
+
+def _uses_vllm(item: pytest.Item) -> bool:
+    return (item.get_closest_marker("vllm") is not None
+            or bool(SHARED_SERVERS & set(getattr(item, "fixturenames", ()))))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """One xdist group for everything that starts or uses vLLM (see the module's docstring)."""
-    in_group = [item.get_closest_marker("vllm") is not None
-                or bool(SHARED_SERVERS & set(getattr(item, "fixturenames", ())))
-                for item in items]
-    for item, grouped in zip(items, in_group):
-        if grouped:
-            item.add_marker(pytest.mark.xdist_group(VLLM_GROUP))
+    """The vLLM modules first, in their order (the longest unit of work starts at once); a
+    test that uses vLLM from a module the text scan missed is a usage error, since it would
+    run beside the vLLM unit and start its own servers."""
+    missed = sorted({i.nodeid.split("::", 1)[0] for i in items
+                     if _uses_vllm(i) and i.nodeid.split("::", 1)[0] not in VLLM_MODULES})
+    if missed:
+        raise pytest.UsageError(
+            f"{', '.join(missed)} use vLLM but do not say so in their text: mark them "
+            "`pytestmark = pytest.mark.vllm` (tests/conftest.py groups modules by their text).")
+    items[:] = sorted(items, key=lambda i: i.nodeid.split("::", 1)[0] not in VLLM_MODULES)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Units of work by module, the vLLM modules together in one, handed out in collection
+    order (see the module's docstring)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return VLLM_GROUP if module in VLLM_MODULES else module
+
+    config.option.loadscopereorder = False
+    return ByModule(config, log)
 
 
 @pytest.fixture(scope="session")
