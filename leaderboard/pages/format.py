@@ -13,7 +13,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from arena.render import html_blocks
-from arena.result import Fingerprint, Result, describe
+from arena.result import Description, Fingerprint, Note, Result, describe, throttle_text
 from arena.text import for_html, has_unsafe_characters, needs_html_escaping
 from leaderboard import tried
 from leaderboard.model import STATUS_TEXT
@@ -159,6 +159,18 @@ _CARD_CLASSES = {"verdict": {"items": "reasons"}, "notes": {"note": "small notic
                  "checks": {"table": "compact cards result-checks"}}
 
 
+def _without_throttle_note(desc: Description, res: Result) -> Description:
+    """The description less its throttle warning, which the card words itself."""
+    said = throttle_text(res.telemetry)
+    if said is None:
+        return desc
+    return dataclasses.replace(desc, sections=tuple(
+        dataclasses.replace(sec, blocks=tuple(
+            b for b in sec.blocks
+            if not (isinstance(b, Note) and "".join(x.text for x in b.line) == said)))
+        for sec in desc.sections))
+
+
 def _run_card(r: Any, links: "Links") -> Markup:
     """One run on its submission's page: every figure, every check, the fingerprint.
 
@@ -192,7 +204,16 @@ def _run_card(r: Any, links: "Links") -> Markup:
     if r.drift:
         out.append(f'  <p class="small notice bad">Flagged: {_clean(r.drift)} '
                    '(<a href="../../controls.html">control runs</a>).</p>\n')
-    notes = html_blocks(desc, "notes", _CARD_CLASSES["notes"])
+    tele = res.telemetry
+    if tele is not None and tele.throttled:
+        # In the card's own words, as the site has always put it (the description's sentence,
+        # which the bot's comment and arena bench show, counts the samples).
+        seen = ", ".join(f"{_clean(k)} ({_clean(v)})" for k, v in
+                         sorted(tele.throttling.items()))
+        out.append('  <p class="small notice">GPU throttled during the timed passes'
+                   + (f": {seen}" if seen else "") + '. The number may be lower than the '
+                   'configuration can reach; a re-run tells more.</p>\n')
+    notes = html_blocks(_without_throttle_note(desc, res), "notes", _CARD_CLASSES["notes"])
     if notes:
         out.append(f"  {notes}\n")
     if r.reasons == tuple(x.message for x in res.reasons):  # the runner's own: described
