@@ -319,6 +319,11 @@ class Challenge:
             f"{', '.join(self.track_names)}. Name one of them.")])
 
     @property
+    def referee_engine_env(self) -> dict[str, str]:
+        """The referee's whole environment: engine_env, then referee_env over it."""
+        return {**self.engine_env, **self.referee_env}
+
+    @property
     def ppl_cap(self) -> float:
         return self.ppl_reference * (1.0 + self.ppl_max_increase)
 

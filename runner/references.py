@@ -73,7 +73,7 @@ def run_references(challenge: Challenge, prompts: Path, out: Path, *, model_id: 
             if model.path not in servers:
                 spec = ServeSpec(model.path, "vllm", _installed_or_any(),
                                  dict(ch.engine_defaults),
-                                 {**ch.engine_env, **ch.referee_env}, ch.seed,
+                                 ch.referee_engine_env, ch.seed,
                                  Path(work) / str(len(servers)), ch.startup_timeout_s, (),
                                  progress)
                 servers[model.path] = serve(spec)

@@ -146,7 +146,7 @@ def shared_server(what: str, model_path: Path, engine_args: dict, challenge: Cha
 
     # The referee's environment too: most tests put this server in the referee's seat.
     server = VllmServer.build(model_path, engine_args, workdir=work, seed=challenge.seed,
-                              engine_env={**challenge.engine_env, **challenge.referee_env})
+                              engine_env=challenge.referee_engine_env)
     server.start()
     try:
         server.wait_ready(challenge.startup_timeout_s)

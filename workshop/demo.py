@@ -154,7 +154,7 @@ def start_referee(challenge: Any, model_dir: Path, work: Path, say: Callable[[st
         "shared by every run below")
     spec = ServeSpec(model_dir, "vllm", installed_engine_version() or "",
                      referee_args(challenge, {}),
-                     {**challenge.engine_env, **challenge.referee_env}, challenge.seed, work,
+                     challenge.referee_engine_env, challenge.seed, work,
                      challenge.startup_timeout_s, (), lambda m: say(f"   {m}"), role=REFEREE,
                      scratch_bytes=challenge.sandbox.scratch_mib << 20)
     return serve_with_vllm(spec)
