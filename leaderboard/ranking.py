@@ -336,9 +336,10 @@ def _tie_rule(rankable: Sequence[Mapping[str, Any]], noise: Noise) -> TieRule:
 @dataclass(frozen=True)
 class Board:
     """One board's runs, read once: the runs on its hardware and track (`here`), the subset
-    that may be ranked (verified, active) and the tie rule they give. `rank`, `tie_rule` and
-    `records` each read a board; a caller that wants several of them (the site's model) makes
-    the board once with `board_of` and passes it."""
+    that may be ranked (verified, active) and the tie rule they give. `rank` and `tie_rule`
+    each make one; a caller that wants several figures of a board (the site's model: both
+    rankings, the rule, the records) makes it once with `board_of` and reads it with `ranked`,
+    `.rule` and `records_of`."""
 
     here: list[Mapping[str, Any]]
     rankable: list[Mapping[str, Any]]
