@@ -90,7 +90,7 @@ def serve_with_vllm(spec: ServeSpec) -> Server:
                               seed=spec.seed, engine_env=spec.engine_env,
                               scrub_secrets=spec.scrub_secrets, drafter_path=spec.drafter_path,
                               overlay=None if spec.role == REFEREE else spec.overlay,
-                              scratch_bytes=spec.scratch_bytes)
+                              scratch_bytes=spec.scratch_bytes, progress=spec.progress)
     server.start()
     what = "the referee" if spec.role == REFEREE else "the submission's engine"
     spec.progress(f"start-up: {what} starting in its sandbox (vLLM {installed}, time limit "

@@ -13,7 +13,8 @@ bubblewrap sandbox:
   a drafter, and a patched engine's overlay) read-only at fixed paths (`/model`, `/drafter`,
   `/engine`); `/proc`, `/dev` (plus GPU device nodes when the host has them) and `/sys`
   read-only; a generated `/etc` (passwd, group, hosts) holding nothing of the runner's; one
-  size-capped scratch tmpfs (`/scratch`: HOME, caches, the socket) plus capped `/tmp` and
+  size-capped scratch tmpfs (`/scratch`: HOME, caches, the socket, and copies of the files the
+  harness hands the engine, `SandboxSpec.files`) plus capped `/tmp` and
   `/dev/shm`. Not visible: the private prompts, the checkout, the result folder, the runner's
   home and environment;
 - environment: cleared, then only what the engine needs (`--clearenv`);
@@ -85,6 +86,9 @@ class SandboxSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     scratch_bytes: int = DEFAULT_SCRATCH_BYTES
     devices: bool = True  # bind the host's GPU device nodes when it has them
+    # Files made in the scratch folder at start, {path inside: content}: the engine's own
+    # copies, writable, gone with the sandbox (bubblewrap copies each from a descriptor).
+    files: Mapping[str, bytes] = field(default_factory=dict)
 
 
 def bwrap_path() -> str | None:
@@ -129,9 +133,13 @@ def etc_folder(work: Path) -> Path:
     return etc
 
 
-def bwrap_argv(spec: SandboxSpec, *, work: Path, status_fd: int | None = None) -> list[str]:
+def bwrap_argv(spec: SandboxSpec, *, work: Path, status_fd: int | None = None,
+               file_fds: Mapping[str, int] | None = None) -> list[str]:
     """The bubblewrap command line for `spec`. `work` is a host folder of the harness's own
-    (only the generated /etc is taken from it, read-only)."""
+    (only the generated /etc is taken from it, read-only). `file_fds` are the descriptors
+    `file_descriptors(spec)` opened, to be passed to bubblewrap."""
+    if set(spec.files) != set(file_fds or {}):
+        raise ValueError("bwrap_argv: every file of the spec needs its descriptor")
     bwrap = bwrap_path()
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed on this runner; engines "
@@ -162,6 +170,13 @@ def bwrap_argv(spec: SandboxSpec, *, work: Path, status_fd: int | None = None) -
     argv += ["--size", size, "--tmpfs", SCRATCH,
              "--size", size, "--tmpfs", "/tmp",
              "--size", size, "--tmpfs", "/dev/shm"]
+    made: set[str] = set()
+    for inside, fd in sorted((file_fds or {}).items()):
+        for parent in reversed(Path(inside).parents):
+            if Path(SCRATCH) in parent.parents and str(parent) not in made:
+                argv += ["--dir", str(parent)]
+                made.add(str(parent))
+        argv += ["--perms", "0644", "--file", str(fd), inside]
     for root in python_roots():
         argv += ["--ro-bind", str(root), str(root)]
     for b in spec.binds:
@@ -175,6 +190,28 @@ def bwrap_argv(spec: SandboxSpec, *, work: Path, status_fd: int | None = None) -
     if status_fd is not None:
         argv += ["--json-status-fd", str(status_fd)]
     return argv + ["--", *spec.argv]
+
+
+def file_descriptors(spec: SandboxSpec) -> dict[str, int]:
+    """One readable descriptor per file of `spec` (an anonymous in-memory file holding its
+    content), for `bwrap_argv`; the caller closes them once bubblewrap has started. Only
+    paths under the scratch folder are accepted: nothing else in the sandbox is writable."""
+    fds: dict[str, int] = {}
+    try:
+        for inside, data in spec.files.items():
+            path = Path(inside)
+            if not path.is_absolute() or Path(SCRATCH) not in path.parents or ".." in path.parts:
+                raise ValueError(f"a sandbox file must lie under {SCRATCH}: {inside!r}")
+            fd = os.memfd_create("arena-sandbox-file")
+            fds[inside] = fd
+            with open(fd, "wb", closefd=False) as f:
+                f.write(data)
+            os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        for fd in fds.values():
+            os.close(fd)
+        raise
+    return fds
 
 
 def read_child_pid(fd: int, timeout: float = 30.0) -> int:

@@ -5,7 +5,8 @@ reach the server (`base_url`, and `uds` when it listens on a Unix socket), the s
 name, whether the server is still alive, and how its process ended. The normal implementation
 is `VllmServer`: vLLM's OpenAI-compatible server started by the runner inside its own sandbox
 (`runner.sandbox`: bubblewrap, private loopback, read-only model and engine, a capped scratch
-folder) and reached only through its Unix socket, with a fresh cache, plugins disabled, prefix
+folder) and reached only through its Unix socket, with a fresh cache (holding only vLLM's
+facts about the model's class, `runner.modelinfo`), plugins disabled, prefix
 caching off, request logging off, the Hub offline, and only the validated engine arguments.
 `ManagedServer` is the process handling underneath it, usable with any command (tests start
 stand-in servers with it, sandboxed or not); `ExternalServer` is a server someone else started
@@ -22,6 +23,7 @@ carrying encoded private prompts. It is kept in a capped file for maintainers
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -37,7 +39,9 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 import httpx
 
 from arena.text import for_terminal
+from runner import modelinfo
 from runner import sandbox as sbx
+from runner.fingerprint import installed_engine_version
 
 SERVED_MODEL_NAME = "submission"
 LOG_TAIL_LINES = 60
@@ -157,24 +161,26 @@ class ManagedServer:
         status_r = status_w = None
         if self.sandbox is not None:
             status_r, status_w = os.pipe()
-            spec = sbx.SandboxSpec(self.argv, self.sandbox.binds, self.env,
-                                   self.sandbox.scratch_bytes, self.sandbox.devices)
+            spec = dataclasses.replace(self.sandbox, argv=self.argv, env=self.env)
+            file_fds = sbx.file_descriptors(spec)
             try:
-                argv = sbx.bwrap_argv(spec, work=self.log_path.parent, status_fd=status_w)
+                argv = sbx.bwrap_argv(spec, work=self.log_path.parent, status_fd=status_w,
+                                      file_fds=file_fds)
             except sbx.SandboxUnavailable as exc:
-                os.close(status_r)
-                os.close(status_w)
+                for fd in (status_r, status_w, *file_fds.values()):
+                    os.close(fd)
                 raise ServerError("the engine's sandbox could not be made: " + exc.message
                                   + " Engines never run outside a sandbox.") from None
-            env, pass_fds = {"PATH": os.environ.get("PATH", sbx.PATH)}, (status_w,)
+            env = {"PATH": os.environ.get("PATH", sbx.PATH)}
+            pass_fds = (status_w, *file_fds.values())
         try:
             self._proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 env=env, cwd=self.cwd, start_new_session=True, close_fds=True,
                 pass_fds=pass_fds)
         finally:
-            if status_w is not None:
-                os.close(status_w)
+            for fd in pass_fds:
+                os.close(fd)
         self._pgid = self._proc.pid  # leader of its own new session and process group
         log = open(self.log_path, "ab")  # exists from now on; the pump writes it
         self._pump = threading.Thread(target=_pump_log, args=(self._proc.stdout, log,
@@ -456,11 +462,13 @@ class VllmServer(ManagedServer):
               python: str | None = None, scrub_secrets: Sequence[str] = (),
               drafter_path: Path | None = None, overlay: Path | None = None,
               scratch_bytes: int = sbx.DEFAULT_SCRATCH_BYTES,
-              log_cap: int = LOG_CAP_BYTES) -> "VllmServer":
+              log_cap: int = LOG_CAP_BYTES, progress: Callable[[str], None] | None = None,
+              ) -> "VllmServer":
         """A server ready to start(). `engine_args` are the validated submission arguments
         (with the challenge's defaults merged in; a drafter named by `sandbox.DRAFTER_DIR`,
         served from `drafter_path`). `overlay` is a folder holding a patched `vllm` package
-        (`runner.overlay`), put first on the engine's import path."""
+        (`runner.overlay`), put first on the engine's import path. The engine's fresh vLLM
+        cache starts with vLLM's facts about the model's class (`runner.modelinfo`)."""
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         binds = [sbx.Bind(Path(model_path), sbx.MODEL_DIR)]
@@ -474,8 +482,12 @@ class VllmServer(ManagedServer):
         if overlay is not None:
             binds.append(sbx.Bind(Path(overlay), sbx.ENGINE_DIR))
             env["PYTHONPATH"] = sbx.ENGINE_DIR
+        python = python or sbx.python()
+        files = modelinfo.sandbox_files([p for p in (model_path, drafter_path) if p],
+                                        python=python, engine_version=installed_engine_version(),
+                                        progress=progress)
         argv = [
-            python or sbx.python(), "-m", "vllm.entrypoints.openai.api_server",
+            python, "-m", "vllm.entrypoints.openai.api_server",
             "--model", sbx.MODEL_DIR,
             "--served-model-name", SERVED_MODEL_NAME,
             "--uds", sbx.SOCKET,
@@ -489,7 +501,8 @@ class VllmServer(ManagedServer):
             *engine_argv(engine_args),
         ]
         return cls(argv, log_path=workdir / "engine.log", env=env, scrub_secrets=scrub_secrets,
-                   sandbox=sbx.SandboxSpec(argv, binds, env, scratch_bytes), log_cap=log_cap)
+                   sandbox=sbx.SandboxSpec(argv, binds, env, scratch_bytes, files=files),
+                   log_cap=log_cap)
 
 
 # -- log tails -------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """What the sandbox and the referee cost, measured on this machine in one run.
 
-1. Start-up: the tiny vLLM server started in its bubblewrap sandbox (on its Unix socket) and
-   started without one (TCP, the same arguments), alternately, `--starts` times each; the
-   ratio of the medians (target: the sandbox adds nothing that matters, ratio close to 1).
+1. Start-up: the tiny vLLM server started in its bubblewrap sandbox (on its Unix socket),
+   started without one (TCP, the same arguments, the same fresh cache), and started in its
+   sandbox without vLLM's model facts (`runner.modelinfo`), in turns, `--starts` times each;
+   the ratios of the medians: sandboxed / unsandboxed (target: the sandbox adds nothing that
+   matters, close to 1) and with the facts / without (what handing them over saves).
 2. One whole `run_bench` of the demo's plain submission (public and private sets, every engine
    sandboxed): the referee's share of the run (its start-up and its work), and an A10G
    estimate of that share from the token counts this run measured (scored tokens at an
@@ -19,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -38,13 +41,15 @@ GEMMA = {"output_tokens": 512, "repeats": 3, "public": 128, "private": 128,
          "fidelity_prompts": 16, "prompt_tokens": 200}
 
 
-def start_once(model: Path, args: dict, challenge, work: Path, sandboxed: bool) -> float:
+def start_once(model: Path, args: dict, challenge, work: Path, kind: str) -> float:
     from _engines import tcp_server
     from runner.server import VllmServer
 
-    if sandboxed:
+    if kind != "unsandboxed":
         server = VllmServer.build(model, args, workdir=work, seed=challenge.seed,
                                   engine_env=challenge.engine_env)
+        if kind == "sandboxed-without-facts":
+            server.sandbox = dataclasses.replace(server.sandbox, files={})
     else:  # the same engine command, unsandboxed, on TCP (for comparison only)
         server = tcp_server(model, args, seed=challenge.seed, engine_env=challenge.engine_env,
                             work=work)
@@ -77,17 +82,17 @@ def main() -> int:
     engine_args = dict(ch.engine_defaults)
     out: dict = {"format": "arena.bench-sandbox/1"}
     with tempfile.TemporaryDirectory(prefix="arena-bench-sandbox-") as tmp:
-        starts: dict[str, list[float]] = {"sandboxed": [], "unsandboxed": []}
+        kinds = ("unsandboxed", "sandboxed", "sandboxed-without-facts")
+        starts: dict[str, list[float]] = {k: [] for k in kinds}
         for k in range(args.starts):
-            for kind in ("unsandboxed", "sandboxed") if k % 2 == 0 else ("sandboxed",
-                                                                         "unsandboxed"):
-                s = start_once(model, engine_args, ch, Path(tmp) / f"{kind}-{k}",
-                               kind == "sandboxed")
+            for kind in kinds if k % 2 == 0 else kinds[::-1]:
+                s = start_once(model, engine_args, ch, Path(tmp) / f"{kind}-{k}", kind)
                 starts[kind].append(s)
                 print(f"start-up {kind}: {s:.1f} s", file=sys.stderr)
         med = {k: statistics.median(v) for k, v in starts.items()}
         out["startup"] = {"seconds": starts, "median_s": med,
-                          "ratio": med["sandboxed"] / med["unsandboxed"]}
+                          "ratio": med["sandboxed"] / med["unsandboxed"],
+                          "facts_ratio": med["sandboxed"] / med["sandboxed-without-facts"]}
 
         [report] = validate_paths([REPO / "demo/submissions/arena-maintainers/plain.yaml"], ch)
         private = Path(tmp) / "private"
@@ -130,8 +135,11 @@ def main() -> int:
         print(json.dumps(out, indent=2))
     else:
         s = out["startup"]
-        print(f"start-up, median of {args.starts}: sandboxed {s['median_s']['sandboxed']:.1f} s, "
-              f"unsandboxed {s['median_s']['unsandboxed']:.1f} s: ratio {s['ratio']:.3f}")
+        m = s["median_s"]
+        print(f"start-up, median of {args.starts}: sandboxed {m['sandboxed']:.1f} s, "
+              f"unsandboxed {m['unsandboxed']:.1f} s: ratio {s['ratio']:.3f}; without vLLM's "
+              f"model facts {m['sandboxed-without-facts']:.1f} s: with / without "
+              f"{s['facts_ratio']:.3f}")
         r = out["run"]
         print(f"one run (plain, public + private): {r['verdict']}, {t['total_s']:.1f} s; the "
               f"referee {referee_s:.1f} s = {r['referee_share']:.1%} of it ({r['scored_tokens']} "
