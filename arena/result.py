@@ -9,7 +9,8 @@ and the JSON API read nothing else. Only aggregates are in it: never a prompt, n
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
@@ -641,32 +642,20 @@ class Paired:
                    d["verdict"], d.get("set"))
 
 
-@dataclass(frozen=True)
 class Result:
-    """One run of one submission, read from its versioned JSON (`Result.from_json`)."""
-    run_id: str
-    submission: SubmissionRef
-    challenge: ChallengeRef
-    started_at: str
-    finished_at: str
-    verdict: str  # one of VERDICTS
-    reasons: tuple[Reason, ...]
-    tps: Mapping[str, TpsSet]  # by prompt set, public first
-    ppl: Ppl
-    checks: tuple[Check, ...]
-    speculative: Speculative | None
-    timings: Mapping[str, float]
-    fingerprint: Fingerprint
-    provenance: Provenance = Provenance()
-    telemetry: Telemetry | None = None
-    per_prompt: tuple[PromptTps, ...] = ()
-    per_category: Mapping[str, CategoryTps] = field(default_factory=dict)
-    paired: Paired | None = None
-    stage: str | None = None
-    schema_version: int = RESULT_SCHEMA_VERSION
-    # The document it was read from, for those that publish it whole (the JSON API, the bot's
-    # "full result" block). Not compared: two equal readings of one run are equal results.
-    doc: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """One run of one submission, read from its versioned JSON (`Result.from_json`).
+
+    Read lazily: each part of the document becomes its dataclass the first time it is asked for
+    and stays, so the readers that walk every run of a board on every site build (the ranking,
+    the run lists, the JSON API) pay only for the parts they read. Frozen like the dataclasses it
+    hands out; two readings of equal documents are equal results."""
+
+    __slots__ = ("doc", "__dict__")  # __dict__: where functools.cached_property keeps a part
+
+    def __init__(self, doc: Mapping[str, Any]):
+        # The document it was read from, for those that publish it whole (the JSON API, the
+        # bot's "full result" block).
+        object.__setattr__(self, "doc", doc)
 
     @classmethod
     def from_json(cls, doc: Any, *, check: bool = True) -> "Result":
@@ -674,47 +663,131 @@ class Result:
         every mismatch) unless `check=False` for a document the caller has just validated."""
         if check:
             validate_result(doc)
-        sub, ch, spec = doc["submission"], doc["challenge"], doc.get("speculative")
-        prov, tel, paired = doc.get("provenance") or {}, doc.get("telemetry"), doc.get("paired")
-        tps = doc["tps"]
-        return cls(
-            run_id=doc["run_id"],
-            submission=SubmissionRef(sub["id"], sub["path"], sub.get("commit"),
-                                     sub["config"], sub["config_sha256"]),
-            challenge=ChallengeRef(ch["id"], ch["hardware"], ch.get("track")),
-            started_at=doc["started_at"], finished_at=doc["finished_at"],
-            verdict=doc["verdict"],
-            reasons=tuple(Reason(r["check"], r["message"]) for r in doc["reasons"]),
-            tps={s: TpsSet.from_json(s, tps[s]) for s in PROMPT_SETS if s in tps},
-            ppl=Ppl.from_json(doc["ppl"]),
-            checks=tuple(Check(c["name"], c["status"], c["message"], c["figures"])
-                         for c in doc["checks"]),
-            speculative=Speculative(
-                spec.get("method"), spec.get("num_speculative_tokens"), spec.get("drafts"),
-                spec.get("draft_tokens"), spec.get("accepted_tokens"),
-                spec.get("acceptance_rate"), spec.get("mean_accepted_length"))
-            if spec else None,
-            timings={k: float(v) for k, v in doc["timings"].items()},
-            fingerprint=Fingerprint.from_json(doc["fingerprint"]),
-            provenance=Provenance(prov.get("pr"), prov.get("head_sha"), prov.get("run_url"),
-                                  prov.get("requested_by"), prov.get("author_id"),
-                                  prov.get("requested_by_id"), bool(prov.get("control"))),
-            telemetry=Telemetry.from_json(tel) if tel else None,
-            per_prompt=tuple(PromptTps(p["id"], float(p["tps"]), p.get("acceptance_rate"),
-                                       p.get("mean_accepted_length"))
-                             for p in doc.get("per_prompt") or ()),
-            per_category={k: CategoryTps(k, int(v["prompts"]), float(v["tps"]))
-                          for k, v in (doc.get("per_category") or {}).items()},
-            paired=Paired.from_json(paired) if paired else None,
-            stage=doc.get("stage"),
-            schema_version=doc["schema_version"],
-            doc=doc)
+        return cls(doc)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Result) and self.doc == other.doc
+
+    __hash__ = None  # type: ignore[assignment]  # as the dataclass it replaces: a mapping inside
+
+    def __repr__(self) -> str:
+        return f"Result(run_id={self.run_id!r}, submission={self.submission.id!r}, " \
+               f"verdict={self.verdict!r})"
+
+    # -- plain values, read from the document each time -------------------------------------
+
+    @property
+    def run_id(self) -> str:
+        return self.doc["run_id"]
+
+    @property
+    def started_at(self) -> str:
+        return self.doc["started_at"]
+
+    @property
+    def finished_at(self) -> str:
+        return self.doc["finished_at"]
+
+    @property
+    def verdict(self) -> str:  # one of VERDICTS
+        return self.doc["verdict"]
+
+    @property
+    def stage(self) -> str | None:
+        return self.doc.get("stage")
+
+    @property
+    def schema_version(self) -> int:
+        return self.doc["schema_version"]
+
+    # -- parts, each read once --------------------------------------------------------------
+
+    @cached_property
+    def submission(self) -> SubmissionRef:
+        sub = self.doc["submission"]
+        return SubmissionRef(sub["id"], sub["path"], sub.get("commit"), sub["config"],
+                             sub["config_sha256"])
+
+    @cached_property
+    def challenge(self) -> ChallengeRef:
+        ch = self.doc["challenge"]
+        return ChallengeRef(ch["id"], ch["hardware"], ch.get("track"))
+
+    @cached_property
+    def reasons(self) -> tuple[Reason, ...]:
+        return tuple(Reason(r["check"], r["message"]) for r in self.doc["reasons"])
+
+    @cached_property
+    def tps(self) -> Mapping[str, TpsSet]:
+        """Decode speed by prompt set, public first."""
+        tps = self.doc["tps"]
+        return {s: TpsSet.from_json(s, tps[s]) for s in PROMPT_SETS if s in tps}
+
+    @cached_property
+    def ppl(self) -> Ppl:
+        return Ppl.from_json(self.doc["ppl"])
+
+    @cached_property
+    def checks(self) -> tuple[Check, ...]:
+        return tuple(Check(c["name"], c["status"], c["message"], c["figures"])
+                     for c in self.doc["checks"])
+
+    @cached_property
+    def speculative(self) -> Speculative | None:
+        spec = self.doc.get("speculative")
+        return Speculative(spec.get("method"), spec.get("num_speculative_tokens"),
+                           spec.get("drafts"), spec.get("draft_tokens"),
+                           spec.get("accepted_tokens"), spec.get("acceptance_rate"),
+                           spec.get("mean_accepted_length")) if spec else None
+
+    @cached_property
+    def timings(self) -> Mapping[str, float]:
+        return {k: float(v) for k, v in self.doc["timings"].items()}
+
+    @cached_property
+    def fingerprint(self) -> Fingerprint:
+        return Fingerprint.from_json(self.doc["fingerprint"])
+
+    @cached_property
+    def provenance(self) -> Provenance:
+        prov = self.doc.get("provenance") or {}
+        return Provenance(prov.get("pr"), prov.get("head_sha"), prov.get("run_url"),
+                          prov.get("requested_by"), prov.get("author_id"),
+                          prov.get("requested_by_id"), bool(prov.get("control")))
+
+    @cached_property
+    def telemetry(self) -> Telemetry | None:
+        tel = self.doc.get("telemetry")
+        return Telemetry.from_json(tel) if tel else None
+
+    @cached_property
+    def per_prompt(self) -> tuple[PromptTps, ...]:
+        return tuple(PromptTps(p["id"], float(p["tps"]), p.get("acceptance_rate"),
+                               p.get("mean_accepted_length"))
+                     for p in self.doc.get("per_prompt") or ())
+
+    @cached_property
+    def per_category(self) -> Mapping[str, CategoryTps]:
+        return {k: CategoryTps(k, int(v["prompts"]), float(v["tps"]))
+                for k, v in (self.doc.get("per_category") or {}).items()}
+
+    @cached_property
+    def paired(self) -> Paired | None:
+        paired = self.doc.get("paired")
+        return Paired.from_json(paired) if paired else None
 
     @property
     def score_set(self) -> str | None:
         """The prompt set the result is ranked on: private when it was measured, else public."""
+        tps = self.doc["tps"]
         for s in ("private", "public"):
-            if s in self.tps:
+            if s in tps:
                 return s
         return None
 
@@ -722,7 +795,7 @@ class Result:
     def score_tps(self) -> float | None:
         """The TPS the result is ranked on: the median of its scored set."""
         s = self.score_set
-        return None if s is None else self.tps[s].median
+        return None if s is None else float(self.doc["tps"][s]["median"])
 
     def check(self, name: str) -> Check | None:
         return next((c for c in self.checks if c.name == name), None)
