@@ -35,7 +35,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import jsonschema
 
 from arena import exitcodes
-from arena.result import result_errors, score_tps, write_json_atomic
+from arena.result import Result, as_result, result_errors, write_json_atomic
 from arena.text import for_terminal
 
 FORMAT = "arena.controls/1"
@@ -60,23 +60,24 @@ DRIFT_SCHEMA: dict[str, Any] = {
 _DRIFT_VALIDATOR = jsonschema.Draft202012Validator(DRIFT_SCHEMA)
 
 
-def is_control(doc: Mapping[str, Any]) -> bool:
-    return bool((doc.get("provenance") or {}).get("control"))
+# Each reader takes a result typed (arena.result.Result) or its validated document.
+
+def is_control(result: Any) -> bool:
+    return as_result(result).provenance.control
 
 
-def runner_of(doc: Mapping[str, Any]) -> tuple[str, str, str]:
+def runner_of(result: Any) -> tuple[str, str, str]:
     """What identifies a runner within a track: the GPU, its driver and CUDA."""
-    fp = doc.get("fingerprint") or {}
-    return (str(fp.get("accelerator") or "?"), str(fp.get("driver") or "?"),
-            str(fp.get("cuda") or "?"))
+    fp = as_result(result).fingerprint
+    return (str(fp.accelerator or "?"), str(fp.driver or "?"), str(fp.cuda or "?"))
 
 
 def runner_text(key: Sequence[str]) -> str:
     return f"{key[0]}, driver {key[1]}, CUDA {key[2]}"
 
 
-def track_of(doc: Mapping[str, Any]) -> str:
-    return str((doc.get("challenge") or {}).get("hardware") or "")
+def track_of(result: Any) -> str:
+    return as_result(result).challenge.hardware
 
 
 @dataclass
@@ -121,12 +122,12 @@ class Track:
     cleared_by: str | None = None
 
 
-def analyse(controls: Iterable[Mapping[str, Any]], clears: Iterable[Mapping[str, Any]], *,
+def analyse(controls: Iterable[Any], clears: Iterable[Mapping[str, Any]], *,
             tolerance: float, baseline_runs: int = 3) -> dict[str, Track]:
     """Each track's control series, its reference and its drifted runners (pure)."""
-    by_track: dict[str, list[Mapping[str, Any]]] = {}
-    for doc in controls:
-        by_track.setdefault(track_of(doc), []).append(doc)
+    by_track: dict[str, list[Result]] = {}
+    for r in map(as_result, controls):
+        by_track.setdefault(track_of(r), []).append(r)
     last_clear: dict[str, Mapping[str, Any]] = {}
     for rec in sorted(clears, key=lambda r: (r["at"], r["id"])):
         last_clear[rec["track"]] = rec
@@ -139,12 +140,12 @@ def analyse(controls: Iterable[Mapping[str, Any]], clears: Iterable[Mapping[str,
         accepted: list[float] = []
         last_good: dict[tuple[str, str, str], str] = {}
         drifted: dict[tuple[str, str, str], Drift] = {}
-        for doc in sorted(docs, key=lambda d: (d["finished_at"], d["run_id"])):
-            key = runner_of(doc)
-            tps = score_tps(doc) if doc.get("verdict") == "verified" else None
-            p = Point(doc["run_id"], doc["finished_at"], tps, str(doc.get("verdict")), key, "ok")
+        for r in sorted(docs, key=lambda d: (d.finished_at, d.run_id)):
+            key = runner_of(r)
+            tps = r.score_tps if r.verdict == "verified" else None
+            p = Point(r.run_id, r.finished_at, tps, r.verdict, key, "ok")
             t.points.append(p)
-            if t.cleared_at and doc["finished_at"] <= t.cleared_at:
+            if t.cleared_at and r.finished_at <= t.cleared_at:
                 p.state = "before-clear"
                 continue
             if tps is None:
@@ -154,35 +155,34 @@ def analyse(controls: Iterable[Mapping[str, Any]], clears: Iterable[Mapping[str,
             if ref is not None and abs(tps - ref) / ref > tolerance:
                 p.state = "drift"
                 if key not in drifted:
-                    drifted[key] = Drift(track, key, last_good.get(key), doc["run_id"],
-                                         doc["finished_at"], tps, ref)
+                    drifted[key] = Drift(track, key, last_good.get(key), r.run_id,
+                                         r.finished_at, tps, ref)
             elif key in drifted:
                 p.state = "drift"  # back in tolerance, but drifted until a clear
             elif len(accepted) < baseline_runs:
                 accepted.append(tps)
                 p.state = "baseline"
                 t.reference = statistics.median(accepted)
-                last_good[key] = doc["finished_at"]
+                last_good[key] = r.finished_at
             else:
-                last_good[key] = doc["finished_at"]
+                last_good[key] = r.finished_at
         t.drifts = sorted(drifted.values(), key=lambda d: d.detected_at)
         out[track] = t
     return out
 
 
-def flagged(results: Iterable[Mapping[str, Any]], tracks: Mapping[str, Track]
-            ) -> dict[str, Drift]:
+def flagged(results: Iterable[Any], tracks: Mapping[str, Track]) -> dict[str, Drift]:
     """Results measured on a drifted runner since its last good control, by run id."""
     out: dict[str, Drift] = {}
-    for doc in results:
-        if is_control(doc):
+    for r in map(as_result, results):
+        if is_control(r):
             continue
-        t = tracks.get(track_of(doc))
+        t = tracks.get(track_of(r))
         if not t:
             continue
         for d in t.drifts:
-            if runner_of(doc) == d.runner and (d.since is None or doc["finished_at"] > d.since):
-                out[doc["run_id"]] = d
+            if runner_of(r) == d.runner and (d.since is None or r.finished_at > d.since):
+                out[r.run_id] = d
                 break
     return out
 
@@ -239,8 +239,7 @@ def status_doc(challenge: Any, root: Path) -> dict[str, Any]:
     tol = ctl.tolerance if ctl else 0.03
     tracks = analyse(load_controls(root), load_clears(root), tolerance=tol,
                      baseline_runs=ctl.baseline_runs if ctl else 3)
-    results = [r.doc for r in ResultsStore(root).results()]
-    flags = flagged(results, tracks)
+    flags = flagged([r.result for r in ResultsStore(root).results()], tracks)
     return {
         "format": FORMAT,
         "submission": ctl.submission if ctl else None,

@@ -5,12 +5,11 @@ from a run (names, messages) never acts as markup or moves a terminal's cursor."
 
 from __future__ import annotations
 
-import re
 from typing import Any, Mapping
 
 from arena.result import (Block, Description, Fields, Items, Line, Note, Paragraph, Section,
                           Table)
-from arena.text import for_html, for_terminal, md_inline, md_words
+from arena.text import for_html, for_terminal, md_inline, md_text, md_words
 
 DESCRIPTION_FORMAT = "arena.result-description/1"
 
@@ -77,17 +76,6 @@ def to_terminal(d: Description, prog: str = "arena bench") -> str:
 
 
 # -- GitHub Markdown -----------------------------------------------------------------------------
-
-# Characters that could start markup (emphasis, code, links, HTML, tables, strikethrough,
-# entities, images) in arena's own words; escaped with a backslash, which CommonMark allows
-# before any ASCII punctuation.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&!#])")
-
-
-def md_text(text: str) -> str:
-    """Arena's label or heading as literal Markdown: every markup character escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", for_terminal(text))
-
 
 def _md(line: Line) -> str:
     out = []

@@ -76,15 +76,29 @@ def md_block(text: str, info: str = "text") -> str:
     return f"{fence}{info}\n{s}\n{fence}"
 
 
-# What could act as markup in a sentence of arena's own words: HTML, entities, links and images,
-# table pipes, backslashes. Emphasis characters stay (GitHub does not emphasise an intraword `_`,
-# and the bot's sentences use `code` on purpose), so a sentence reads as written.
+# Arena's own text for GitHub Markdown, escaped with backslashes (CommonMark allows one before
+# any ASCII punctuation), on one line, and no @mention. Two policies, one escaper:
+# - a label or heading (md_text): every character that could start markup is escaped;
+# - a sentence (md_words): HTML, entities, links and images, table pipes and backslashes are;
+#   emphasis characters and code spans stay (GitHub does not emphasise an intraword `_`, and
+#   the bot's sentences use `code` on purpose), so a sentence reads as written.
+# Text from a run is never shown either way: it is md_inline's.
+_MD_LABEL_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&!#])")
 _MD_WORDS_SPECIAL = re.compile(r"([\\<>&\[\]|])")
+
+
+def _md_escaped(text: str, special: re.Pattern[str]) -> str:
+    s = special.sub(r"\\\1", for_terminal(text.replace("\n", " ")))
+    return s.replace("@", "@\u2060")  # a word joiner: no mention, the same to a reader
+
+
+def md_text(text: str) -> str:
+    """Arena's label or heading as literal Markdown: every markup character escaped."""
+    return _md_escaped(text, _MD_LABEL_SPECIAL)
 
 
 def md_words(text: str) -> str:
     """A sentence of arena's own words (figures, check names it chose) for GitHub Markdown: one
     line, no HTML, link, image, table cell break or @mention can come from it; `_` and code
-    spans stay as written. Text from a run is never shown this way: it is md_inline's."""
-    s = _MD_WORDS_SPECIAL.sub(r"\\\1", for_terminal(text.replace("\n", " ")))
-    return s.replace("@", "@\u2060")  # a word joiner: no mention, the same to a reader
+    spans stay as written."""
+    return _md_escaped(text, _MD_WORDS_SPECIAL)

@@ -24,33 +24,31 @@ def _signed(x: float | None, digits: int = 1) -> str:
     return "–" if x is None else f"{x:+.{digits}f}"
 
 
-def board(store_dir: Path, doc: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
-    """The store's results with this run in place of any stored copy of it, and the verdicts
-    (documents: the ranking reads them)."""
+def board(store_dir: Path, doc: Mapping[str, Any]) -> tuple[list[Result], list[Any]]:
+    """The store's results with this run in place of any stored copy of it, and the
+    verdicts."""
     store = ResultsStore(store_dir)
     this = Result.from_json(doc, check=False)
     key = (this.submission.id, this.run_id)
-    results = [r.doc for r in store.results() if _key(r.doc) != key]
-    return results + [doc], store.verdicts()
+    results = [r.result for r in store.results() if _key(r.result) != key]
+    return results + [this], store.verdicts()
 
 
-def _key(doc: Mapping[str, Any]) -> tuple[str, str]:
-    """A stored document's (submission id, run id), read without reading the whole run typed
-    (a store holds tens of thousands)."""
-    return doc["submission"]["id"], doc["run_id"]
+def _key(result: Result) -> tuple[str, str]:
+    return result.submission.id, result.run_id
 
 
 def compared_lines(store_dir: Path | None, doc: Mapping[str, Any], *, parent: str | None,
                    hardware: str, noise: Any, challenge_id: str | None = None) -> list[str]:
     """The run against its parent's ranked run and the leader, as a Markdown table, with
     what the interval means. Empty when the run has no verified score."""
-    if store_dir is None or Result.from_json(doc, check=False).verdict != "verified" or \
-            scored_tps(doc) is None:
+    this = Result.from_json(doc, check=False)
+    if store_dir is None or this.verdict != "verified" or scored_tps(this) is None:
         return []
     results, verdicts = board(store_dir, doc)
     entries = rank(results, verdicts, hardware=hardware, noise=noise, challenge_id=challenge_id)
     rule = tie_rule(results, verdicts, hardware=hardware, noise=noise, challenge_id=challenge_id)
-    found = comparisons(doc, parent, entries, rule)
+    found = comparisons(this, parent, entries, rule)
     lines = ["**Compared** (this run minus the other; the verdict is the ranking's tie rule):",
              "", "| Against | Δ tokens/s | 95% CI of Δ | Δ perplexity | Verdict |",
              "|---|---|---|---|---|"]

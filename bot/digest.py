@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from arena import exitcodes
 from arena.challenge import Challenge, Track, result_track
-from arena.result import Result
+from arena.result import Result, as_result
 from arena.store import ResultsStore, iso
 from arena.submission import SubmissionIndex
 from arena.text import for_terminal
@@ -29,7 +29,13 @@ from bot.quota import Quota, quota_for
 from bot.render import COMMANDS_HELP, code, footer
 from bot.writes import create_once
 from leaderboard.compare import comparisons, comparisons_json
-from leaderboard.ranking import rank, run_status, scored_tps, submission_state, tie_rule
+from leaderboard.ranking import (
+    rank,
+    run_status,
+    scored_tps,
+    submission_state,
+    tie_rule,
+)
 
 FORMAT = "arena.digest/1"
 TOP = 10
@@ -62,7 +68,7 @@ class Board:
                      3)
 
 
-def boards(challenge: Challenge, results: list[dict[str, Any]],
+def boards(challenge: Challenge, results: list[Any],
            verdicts: list[dict[str, Any]]) -> list[Board]:
     """Each track ranked on its own, with its own noise (leaderboard.ranking)."""
     return [Board(t, rank(results, verdicts, hardware=t.runner_label, noise=t.noise),
@@ -70,7 +76,7 @@ def boards(challenge: Challenge, results: list[dict[str, Any]],
             for t in challenge.tracks]
 
 
-def build_digest(challenge: Challenge, results: list[dict[str, Any]],
+def build_digest(challenge: Challenge, results: list[Any],
                  verdicts: list[dict[str, Any]], *, now: dt.datetime,
                  open_prs: list[dict[str, Any]] | None = None, quota: Quota | None = None,
                  unavailable: dict[str, str] | None = None, top: int = TOP,
@@ -79,7 +85,9 @@ def build_digest(challenge: Challenge, results: list[dict[str, Any]],
     """Pure: the digest document. `parents` (submission id to parent id, from the checkout's
     submissions) lets each recent run be compared with its parent. A challenge with several
     tracks gets `tracks`, one board each, and each recent run its `track`; the top-level
-    ranking is the first track's. A one-track challenge's document is as it always was."""
+    ranking is the first track's. A one-track challenge's document is as it always was.
+    `results` are typed results, or their validated documents."""
+    results = [as_result(r) for r in results]  # each read typed, lazily
     tracks = boards(challenge, results, verdicts)
     first = tracks[0]
     entries, rule, lead_tps = first.entries, first.rule, first.lead_tps
@@ -87,21 +95,20 @@ def build_digest(challenge: Challenge, results: list[dict[str, Any]],
     by_label = {b.track.runner_label: b for b in tracks}
     recent_rows = []
     for res in _latest(results, recent):
-        doc = res.doc  # the ranking and the comparison read documents (leaderboard.ranking)
-        st = run_status(doc, verdicts)
+        st = run_status(res, verdicts)
         sid = res.submission.id
         compared = {}
         board = by_label.get(res.challenge.hardware)
-        if st.status == "verified" and scored_tps(doc) is not None and board is not None:
+        if st.status == "verified" and scored_tps(res) is not None and board is not None:
             compared = comparisons_json(comparisons(
-                doc, (parents or {}).get(sid), board.entries, board.rule,
+                res, (parents or {}).get(sid), board.entries, board.rule,
                 by_id={e.submission_id: e for e in board.entries}))
         recent_rows.append({
             "submission": sid, "run_id": res.run_id,
             "finished_at": res.finished_at, "status": st.status,
             "reasons": list(st.reasons)[:3], "tps": res.score_tps, "tps_set": res.score_set,
             "hardware": res.challenge.hardware, "compared": compared,
-            **({"track": result_track(doc, challenge)} if several else {})})
+            **({"track": result_track(res, challenge)} if several else {})})
     with_results = _submission_ids(results)
     ids = sorted(with_results | {v["submission"] for v in verdicts})
     states = {sid: submission_state(sid, verdicts) for sid in ids}
@@ -141,18 +148,14 @@ def build_digest(challenge: Challenge, results: list[dict[str, Any]],
     }
 
 
-def _latest(results: list[dict[str, Any]], n: int) -> list[Result]:
-    """The `n` runs that finished last, newest first, as typed results. Only those are read
-    typed: a store holds tens of thousands of runs, and the digest shows ten."""
-    order = sorted(range(len(results)), key=lambda i: (results[i]["finished_at"],
-                                                       results[i]["run_id"]), reverse=True)
-    return [Result.from_json(results[i], check=False) for i in order[:n]]  # validated by the store
+def _latest(results: list[Result], n: int) -> list[Result]:
+    """The `n` runs that finished last, newest first."""
+    return sorted(results, key=lambda r: (r.finished_at, r.run_id), reverse=True)[:n]
 
 
-def _submission_ids(results: list[dict[str, Any]]) -> set[str]:
-    """Every submission with a result (a board-wide count: read from the documents, like the
-    ranking, without reading each run typed)."""
-    return {r["submission"]["id"] for r in results}
+def _submission_ids(results: list[Result]) -> set[str]:
+    """Every submission with a result."""
+    return {r.submission.id for r in results}
 
 
 def open_submission_prs(bot: Bot) -> list[dict[str, Any]]:
@@ -174,10 +177,10 @@ def open_submission_prs(bot: Bot) -> list[dict[str, Any]]:
     return out
 
 
-def load_store(store: ResultsStore | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def load_store(store: ResultsStore | None) -> tuple[list[Result], list[dict[str, Any]]]:
     if store is None:
         return [], []
-    return [r.doc for r in store.results()], store.verdicts()
+    return [r.result for r in store.results()], store.verdicts()
 
 
 # -- readable forms -----------------------------------------------------------------------------

@@ -367,8 +367,8 @@ def rank_line(store_dir: Path | None, doc: dict[str, Any], bot: Bot) -> str | No
     if store_dir is None or this.verdict != "verified":
         return None
     store = ResultsStore(store_dir)
-    # The board: every stored document but this run's (the ranking reads documents).
-    results = [r.doc for r in store.results() if _run_id(r.doc) != this.run_id] + [doc]
+    # The board: every stored run but this one's, and this one.
+    results = [r.result for r in store.results() if r.result.run_id != this.run_id] + [this]
     track = track_of(bot, doc) or bot.challenge.tracks[0]
     entries = rank(results, store.verdicts(), hardware=track.runner_label, noise=track.noise)
     for e in entries:
@@ -378,12 +378,6 @@ def rank_line(store_dir: Path | None, doc: dict[str, Any], bot: Bot) -> str | No
                 f"; its best run is {code(e.run_id, 100)} at {_fmt(e.tps)} tokens/s"
             return f"Leaderboard: rank **{e.rank}**{tie} of {len(entries)}{best}."
     return None
-
-
-def _run_id(doc: dict[str, Any]) -> str:
-    """A stored document's run id, read without reading the whole run typed (a store holds tens
-    of thousands)."""
-    return doc["run_id"]
 
 
 def mention(login: str | None) -> str:

@@ -31,7 +31,7 @@ def outcomes(store_dir: Path | None, ids: Iterable[str], hardware: str) -> dict[
         return {}
     store = ResultsStore(store_dir)
     verdicts = store.verdicts()
-    runs: dict[str, list[dict[str, Any]]] = {}
+    runs: dict[str, list[Result]] = {}
     # Only the folders of the submissions asked about are read.
     for sid in ids:
         login, _, name = sid.partition("/")
@@ -40,8 +40,8 @@ def outcomes(store_dir: Path | None, ids: Iterable[str], hardware: str) -> dict[
                 doc = json.loads(f.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
-            if not result_errors(doc) and on_hardware(doc, hardware):
-                runs.setdefault(sid, []).append(doc)
+            if not result_errors(doc) and on_hardware(Result(doc), hardware):
+                runs.setdefault(sid, []).append(Result(doc))
     out: dict[str, str] = {}
     for sid in ids:
         mine = [v for v in verdicts if v["submission"] == sid]
@@ -49,13 +49,12 @@ def outcomes(store_dir: Path | None, ids: Iterable[str], hardware: str) -> dict[
         if state.state != "active":
             out[sid] = state.state
             continue
-        read = sorted((Result.from_json(d, check=False) for d in runs.get(sid, [])),
-                      key=lambda r: (r.started_at, r.run_id), reverse=True)  # checked above
+        read = sorted(runs.get(sid, []), key=lambda r: (r.started_at, r.run_id), reverse=True)
         if not read:
             out[sid] = "no run yet"
             continue
-        sts = [(r, run_status(r.doc, mine)) for r in read]
-        good = [scored_tps(r.doc) for r, st in sts if st.status == "verified"]
+        sts = [(r, run_status(r, mine)) for r in read]
+        good = [scored_tps(r) for r, st in sts if st.status == "verified"]
         good = [t for t in good if t is not None]
         if good:
             out[sid] = f"verified, best {max(good):.1f} tokens/s"

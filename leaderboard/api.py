@@ -16,9 +16,11 @@ added within a version. Paths in the documents are relative to the site's root.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any, Callable, Mapping
 
+from arena.result import as_result
 from leaderboard.compare import comparisons_json
 from leaderboard.model import SiteModel, SubmissionView, RunView
 from leaderboard.ranking import Entry
@@ -423,7 +425,7 @@ def stamp(now: dt.datetime) -> str:
 
 def _entry(e: Entry, s: SubmissionView, page: Callable[[str], str],
            paths: Mapping[tuple[str, str], str]) -> dict[str, Any]:
-    pr = (e.result.get("provenance") or {}).get("pr")
+    pr = as_result(e.result).provenance.pr
     return {
         "rank": e.rank, "tied": e.tied, "submission": e.submission_id, "author": e.author,
         "name": e.name, "tps": e.tps, "tps_set": e.tps_set, "stdev": e.stdev,
@@ -490,27 +492,26 @@ def submissions_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, A
 
 
 def _run(r: RunView, page: Callable[[str], str]) -> dict[str, Any]:
-    # Every run of the board, each time a run is added: read from the document (as the
-    # ranking does), not typed (RunView.result), which would parse tens of thousands.
-    d = r.doc
+    res = r.result
+    spec, tel = res.speculative, res.telemetry
     return {
         "run_id": r.run_id, "submission": r.submission_id, "started_at": r.started_at,
-        "finished_at": d["finished_at"], "challenge": d["challenge"]["id"],
+        "finished_at": res.finished_at, "challenge": res.challenge.id,
         "hardware": r.hardware, "counted": r.here, "status": r.status,
-        "runner_verdict": d["verdict"], "reasons": list(r.reasons),
+        "runner_verdict": res.verdict, "reasons": list(r.reasons),
         "overridden_by": r.overridden_by, "ranked": r.ranked, "tps_set": r.tps_set,
-        "tps": {s: {"median": t["median"], "mean": t["mean"], "stdev": t["stdev"],
-                    "ci95": t["ci95"], "passes": [p["tps"] for p in t["passes"]],
-                    "prompts": t["prompts"], "output_tokens": t["output_tokens"]}
-                for s, t in d["tps"].items()},
-        "ppl": {"reference": d["ppl"]["reference"], "cap": d["ppl"]["cap"],
-                "sets": {s: p["value"] for s, p in d["ppl"]["sets"].items()}},
-        "checks": [{"name": c["name"], "status": c["status"]} for c in d["checks"]],
-        "speculative": d.get("speculative"),
-        "config_sha256": d["submission"]["config_sha256"],
-        "pr": (d.get("provenance") or {}).get("pr"),
+        "tps": {s: {"median": t.median, "mean": t.mean, "stdev": t.stdev,
+                    "ci95": list(t.ci95), "passes": list(t.pass_tps),
+                    "prompts": t.prompts, "output_tokens": t.output_tokens}
+                for s, t in res.tps.items()},
+        "ppl": {"reference": res.ppl.reference, "cap": res.ppl.cap,
+                "sets": {s: p.value for s, p in res.ppl.sets.items()}},
+        "checks": [{"name": c.name, "status": c.status} for c in res.checks],
+        "speculative": dataclasses.asdict(spec) if spec else None,
+        "config_sha256": res.submission.config_sha256,
+        "pr": res.provenance.pr,
         "flagged": r.drift,
-        "throttled": (d.get("telemetry") or {}).get("throttled"),
+        "throttled": tel.throttled if tel else None,
         "result_path": r.store_path, "page": page(r.submission_id) + f"#run-{r.run_id}",
     }
 
@@ -529,7 +530,7 @@ def runs_doc(model: SiteModel, page: Callable[[str], str]) -> dict[str, Any]:
         views = {b.track.name: {(r.submission_id, r.run_id): r for r in b.runs}  # type: ignore[union-attr]
                  for b in _boards(model)}
         for row, r in zip(runs, model.runs):
-            name = result_track(r.doc, model.challenge)
+            name = result_track(r.result, model.challenge)
             own = views.get(name, {}).get((r.submission_id, r.run_id))
             row["track"] = name
             row["counted"] = bool(own and own.here)

@@ -26,7 +26,8 @@ runners and hours cancels out of each pair), with the same data read as two sepa
 (Welch) beside it. `paired` and `pairs` say so; the verdict is still `TieRule.compare`, on
 the two paired means. `how()` is the words every front end shows for it.
 
-Pure: result documents in, values out.
+Pure: results in (typed, arena.result.Result; validated documents are read as such), values
+out.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from arena.result import Result, score_set
+from arena.result import Result, as_result
 from arena.stats import CONFIDENCE, TieRule, diff_interval
-from leaderboard.ranking import Entry, scored_tps
+from leaderboard.ranking import Entry, ResultLike, scored_tps
 
 COMPARE_FORMAT = "arena.compare/1"
 AGAINST = ("parent", "leader", "runner-up", "other")
@@ -128,86 +129,87 @@ class Comparison:
 VERDICT_WORDS = {"better": "better", "worse": "worse", "tie": "tie (within the noise)"}
 
 
-def pass_tps(result: Mapping[str, Any], tps_set: str) -> list[float]:
-    return [float(p["tps"]) for p in result["tps"][tps_set]["passes"]]
+def pass_tps(result: ResultLike, tps_set: str) -> list[float]:
+    return list(as_result(result).tps[tps_set].pass_tps)
 
 
-def _ppl(result: Mapping[str, Any], tps_set: str | None) -> float | None:
-    sets = result["ppl"]["sets"]
+def _ppl(result: Result, tps_set: str | None) -> float | None:
+    sets = result.ppl.sets
     if tps_set is None or tps_set not in sets:
         return None
-    return float(sets[tps_set]["value"])
+    return sets[tps_set].value
 
 
-def side(result: Mapping[str, Any]) -> Side:
-    s = score_set(result)  # type: ignore[arg-type]
-    return Side(result["submission"]["id"], result["run_id"], s, scored_tps(result),
-                len(result["tps"][s]["passes"]) if s else 0, _ppl(result, s))
+def side(result: ResultLike) -> Side:
+    r = as_result(result)
+    s = r.score_set
+    return Side(r.submission.id, r.run_id, s, scored_tps(r),
+                len(r.tps[s].passes) if s else 0, _ppl(r, s))
 
 
-def paired_against(result: Mapping[str, Any]) -> str | None:
+def paired_against(result: ResultLike) -> str | None:
     """The submission a result was measured against in a paired run, or None."""
-    paired = result.get("paired")
-    return paired["against"]["id"] if isinstance(paired, Mapping) else None
+    paired = as_result(result).paired
+    return paired.against.id if paired is not None else None
 
 
 def _same_id(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.lower() == b.lower()
 
 
-def paired_comparison(candidate: Mapping[str, Any], rule: TieRule, *, against: str = "other",
-                      baseline: Mapping[str, Any] | None = None) -> Comparison:
+def paired_comparison(candidate: ResultLike, rule: TieRule, *, against: str = "other",
+                      baseline: ResultLike | None = None) -> Comparison:
     """The candidate against the submission it was paired with, from its `paired` block:
     both sides' mean pass TPS over the pairs, the mean pair difference and its interval; the
     verdict is `rule.compare` on the two paired means. `baseline` (a result of the other
     submission at the configuration that was paired) only adds the perplexity difference."""
-    p = candidate["paired"]
-    t = p["tps"]
+    candidate = as_result(candidate)
+    p = candidate.paired
+    assert p is not None
+    t = p.tps
     mine = side(candidate)
-    s = p.get("set") or mine.tps_set
-    c = Side(mine.submission_id, mine.run_id, s, float(t["candidate"]), int(p["pairs"]),
-             _ppl(candidate, s))
+    s = p.set or mine.tps_set
+    c = Side(mine.submission_id, mine.run_id, s, t.candidate, p.pairs, _ppl(candidate, s))
     b_ppl = None
     note = None
     if baseline is not None:
-        if baseline["submission"].get("config_sha256") == p["against"]["config_sha256"]:
+        baseline = as_result(baseline)
+        if baseline.submission.config_sha256 == p.against.config_sha256:
             b_ppl = _ppl(baseline, s)
         else:
             note = ("the other submission's ranked run is of another configuration than the "
                     "one paired: no perplexity difference")
-    b = Side(p["against"]["id"], mine.run_id, s, float(t["other"]), int(p["pairs"]), b_ppl)
+    b = Side(p.against.id, mine.run_id, s, t.other, p.pairs, b_ppl)
     if mine.tps is None:
         return Comparison(against, c, b, None, None, None, None, None, None, None,
                           note=f"{c.submission_id} has no measured score", paired=True,
                           pairs=b.passes)
-    diff = float(t["diff"])
+    diff = t.diff
     dppl = None if c.ppl is None or b.ppl is None else c.ppl - b.ppl
-    return Comparison(against, c, b, s, diff, diff / b.tps if b.tps else None,
-                      (float(t["ci"][0]), float(t["ci"][1])), dppl,
+    return Comparison(against, c, b, s, diff, diff / b.tps if b.tps else None, t.ci, dppl,
                       rule.compare(c.tps, b.tps), rule.margin(max(c.tps, b.tps)), note,
-                      paired=True, pairs=b.passes,
-                      unpaired_ci95=(tuple(t["unpaired_ci"])  # type: ignore[arg-type]
-                                     if t.get("unpaired_ci") else None))
+                      paired=True, pairs=b.passes, unpaired_ci95=t.unpaired_ci)
 
 
-def compare_runs(candidate: Mapping[str, Any], baseline: Mapping[str, Any], rule: TieRule, *,
+def compare_runs(candidate: ResultLike, baseline: ResultLike, rule: TieRule, *,
                  against: str = "other") -> Comparison:
     """The candidate run against the baseline run, judged by `rule` (the board's TieRule).
     When the candidate was paired with the baseline's submission, the pairs' figures."""
-    if _same_id(paired_against(candidate), baseline["submission"]["id"]):
+    candidate, baseline = as_result(candidate), as_result(baseline)
+    if _same_id(paired_against(candidate), baseline.submission.id):
         return paired_comparison(candidate, rule, against=against, baseline=baseline)
     c, b = side(candidate), side(baseline)
     if c.tps is None or b.tps is None:
         who = c.submission_id if c.tps is None else b.submission_id
         return Comparison(against, c, b, None, None, None, None, None, None, None,
                           note=f"{who} has no measured score")
-    tr = (candidate["challenge"].get("track"), baseline["challenge"].get("track"))
+    tr = (candidate.challenge.track, baseline.challenge.track)
     if tr[0] and tr[1] and tr[0] != tr[1]:
         # Each track is its own board: runs of two tracks are never compared.
         return Comparison(against, c, b, None, None, None, None, None, None, None,
                           note=f"measured on different tracks ({tr[0]} against {tr[1]}): "
                                "not comparable")
-    hw = (candidate["fingerprint"]["hardware"], baseline["fingerprint"]["hardware"])
+    hw = (candidate.fingerprint.hardware, baseline.fingerprint.hardware)
     if hw[0] != hw[1]:
         # The ranking never mixes hardware either.
         return Comparison(against, c, b, None, None, None, None, None, None, None,
@@ -239,13 +241,14 @@ def leader_for(entries: Sequence[Entry], submission_id: str) -> tuple[Entry, str
     return None
 
 
-def comparisons(candidate: Mapping[str, Any], parent_id: str | None, entries: Sequence[Entry],
+def comparisons(candidate: ResultLike, parent_id: str | None, entries: Sequence[Entry],
                 rule: TieRule, *, by_id: Mapping[str, Entry] | None = None,
                 ) -> dict[str, Comparison | str]:
     """The candidate against its parent's ranked run and against the leader. A key whose
     comparison cannot be made holds the reason, in words. `by_id` (entries by submission id)
     saves rebuilding the index when many candidates are compared."""
-    sid = candidate["submission"]["id"]
+    candidate = as_result(candidate)
+    sid = candidate.submission.id
     if by_id is None:
         by_id = {e.submission_id: e for e in entries}
     out: dict[str, Comparison | str] = {}
@@ -300,7 +303,7 @@ class CompareError(Exception):
 MAX_RESULT_BYTES = 2 * 1024 * 1024
 
 
-def _read_result(path: Path) -> dict[str, Any]:
+def _read_result(path: Path) -> Result:
     from arena.result import result_errors
     try:
         if path.stat().st_size > MAX_RESULT_BYTES:
@@ -311,12 +314,12 @@ def _read_result(path: Path) -> dict[str, Any]:
     errors = result_errors(doc)
     if errors:
         raise CompareError(f"{path}: not a valid result: {errors[0]}")
-    return doc
+    return Result(doc)
 
 
 def _lookup(ref: str, results: Sequence[Result], entries: Sequence[Entry],
-            store: Path | None) -> Mapping[str, Any]:
-    """The document of the run `ref` names (submission id, or id@run), from the store."""
+            store: Path | None) -> Result:
+    """The run `ref` names (submission id, or id@run), from the store."""
     sid, _, run = ref.partition("@")
     if store is None:
         raise CompareError(f"{ref}: no such file; to look a submission id up, pass --store DIR")
@@ -327,20 +330,18 @@ def _lookup(ref: str, results: Sequence[Result], entries: Sequence[Entry],
         hit = [r for r in mine if r.run_id == run]
         if not hit:
             raise CompareError(f"{ref}: {sid} has no run {run} in the store")
-        return hit[0].doc
+        return hit[0]
     e = next((e for e in entries if e.submission_id.lower() == sid.lower()), None)
     if e is not None:
-        return e.result  # its ranked run
-    measured = [r for r in mine if scored_tps(r.doc) is not None]
+        return as_result(e.result)  # its ranked run
+    measured = [r for r in mine if scored_tps(r) is not None]
     if not measured:
         raise CompareError(f"{ref}: no run of {sid} has a measured score")
-    return max(measured, key=lambda r: (r.started_at, r.run_id)).doc  # its latest
+    return max(measured, key=lambda r: (r.started_at, r.run_id))  # its latest
 
 
-def _ids(doc: Mapping[str, Any]) -> tuple[str, str]:
-    """A document's (submission id, run id): a board-wide read, of every run in the store, so
-    from the document, as the ranking reads it."""
-    return doc["submission"]["id"], doc["run_id"]
+def _ids(result: Result) -> tuple[str, str]:
+    return result.submission.id, result.run_id
 
 
 def cmd_compare(args: Any) -> int:
@@ -352,8 +353,7 @@ def cmd_compare(args: Any) -> int:
     from leaderboard.ranking import board_filter, rank, tie_rule
 
     challenge = load_challenge_or_exit(args.challenge)
-    results: list[dict[str, Any]] = []
-    stored: list[Any] = []  # arena.store.StoredResult: typed when a run is looked up
+    results: list[Result] = []
     verdicts: list[dict[str, Any]] = []
     if args.store is not None:
         if not args.store.is_dir():
@@ -361,8 +361,7 @@ def cmd_compare(args: Any) -> int:
                   file=sys.stderr)
             return exitcodes.USAGE
         st = ResultsStore(args.store)
-        stored = list(st.results())
-        results = [r.doc for r in stored]  # the ranking reads documents
+        results = [r.result for r in st.results()]
         verdicts = st.verdicts()
     try:
         track = challenge.track(getattr(args, "track", None))
@@ -376,7 +375,7 @@ def cmd_compare(args: Any) -> int:
         for ref in (args.a, args.b):
             p = Path(ref)
             docs.append(_read_result(p) if p.is_file() else
-                        _lookup(ref, [r.result for r in stored], entries, args.store))
+                        _lookup(ref, results, entries, args.store))
     except CompareError as exc:
         print(f"arena compare: {for_terminal(str(exc))}", file=sys.stderr)
         return exitcodes.USAGE

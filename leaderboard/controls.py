@@ -89,7 +89,7 @@ def control_view(challenge: Any, store_root: Path, runs: Sequence[Any]) -> Contr
                      baseline_runs=ctl.baseline_runs if ctl else 3)
     view = ControlsView(ctl.submission if ctl else None, tol, list(tracks.values()))
     view.charts = {t.track: control_chart(t, f"controls-{t.track}") for t in view.tracks}
-    view.flagged = flagged([r.doc for r in runs], tracks)
+    view.flagged = flagged([r.result for r in runs], tracks)
     for r in runs:
         d = view.flagged.get(r.run_id)
         if d is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -21,6 +22,7 @@ from arena.submission import Submission, submission_tracks
 from leaderboard.ranking import (
     Entry,
     Record,
+    ResultLike,
     RunStatus,
     SubmissionState,
     TieRule,
@@ -37,7 +39,7 @@ from leaderboard.ranking import (
     submission_state,
     verdicts_by_submission,
 )
-from arena.result import Result, score_set
+from arena.result import Result, as_result
 from leaderboard.compare import Comparison, comparisons
 
 STATUSES = ("verified", "invalid", "error", "pending", "withdrawn", "disqualified")
@@ -79,15 +81,14 @@ class RunView:
     ranked: bool = False  # the run that gives its submission its place in the ranking
     unstable: bool = False  # its passes scatter more than the calibrated run-to-run noise
     drift: str | None = None  # measured on a runner whose control drifted (leaderboard.controls)
+    # The run's typed result (arena.result.Result), read lazily: a board of 10,000
+    # submissions has some 30,000 runs, and each build reads only what its lists show of
+    # them. One per run, shared by the ranking and every track's model. Default: `doc`'s.
+    result: Result = None  # type: ignore[assignment]
 
-    @property
-    def result(self) -> Result:
-        """The run's typed result (arena.result.Result), read from its document when asked for
-        (it was validated when it was loaded): a board of 10,000 submissions has some 30,000
-        runs, and a warm build shows almost none of them. Not kept: a page that shows a run
-        reads it once, and 30,000 typed results kept alive through a full build cost the
-        garbage collector more than reading them (each is some sixty objects)."""
-        return Result.from_json(self.doc, check=False)
+    def __post_init__(self) -> None:
+        if self.result is None:
+            self.result = Result(self.doc)
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ class SubmissionView:
         runner reported it (leaderboard.breakdown)."""
         from leaderboard.breakdown import breakdown
         if self.entry:
-            return breakdown(Result.from_json(self.entry.result, check=False))
+            return breakdown(as_result(self.entry.result))
         run = next((r for r in self.runs if r.here and r.status == "verified"), None)
         return breakdown(run.result) if run is not None else None
 
@@ -182,10 +183,9 @@ class SubmissionView:
 
     @property
     def pr(self) -> int | None:
-        """The pull request of its most recent run that names one. Read from the documents, not
-        the typed results: the JSON API asks it of every submission on every build."""
+        """The pull request of its most recent run that names one."""
         for r in self.runs:
-            pr = (r.doc.get("provenance") or {}).get("pr")
+            pr = r.result.provenance.pr
             if pr:
                 return int(pr)
         return None
@@ -222,10 +222,10 @@ class SiteModel:
             out[s.status] += 1
         out["submissions"] = len(self.submissions)
         out["runs"] = len(self.runs)
-        here = [r for r in self.runs if r.here]
-        out["runs_here"] = len(here)
+        here = Counter(r.status for r in self.runs if r.here)
+        out["runs_here"] = sum(here.values())
         for st in ("verified", "invalid", "error"):
-            out[f"runs_{st}"] = sum(1 for r in here if r.status == st)
+            out[f"runs_{st}"] = here[st]
         out["authors"] = len({s.author for s in self.submissions.values()})
         return out
 
@@ -233,7 +233,7 @@ class SiteModel:
 def build_model(
     challenge: Challenge,
     files: Mapping[str, SubmissionFile],
-    results: Sequence[tuple[str, Mapping[str, Any]]],
+    results: Sequence[tuple[str, ResultLike]],
     verdicts: Sequence[Mapping[str, Any]],
     *,
     now: dt.datetime,
@@ -243,7 +243,9 @@ def build_model(
     """Everything the site shows for one hardware track (`track`; None: the first), computed
     once. Each track is its own board: its runs, its noise and tie rule, and only the
     submissions that target it. Asked for no track, the model also carries every track's
-    model in `boards` (for a one-track challenge, just itself)."""
+    model in `boards` (for a one-track challenge, just itself). Results may be given typed
+    or as their validated documents; each is read once, for every track."""
+    results = [(rel, as_result(r)) for rel, r in results]
     model = _build_track(challenge, files, results, verdicts, now=now, warnings=warnings,
                          track=challenge.track(track))
     if track is None:
@@ -269,7 +271,7 @@ def targeting(challenge: Challenge, files: Mapping[str, SubmissionFile],
 def _build_track(
     challenge: Challenge,
     files: Mapping[str, SubmissionFile],
-    results: Sequence[tuple[str, Mapping[str, Any]]],
+    results: Sequence[tuple[str, Result]],
     verdicts: Sequence[Mapping[str, Any]],
     *,
     now: dt.datetime,
@@ -277,7 +279,7 @@ def _build_track(
     track: Track,
 ) -> SiteModel:
     targets = targeting(challenge, files, track.name)
-    docs = [d for _, d in results if targets(d["submission"]["id"])]
+    docs = [r for _, r in results if targets(r.submission.id)]
     board = board_filter(challenge, track.name)
     cid, noise = challenge.id, track.noise
     made = board_of(docs, verdicts, noise=noise, **board)  # read once, for all four below
@@ -289,24 +291,21 @@ def _build_track(
     by_sub = verdicts_by_submission(verdicts)
     on_board = (board["hardware"], board["track"], board["default_track"])
 
-    # Every run of the board, on every build: read from the documents, as the ranking reads
-    # them (leaderboard.ranking), with what the lists need. A page that shows a run reads it
-    # typed (RunView.result), then only.
+    # Every run of the board, with what the lists need.
     runs: list[RunView] = []
-    for rel, doc in results:
-        sid = doc["submission"]["id"]
-        st: RunStatus = run_status(doc, by_sub.get(sid, ()))
-        s = score_set(doc)  # type: ignore[arg-type]
-        ppl_sets = doc["ppl"]["sets"]
+    for rel, res in results:
+        sid = res.submission.id
+        st: RunStatus = run_status(res, by_sub.get(sid, ()))
+        s = res.score_set
+        ppl_sets = res.ppl.sets
         ppl = ppl_sets.get(s) if s else next(iter(ppl_sets.values()), None)
         runs.append(RunView(
-            doc=doc, store_path=rel, submission_id=sid, run_id=doc["run_id"],
-            started_at=doc["started_at"], when=instant(doc["started_at"]), status=st.status,
+            doc=res.doc, result=res, store_path=rel, submission_id=sid, run_id=res.run_id,
+            started_at=res.started_at, when=instant(res.started_at), status=st.status,
             reasons=st.reasons, overridden_by=st.overridden_by,
-            here=on_track(doc, *on_board) and doc["challenge"]["id"] == cid and targets(sid),
-            hardware=doc["fingerprint"]["hardware"], tps_set=s, tps=scored_tps(doc),
-            ppl=None if ppl is None else float(ppl["value"]),
-            unstable=is_unstable(doc, noise)))
+            here=on_track(res, *on_board) and res.challenge.id == cid and targets(sid),
+            hardware=res.fingerprint.hardware, tps_set=s, tps=scored_tps(res),
+            ppl=None if ppl is None else ppl.value, unstable=is_unstable(res, noise)))
     runs.sort(key=lambda r: (r.when, r.run_id), reverse=True)
 
     runs_of: dict[str, list[RunView]] = {}
@@ -317,7 +316,7 @@ def _build_track(
     for sid in sorted(set(files) | set(runs_of)):
         f = files.get(sid)
         mine = runs_of.get(sid, [])
-        cfg = f.submission.config() if f else (mine[0].doc["submission"]["config"] if mine
+        cfg = f.submission.config() if f else (mine[0].result.submission.config if mine
                                                else None)
         state = submission_state(sid, by_sub.get(sid, ()))
         author, name = sid.split("/", 1)

@@ -33,7 +33,8 @@ Rules:
   configuration (same config SHA-256) was first run on this hardware.
 - A run whose scored TPS is not a finite number is never ranked.
 
-Everything here is pure: lists of result documents and verdict records in, values out.
+Everything here is pure: lists of results and verdict records in, values out. A result is read
+typed (arena.result.Result); a validated result document is accepted too, and read as one.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from arena.challenge import Noise
-from arena.result import score_set
+from arena.result import Result, as_result
 from arena.stats import TIE, TieRule, tie_rule_from_noise
 
 RANKED = "verified"
@@ -86,7 +87,9 @@ class Entry:
     started_at: str
     first_run_at: str
     tied: bool
-    result: Mapping[str, Any] = field(repr=False, compare=False)
+    # The run it ranks on, as it was given: a Result (what the site and the bot pass), or the
+    # document when documents were ranked.
+    result: Any = field(repr=False, compare=False)
     margin: float = 0.0  # the tie margin of its group: a gap to the group's fastest below it ties
     fastest: bool = True  # the fastest entry of its tie group (the one ties are measured from)
     group_size: int = 1  # entries sharing its rank
@@ -119,6 +122,9 @@ def instant(ts: str) -> dt.datetime:
     return t.astimezone(dt.timezone.utc)
 
 
+ResultLike = Any  # a Result, or a validated result document (read as one: `as_result`)
+
+
 def _record_key(rec: Mapping[str, Any]) -> tuple[dt.datetime, str]:
     return instant(rec["at"]), rec["id"]
 
@@ -138,8 +144,8 @@ def _applies(record: Mapping[str, Any], submission_id: str, run_id: str | None) 
         record["run_id"] is None or record["run_id"] == run_id)
 
 
-def _runner_reasons(result: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(r["message"] for r in result.get("reasons", []))
+def _runner_reasons(result: Result) -> tuple[str, ...]:
+    return tuple(r.message for r in result.reasons)
 
 
 HOLDS = ("withdraw", "disqualify", "invalidate")
@@ -165,17 +171,21 @@ def submission_holds(submission_id: str, verdicts: Iterable[Mapping[str, Any]]
     return held, lifted
 
 
-def run_status(result: Mapping[str, Any], verdicts: Iterable[Mapping[str, Any]]) -> RunStatus:
+def run_status(result: ResultLike, verdicts: Iterable[Mapping[str, Any]]) -> RunStatus:
     """Apply maintainers' invalidate/reinstate records (oldest first) to one run.
 
     A record naming no run applies to every run of the submission, also to runs made after it:
     an invalidated submission stays invalid until a maintainer reinstates it. A submission-wide
     reinstate acts on the runs only when it lifted an invalidation (see submission_holds)."""
-    base = result["verdict"]
+    return _run_status(as_result(result), verdicts)
+
+
+def _run_status(result: Result, verdicts: Iterable[Mapping[str, Any]]) -> RunStatus:
+    base = result.verdict
     status = base
     reasons = _runner_reasons(result)
     by = None
-    sid, rid = result["submission"]["id"], result["run_id"]
+    sid, rid = result.submission.id, result.run_id
     verdicts = list(verdicts)
     _, lifted = submission_holds(sid, verdicts)
     for rec in sorted(verdicts, key=_record_key):
@@ -183,7 +193,7 @@ def run_status(result: Mapping[str, Any], verdicts: Iterable[Mapping[str, Any]])
             continue
         if rec["action"] == "invalidate":
             status, reasons, by = "invalid", (f"maintainer: {rec['reason']}",), rec["by"]
-        elif rec["run_id"] is not None and scored_tps(result) is not None:
+        elif rec["run_id"] is not None and _scored(result) is not None:
             # A maintainer reinstating one measured run judges it valid.
             status, reasons, by = "verified", (f"reinstated: {rec['reason']}",), rec["by"]
         elif rec["run_id"] is not None or lifted.get(rec["id"]) == "invalidate":
@@ -205,22 +215,31 @@ def submission_state(submission_id: str,
     return SubmissionState("active")
 
 
-def on_hardware(result: Mapping[str, Any], hardware: str) -> bool:
+def on_hardware(result: ResultLike, hardware: str) -> bool:
     """The run was made for this hardware label and on a machine carrying it."""
-    return (result["challenge"]["hardware"] == hardware
-            and result["fingerprint"]["hardware"] == hardware)
+    return _on_hardware(as_result(result), hardware)
 
 
-def on_track(result: Mapping[str, Any], hardware: str, track: str | None = None,
+def _on_hardware(result: Result, hardware: str) -> bool:
+    return (result.challenge.hardware == hardware
+            and result.fingerprint.hardware == hardware)
+
+
+def on_track(result: ResultLike, hardware: str, track: str | None = None,
              default_track: str | None = None) -> bool:
     """The run was made for this track: on its hardware label, and its `challenge.track`
     names it (a run without one belongs to `default_track`, the challenge's first). Without
     `track`, the hardware label alone decides, as for a one-track challenge."""
-    if not on_hardware(result, hardware):
+    return _on_track(as_result(result), hardware, track, default_track)
+
+
+def _on_track(result: Result, hardware: str, track: str | None,
+              default_track: str | None) -> bool:
+    if not _on_hardware(result, hardware):
         return False
     if track is None:
         return True
-    return (result["challenge"].get("track") or default_track) == track
+    return (result.challenge.track or default_track) == track
 
 
 def board_filter(challenge: Any, track: str | None = None) -> dict[str, Any]:
@@ -233,28 +252,23 @@ def board_filter(challenge: Any, track: str | None = None) -> dict[str, Any]:
             "default_track": challenge.tracks[0].name}
 
 
-def scored_tps(result: Mapping[str, Any]) -> float | None:
+def scored_tps(result: ResultLike) -> float | None:
     """The TPS a run is ranked on (median of its scored set), or None when it has none or it is
     not a finite number."""
-    s = _set(result)
-    if s is None:
-        return None
-    v = result["tps"][s]["median"]
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-        return None
-    return float(v)
+    return _scored(as_result(result))
 
 
-def _set(result: Mapping[str, Any]) -> str | None:
-    return score_set(result)  # type: ignore[arg-type]  # reads only; any mapping will do
+def _scored(result: Result) -> float | None:
+    v = result.score_tps
+    return v if v is not None and math.isfinite(v) else None
 
 
-def _score_key(result: Mapping[str, Any]) -> tuple[int, float] | None:
+def _score_key(result: Result) -> tuple[int, float] | None:
     """(set priority, TPS): the lower priority number wins, then the higher TPS."""
-    tps = scored_tps(result)
+    tps = _scored(result)
     if tps is None:
         return None
-    return SET_PRIORITY[_set(result)], tps  # type: ignore[index]
+    return SET_PRIORITY[result.score_set], tps  # type: ignore[index]
 
 
 def _beats(a: tuple[int, float], a_when: dt.datetime, a_id: str,
@@ -270,66 +284,65 @@ def _beats(a: tuple[int, float], a_when: dt.datetime, a_id: str,
     return a_id < b_id
 
 
-def _ci(result: Mapping[str, Any], tps_set: str) -> tuple[float, float]:
-    lo, hi = result["tps"][tps_set]["ci95"]
-    return float(lo), float(hi)
+def _median(result: Result, s: str) -> float | None:
+    t = result.tps.get(s)
+    return None if t is None else t.median
 
 
-def _median(result: Mapping[str, Any], s: str) -> float | None:
-    t = result.get("tps", {}).get(s)
-    return None if t is None else float(t["median"])
+def _config_key(result: Result) -> tuple[str, str]:
+    return result.submission.id, result.submission.config_sha256
 
 
-def _config_key(result: Mapping[str, Any]) -> tuple[str, str]:
-    return result["submission"]["id"], result["submission"]["config_sha256"]
-
-
-def _rankable_runs(results: Iterable[Mapping[str, Any]], verdicts: Iterable[Mapping[str, Any]],
+def _rankable_runs(results: Iterable[ResultLike], verdicts: Iterable[Mapping[str, Any]],
                    hardware: str, challenge_id: str | None, track: str | None = None,
                    default_track: str | None = None,
-                   ) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+                   ) -> tuple[list[Result], list[Result]]:
     """(runs on this hardware and track, the subset that may be ranked: verified and active)."""
     by_sub = verdicts_by_submission(verdicts)
-    here = [r for r in results if on_track(r, hardware, track, default_track)
-            and (challenge_id is None or r["challenge"]["id"] == challenge_id)]
+    here = [r for r in map(as_result, results) if _on_track(r, hardware, track, default_track)
+            and (challenge_id is None or r.challenge.id == challenge_id)]
     states: dict[str, SubmissionState] = {}
     rankable = []
     for r in here:
-        sid = r["submission"]["id"]
+        sid = r.submission.id
         recs = by_sub.get(sid, ())
         if sid not in states:
             states[sid] = submission_state(sid, recs)
         if states[sid].state != "active":
             continue
-        if run_status(r, recs).status != RANKED or _score_key(r) is None:
+        if _run_status(r, recs).status != RANKED or _score_key(r) is None:
             continue
         rankable.append(r)
     return here, rankable
 
 
-def is_unstable(result: Mapping[str, Any], noise: Noise) -> bool:
+def is_unstable(result: ResultLike, noise: Noise) -> bool:
     """The run's passes on its scored set scatter more than `noise.unstable_factor` calibrated
     run-to-run sigmas: its number is shown, flagged, and kept out of the board's noise estimate."""
-    s = _set(result)
-    tps = scored_tps(result)
+    return _unstable(as_result(result), noise)
+
+
+def _unstable(result: Result, noise: Noise) -> bool:
+    s = result.score_set
+    tps = _scored(result)
     if s is None or tps is None:
         return False
-    sd = result["tps"][s].get("stdev")
-    if not isinstance(sd, (int, float)) or isinstance(sd, bool) or not math.isfinite(sd):
+    sd = result.tps[s].stdev
+    if not math.isfinite(sd):
         return False
     return sd > noise.unstable_factor * noise.sigma_at(tps)
 
 
-def _tie_rule(rankable: Sequence[Mapping[str, Any]], noise: Noise) -> TieRule:
+def _tie_rule(rankable: Sequence[Result], noise: Noise) -> TieRule:
     """The calibrated noise pooled with the spread of repeated runs of one configuration (the
     same config SHA-256 and scored set, verified, more than once) on this board."""
     groups: dict[tuple[str, str], list[float]] = {}
     for r in rankable:
-        if is_unstable(r, noise):
+        if _unstable(r, noise):
             continue
-        tps = scored_tps(r)
+        tps = _scored(r)
         assert tps is not None
-        groups.setdefault((r["submission"]["config_sha256"], _set(r) or ""), []).append(tps)
+        groups.setdefault((r.submission.config_sha256, r.score_set or ""), []).append(tps)
     return tie_rule_from_noise(noise, groups.values())
 
 
@@ -341,14 +354,15 @@ class Board:
     rankings, the rule, the records) makes it once with `board_of` and reads it with `ranked`,
     `.rule` and `records_of`."""
 
-    here: list[Mapping[str, Any]]
-    rankable: list[Mapping[str, Any]]
+    here: list[Result]
+    rankable: list[Result]
     rule: TieRule
     noise: Noise
+    typed: bool = True  # it was given Results (else documents: its entries carry those)
 
 
 def board_of(
-    results: Iterable[Mapping[str, Any]],
+    results: Iterable[ResultLike],
     verdicts: Iterable[Mapping[str, Any]],
     *,
     hardware: str,
@@ -358,12 +372,14 @@ def board_of(
     default_track: str | None = None,
 ) -> Board:
     """The board these results make (see `Board`)."""
+    results = list(results)
     here, rankable = _rankable_runs(results, verdicts, hardware, challenge_id, track,
                                     default_track)
-    return Board(here, rankable, _tie_rule(rankable, noise), noise)
+    return Board(here, rankable, _tie_rule(rankable, noise), noise,
+                 typed=all(isinstance(r, Result) for r in results))
 
 
-def tie_rule(results: Iterable[Mapping[str, Any]], verdicts: Iterable[Mapping[str, Any]],
+def tie_rule(results: Iterable[ResultLike], verdicts: Iterable[Mapping[str, Any]],
              **board: Any) -> TieRule:
     """The tie rule `rank` applies to these results (to describe it). The keywords are
     `board_of`'s: hardware, noise, and optionally challenge_id, track, default_track."""
@@ -371,7 +387,7 @@ def tie_rule(results: Iterable[Mapping[str, Any]], verdicts: Iterable[Mapping[st
 
 
 def rank(
-    results: Iterable[Mapping[str, Any]],
+    results: Iterable[ResultLike],
     verdicts: Iterable[Mapping[str, Any]],
     *,
     hardware: str,
@@ -396,34 +412,34 @@ def ranked(b: Board, *, by_author: bool = False) -> list[Entry]:
     here, rankable, rule, noise = b.here, b.rankable, b.rule, b.noise
     first_seen: dict[tuple[str, str], tuple[dt.datetime, str]] = {}
     for r in here:
-        key, t = _config_key(r), instant(r["started_at"])
+        key, t = _config_key(r), instant(r.started_at)
         if key not in first_seen or t < first_seen[key][0]:
-            first_seen[key] = (t, r["started_at"])
+            first_seen[key] = (t, r.started_at)
 
-    best: dict[str, tuple[Mapping[str, Any], tuple[int, float], dt.datetime]] = {}
+    best: dict[str, tuple[Result, tuple[int, float], dt.datetime]] = {}
     for r in rankable:
-        sid = r["submission"]["id"]
-        score, when = _score_key(r), instant(r["started_at"])
+        sid = r.submission.id
+        score, when = _score_key(r), instant(r.started_at)
         assert score is not None
         cur = best.get(sid)
-        if cur is None or _beats(score, when, r["run_id"], cur[1], cur[2], cur[0]["run_id"]):
+        if cur is None or _beats(score, when, r.run_id, cur[1], cur[2], cur[0].run_id):
             best[sid] = (r, score, when)
 
     candidates = []
     for sid, (r, score, _) in best.items():
-        s = _set(r)
+        s = r.score_set
         assert s is not None
         author, name = sid.split("/", 1)
-        ppl_sets = r["ppl"]["sets"]
+        ppl_sets = r.ppl.sets
         ppl = ppl_sets.get(s, next(iter(ppl_sets.values()), None)) if ppl_sets else None
         first_at, first_text = first_seen[_config_key(r)]
         candidates.append(dict(
             submission_id=sid, author=author, name=name, tps=score[1],
-            tps_set=s, stdev=float(r["tps"][s]["stdev"]), ci95=_ci(r, s),
+            tps_set=s, stdev=r.tps[s].stdev, ci95=r.tps[s].ci95,
             public_tps=_median(r, "public"), private_tps=_median(r, "private"),
-            ppl=None if ppl is None else float(ppl["value"]), run_id=r["run_id"],
-            started_at=r["started_at"], first_run_at=first_text, result=r,
-            unstable=is_unstable(r, noise), _priority=score[0], _first=first_at))
+            ppl=None if ppl is None else ppl.value, run_id=r.run_id,
+            started_at=r.started_at, first_run_at=first_text, result=r if b.typed else r.doc,
+            unstable=_unstable(r, noise), _priority=score[0], _first=first_at))
 
     if by_author:
         per_author: dict[str, dict[str, Any]] = {}
@@ -482,7 +498,7 @@ def pareto_front(entries: Sequence[Entry]) -> list[Entry]:
 
 
 def records(
-    results: Iterable[Mapping[str, Any]],
+    results: Iterable[ResultLike],
     verdicts: Iterable[Mapping[str, Any]],
     *,
     hardware: str,
@@ -499,20 +515,20 @@ def records(
     return records_of(rankable)
 
 
-def records_of(rankable: Sequence[Mapping[str, Any]]) -> list[Record]:
+def records_of(rankable: Sequence[Result]) -> list[Record]:
     """`records` of a board's rankable runs (`Board.rankable`)."""
     if not rankable:
         return []
-    lead_set = "private" if any(_set(r) == "private" for r in rankable) else "public"
-    runs = [r for r in rankable if _set(r) == lead_set]
-    runs.sort(key=lambda r: (instant(r["started_at"]), r["run_id"]))
+    lead_set = "private" if any(r.score_set == "private" for r in rankable) else "public"
+    runs = [r for r in rankable if r.score_set == lead_set]
+    runs.sort(key=lambda r: (instant(r.started_at), r.run_id))
     out: list[Record] = []
     for r in runs:
-        tps = scored_tps(r)
+        tps = _scored(r)
         assert tps is not None
         prev = out[-1] if out else None
         if prev is None or tps > prev.tps:
-            out.append(Record(r["submission"]["id"], r["run_id"], r["started_at"], tps, lead_set,
+            out.append(Record(r.submission.id, r.run_id, r.started_at, tps, lead_set,
                               prev.tps if prev else None,
                               prev.submission_id if prev else None))
     return out

@@ -233,7 +233,7 @@ def _rel(path: Path) -> str:
 def print_ranking(challenge: Any, store: Any, out: Callable[[str], None]) -> None:
     from leaderboard.ranking import rank
 
-    entries = rank([r.doc for r in store.results()], store.verdicts(),
+    entries = rank([r.result for r in store.results()], store.verdicts(),
                    hardware=challenge.hardware, noise=challenge.noise)
     if not entries:
         out("   no verified run to rank")
@@ -261,7 +261,7 @@ def print_comparisons(challenge: Any, store: Any, entries: Any,
     from leaderboard.ranking import tie_rule
 
     parents = SubmissionIndex.scan(challenge.submissions_dir).parents
-    rule = tie_rule([r.doc for r in store.results()], store.verdicts(),
+    rule = tie_rule([r.result for r in store.results()], store.verdicts(),
                     hardware=challenge.hardware, noise=challenge.noise)
     for e in entries:
         parent = parents.get(e.submission_id)

@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 import jinja2
 
+from arena.result import Result
 from leaderboard.model import SiteModel
 from leaderboard.pages.common import Links
 
@@ -103,7 +104,9 @@ def _doc_digest(key: bytes) -> None:  # what a Doc stands for in a key; never ca
 class _KeyPickler(pickle.Pickler):
     # A Doc by its digest: looked up by type in C, so the millions of other objects of a
     # board's pages are written without a call into Python each.
-    dispatch_table = {Doc: lambda d: (_doc_digest, (d.key,))}
+    dispatch_table = {Doc: lambda d: (_doc_digest, (d.key,)),
+                      # A typed result by its document alone (not by the parts read so far).
+                      Result: lambda r: (Result, (r.doc,))}
 
     def __init__(self, f: io.BytesIO):
         super().__init__(f, protocol=5)

@@ -139,7 +139,7 @@ def test_runs_of_two_tracks_are_never_compared(two):
     b = m.boards["l4"].entries[0].result
     cmp = compare_runs(a, b, m.tie_rule)
     assert cmp.verdict is None and "different" in (cmp.note or "")
-    same_label = json.loads(json.dumps(b))
+    same_label = json.loads(json.dumps(b.doc))
     same_label["challenge"]["track"] = "other"
     same_label["fingerprint"]["hardware"] = same_label["challenge"]["hardware"] = "l4"
     assert "different tracks" in compare_runs(b, same_label, m.tie_rule).note
@@ -197,7 +197,7 @@ def test_arena_compare_takes_a_track_and_refuses_two_tracks(two, tmp_path):
     files = {}
     for name, doc in (("l4a", l4[0].result), ("l4b", l4[1].result), ("a10g", a10g[0].result)):
         files[name] = tmp_path / f"{name}.json"
-        files[name].write_text(json.dumps(doc))
+        files[name].write_text(json.dumps(doc.doc))
 
     def compare(*argv):
         return subprocess.run([sys.executable, "-m", "arena", "compare", *argv, "--challenge",
