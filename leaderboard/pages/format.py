@@ -108,7 +108,7 @@ _FINGERPRINT_ORDER = ("hardware", "accelerator", "driver", "cuda", "cpu", "engin
 def _nested(value: Any) -> str:
     """A fingerprint's nested record (the referee, the sandbox, the patch) as `key value`."""
     return ", ".join(f"{k.replace('_', ' ')} {_figure(v)}"
-                     for k, v in dataclasses.asdict(value).items() if v is not None)
+                     for k, v in value._asdict().items() if v is not None)
 
 
 # Each field: its label, its <dd>'s attributes, and whether it is a nested record.
