@@ -40,8 +40,11 @@ def outcomes(store_dir: Path | None, ids: Iterable[str], hardware: str) -> dict[
                 doc = json.loads(f.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
-            if not result_errors(doc) and on_hardware(Result(doc), hardware):
-                runs.setdefault(sid, []).append(Result(doc))
+            if result_errors(doc):
+                continue
+            run = Result(doc)
+            if on_hardware(run, hardware):
+                runs.setdefault(sid, []).append(run)
     out: dict[str, str] = {}
     for sid in ids:
         mine = [v for v in verdicts if v["submission"] == sid]
