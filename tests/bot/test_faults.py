@@ -52,6 +52,12 @@ def client_for(make_bot, challenge, kind):
     return make_bot(challenge, timeout_s=1) if kind == "timeout" else make_bot(challenge)
 
 
+def setup_bot(make_bot, challenge):
+    """The set-up's client: what it does is not under test, so a loaded 2-core machine (a vLLM
+    server starting on the other worker) must not make it fail: production's 20 s timeout, and the usual retries."""
+    return make_bot(challenge, timeout_s=20)
+
+
 def kinds_of_comments(fake, number):
     return collections.Counter(
         (parse_marker(c.body) or {}).get("kind") for c in fake.bot_comments(number))
@@ -83,7 +89,8 @@ def test_bench_command_survives(fake, make_bot, challenge, comment_event, valida
     bot = client_for(make_bot, challenge, kind)
     fake.collaborators["carol"] = "write"
     pr = fake.open_pull("alice", {PATH: submission_yaml()})
-    validate(make_bot(challenge), pr.number)  # the set-up, with the usual client timeout
+    setup = setup_bot(make_bot, challenge)
+    assert validate(setup, pr.number) == 0, "\n".join(setup.log)
     fake.inject(op, kind, times)
     rc = on_issue_comment(bot, comment_event(pr.number, "/bench", "carol"))
     assert isinstance(rc, int)
@@ -100,11 +107,10 @@ def test_publish_survives(fake, make_bot, comment_event, challenge, tmp_path, va
                           kind, times):
     bot = client_for(make_bot, challenge, kind)
     pr = fake.open_pull("alice", {PATH: submission_yaml()})
-    # The set-up, with the usual client timeout: a loaded machine may answer one of its
-    # requests later than the 1 s that only the step under test is given.
-    setup = make_bot(challenge)
-    validate(setup, pr.number)
+    setup = setup_bot(make_bot, challenge)
+    assert validate(setup, pr.number) == 0, "\n".join(setup.log)
     on_issue_comment(setup, comment_event(pr.number, "/bench", "arena-maintainers"))
+    assert fake.runs, "the set-up's /bench started no run:\n" + "\n".join(setup.log)
     bot.run_id = str(fake.runs[-1].id)
     doc = make_result("alice/fast", path=PATH, commit=None, config_sha256=config_sha(challenge))
     result = tmp_path / "result.json"
