@@ -34,9 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "2: usage error. The bot runs exactly this check on pull requests.")
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                    help="submission files or folders (default: the challenge's submissions/)")
-    p.add_argument("--challenge", type=Path, default=None,
-                   help="challenge file (default: the nearest challenge.yaml from the current "
-                        "directory upwards)")
+    add_challenge_option(p)
     p.add_argument("--json", action="store_true",
                    help=f"print one JSON document ({VALIDATE_FORMAT}) instead of text")
     p.set_defaults(func=cmd_validate)
@@ -44,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("schema", help="write (or --check) submissions/schema.json",
                        description="Generate the published JSON Schema of submissions from the "
                                    "code and challenge.yaml.")
-    s.add_argument("--challenge", type=Path, default=None)
+    add_challenge_option(s)
     s.add_argument("--check", action="store_true",
                    help="exit 1 if the published file differs from what the code generates")
     s.set_defaults(func=cmd_schema)
@@ -60,8 +58,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--all", action="store_true", help="print every track, a JSON list")
     t.add_argument("--out", type=Path, default=None, metavar="FILE",
                    help="write the JSON to FILE instead of printing it")
-    t.add_argument("--challenge", type=Path, default=None)
+    add_challenge_option(t)
     t.set_defaults(func=cmd_track)
+
+
+CHALLENGE_HELP = ("challenge file (default: the nearest challenge.yaml from the current "
+                  "directory upwards)")
+
+
+def add_challenge_option(p: argparse.ArgumentParser, *, default: Path | None = None,
+                         help: str = CHALLENGE_HELP) -> None:
+    """`--challenge FILE`, read by `load_challenge_or_exit`: every command finds the challenge
+    file the same way, so each says so in the same words."""
+    p.add_argument("--challenge", type=Path, default=default, metavar="FILE", help=help)
 
 
 def load_challenge_or_exit(path: Path | None) -> Challenge:

@@ -35,6 +35,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import jsonschema
 
 from arena import exitcodes
+from arena.commands import add_challenge_option
 from arena.result import Result, as_result, result_errors, write_json_atomic
 from arena.text import for_terminal
 
@@ -269,7 +270,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "flagged runs")
     st.add_argument("--store", type=Path, default=Path(".arena/results-store"),
                     help="a checkout of the results branch")
-    st.add_argument("--challenge", type=Path, default=None)
+    add_challenge_option(st)
     st.add_argument("--json", action="store_true", help=f"one JSON document ({FORMAT})")
     st.set_defaults(func=cmd_status)
     cl = csub.add_parser("clear", help="maintainers: accept a track's runners as they are now")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from arena import exitcodes
+from arena.commands import add_challenge_option
 from arena.text import for_terminal
 
 SHA_RE = re.compile(r"[0-9a-f]{40}")
@@ -32,8 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     bsub = bot.add_subparsers(dest="bot_command", metavar="SUBCOMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--challenge", type=Path, default=None,
-                       help="challenge file (default: challenge.yaml of the checkout)")
+        add_challenge_option(p)
 
     ev = bsub.add_parser("event", help="answer the current event (pull request or comment)")
     common(ev)

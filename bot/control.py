@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from arena import exitcodes
+from arena.commands import add_challenge_option
 from arena.controls import control_relpath
 from arena.result import Result
 from arena.text import for_terminal
@@ -136,13 +137,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     cd = bsub.add_parser("control-dispatch",
                          help="dispatch a control run of the reference submission per track")
-    cd.add_argument("--challenge", type=Path, default=None)
+    add_challenge_option(cd)
     cd.add_argument("--sha", default=None,
                     help="the default branch's commit (default: GITHUB_SHA)")
     cd.set_defaults(func=cmd_control_dispatch)
 
     pc = bsub.add_parser("publish-control", help="validate and store a control run's result")
-    pc.add_argument("--challenge", type=Path, default=None)
+    add_challenge_option(pc)
     pc.add_argument("--sha", required=True)
     pc.add_argument("--path", required=True)
     pc.add_argument("--result", type=Path, default=None)

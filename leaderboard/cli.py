@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from arena import exitcodes
+from arena.commands import add_challenge_option
 from arena.text import for_terminal
 
 BUILD_FORMAT = "arena.site-build/1"
@@ -21,9 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Build the static leaderboard site from the submissions folder, a results "
                     "store and its verdict records. Exit 0: built; 2: bad arguments or an "
                     "output folder that is not a site; 3: the disk failed.")
-    p.add_argument("--challenge", type=Path, default=None,
-                   help="challenge file (default: the nearest challenge.yaml from the current "
-                        "directory upwards)")
+    add_challenge_option(p)
     p.add_argument("--store", type=Path, default=Path(".arena/store"),
                    help="results store folder: results/ and verdicts/ (default: .arena/store)")
     p.add_argument("--out", type=Path, default=Path(".arena/site"),
@@ -66,9 +65,7 @@ def register_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", type=Path, default=None, metavar="DIR",
                    help="results store to look ids up in; its repeated runs also widen the tie "
                         "margin exactly as on the board")
-    p.add_argument("--challenge", type=Path, default=None,
-                   help="challenge file (default: the nearest challenge.yaml from the current "
-                        "directory upwards)")
+    add_challenge_option(p)
     p.add_argument("--track", default=None, metavar="NAME",
                    help="the hardware track whose board and tie rule to use (default: the "
                         "challenge's first track)")

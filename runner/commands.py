@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from arena import exitcodes
+from arena.commands import add_challenge_option
 from arena.text import for_terminal
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -31,8 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "stderr. Exit 0: verified; 1: invalid; 2: usage error; 3: the run failed "
                     "(verdict error).")
     b.add_argument("submission", type=Path, metavar="SUBMISSION.yaml")
-    b.add_argument("--challenge", type=Path, default=None,
-                   help="challenge file (default: challenge.yaml at the repository root)")
+    add_challenge_option(b)
     b.add_argument("--prompts", choices=("public", "private", "both"), default=None,
                    help="which prompt sets to measure (default: both when a private set is "
                         "configured, else public)")
@@ -100,7 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="prompt set (references are not needed when --model is given)")
     r.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="prompt set to write, with the references")
-    r.add_argument("--challenge", type=Path, default=None)
+    add_challenge_option(r)
     r.add_argument("--model", default=None, metavar="ID",
                    help="reference model (Hub id, or ./name where the challenge allows local "
                         "models). Without it, the existing references are kept and only the "
@@ -125,7 +125,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "honest served token is not the referee's top-1, how far it trails, its "
                     "rank.")
     cal.add_argument("results", type=Path, nargs="+", metavar="RESULT.json")
-    cal.add_argument("--challenge", type=Path, default=None)
+    add_challenge_option(cal)
     cal.add_argument("--source", default=None,
                      help="what the figure comes from, in words (default: the runs' ids)")
     cal.add_argument("--json", action="store_true",

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from arena import exitcodes
+from arena.commands import add_challenge_option
 from arena.text import for_terminal
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -42,8 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "results, print the ranking and build the site. Everything goes under "
                     ".arena/. Exit 0: done (every run verified); 1: a sample submission is "
                     "invalid or a run was not verified; 3: the machine failed.")
-    p.add_argument("--challenge", type=Path, default=DEMO_CHALLENGE,
-                   help="demo challenge file (default: demo/challenge.yaml)")
+    add_challenge_option(p, default=DEMO_CHALLENGE,
+                         help="demo challenge file (default: demo/challenge.yaml)")
     p.add_argument("--dir", type=Path, default=DEMO_DIR, metavar="DIR",
                    help="where the demo writes its store, runs, private prompts and site "
                         "(default: .arena/demo)")
