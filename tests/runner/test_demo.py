@@ -17,13 +17,15 @@ from runner.prompts import load_private_dir
 from tests.conftest import REPO
 
 
+# A guard against a hang, not a timing check: the demo takes about 5 minutes on this 2-core
+# machine, three times that on a slow day (README's benchmark table has the figure).
 @pytest.mark.vllm
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(2400)
 def test_demo_benches_the_samples_and_ranks_them(tiny_model, demo_challenge,
                                                  tmp_path: Path) -> None:
     work = tmp_path / "demo"
     proc = subprocess.run([sys.executable, "-m", "arena", "demo", "--dir", str(work)],
-                          capture_output=True, text=True, cwd=REPO, timeout=880)
+                          capture_output=True, text=True, cwd=REPO, timeout=2380)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
 
