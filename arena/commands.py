@@ -26,6 +26,17 @@ from arena.text import for_terminal
 VALIDATE_FORMAT = "arena.validate/1"
 
 
+CHALLENGE_HELP = ("challenge file (default: the nearest challenge.yaml from the current "
+                  "directory upwards)")
+
+
+def add_challenge_option(p: argparse.ArgumentParser, *, default: Path | None = None,
+                         help: str = CHALLENGE_HELP) -> None:
+    """`--challenge FILE`, read by `load_challenge_or_exit`: every command finds the challenge
+    file the same way, so each says so in the same words."""
+    p.add_argument("--challenge", type=Path, default=default, metavar="FILE", help=help)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "validate", help="check submission files against the challenge's rules",
@@ -60,17 +71,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the JSON to FILE instead of printing it")
     add_challenge_option(t)
     t.set_defaults(func=cmd_track)
-
-
-CHALLENGE_HELP = ("challenge file (default: the nearest challenge.yaml from the current "
-                  "directory upwards)")
-
-
-def add_challenge_option(p: argparse.ArgumentParser, *, default: Path | None = None,
-                         help: str = CHALLENGE_HELP) -> None:
-    """`--challenge FILE`, read by `load_challenge_or_exit`: every command finds the challenge
-    file the same way, so each says so in the same words."""
-    p.add_argument("--challenge", type=Path, default=default, metavar="FILE", help=help)
 
 
 def load_challenge_or_exit(path: Path | None) -> Challenge:

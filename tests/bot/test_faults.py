@@ -11,6 +11,7 @@ import json
 import pytest
 from conftest import submission_yaml
 
+from bot.client import ClientSettings
 from bot.commands import on_issue_comment
 from bot.comments import parse_marker
 from bot.publish import publish
@@ -54,8 +55,9 @@ def client_for(make_bot, challenge, kind):
 
 def setup_bot(make_bot, challenge):
     """The set-up's client: what it does is not under test, so a loaded 2-core machine (a vLLM
-    server starting on the other worker) must not make it fail: production's 20 s timeout, and the usual retries."""
-    return make_bot(challenge, timeout_s=20)
+    server starting on the other worker) must not make it fail: production's timeout, and the
+    usual retries."""
+    return make_bot(challenge, timeout_s=ClientSettings.timeout_s)
 
 
 def kinds_of_comments(fake, number):

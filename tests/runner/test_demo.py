@@ -18,7 +18,7 @@ from tests.conftest import REPO
 
 
 # A guard against a hang, not a timing check: the demo takes about 5 minutes on this 2-core
-# machine, three times that on a slow day (README's benchmark table has the figure).
+# machine, three times that on a slow day (the README has both figures).
 @pytest.mark.vllm
 @pytest.mark.timeout(2400)
 def test_demo_benches_the_samples_and_ranks_them(tiny_model, demo_challenge,
