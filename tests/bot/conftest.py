@@ -11,10 +11,12 @@ import json
 import shutil
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import requests.adapters
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -28,10 +30,14 @@ from bot.context import Bot  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 SHA0 = "ee0ef6023621cff504d758262d4e04895a5af4a2"
 
-# Test client: short backoffs so that fault injection stays fast; a timeout generous enough for
-# a loaded 2-core CI machine (the timeout faults use a 1 s client timeout, see test_faults).
-TEST_SETTINGS = dict(timeout_s=5, retries=2, backoff_s=0.01, max_wait_s=3.0,
+# Test client: short backoffs so that fault injection stays fast. The timeout is longer than
+# production's: it only ends a hang, and a 2-core CI machine starting vLLM servers on its other
+# worker has stalled every request of a test for more than 5 s. A `timeout` fault does not
+# wait for it: the client gives up on the one request the fake answers late after
+# FAULT_TIMEOUT_S (see `fake`).
+TEST_SETTINGS = dict(timeout_s=60, retries=2, backoff_s=0.01, max_wait_s=3.0,
                      write_interval_s=0.0)
+FAULT_TIMEOUT_S = 1.0
 
 
 def submission_yaml(name: str = "fast", *, description: str = "int4 weights, MTP drafter",
@@ -68,8 +74,27 @@ def serve_checked(f):
 
 
 @pytest.fixture
-def fake(gh_description):
-    yield from serve_checked(FakeGitHub(gh_description))
+def fake(gh_description, monkeypatch):
+    f = FakeGitHub(gh_description, timeout_delay=FAULT_TIMEOUT_S + 0.5)
+    give_up_early_on_late_answers(monkeypatch, f)
+    yield from serve_checked(f)
+
+
+def give_up_early_on_late_answers(monkeypatch, f: FakeGitHub) -> None:
+    """A real read timeout where the fake answers late on purpose, and only there: a request
+    that a `timeout` fault is about to delay is read with FAULT_TIMEOUT_S; every other keeps
+    the client's own timeout, so that a loaded machine cannot turn it into a second fault the
+    test did not inject."""
+    send = requests.adapters.HTTPAdapter.send
+
+    def send_with_fault_timeout(self, request, **kwargs):
+        path = urllib.parse.urlsplit(request.url).path
+        if f.server is not None and request.url.startswith(f.url) and \
+                f.will_time_out(request.method, path):
+            kwargs["timeout"] = (TEST_SETTINGS["timeout_s"], FAULT_TIMEOUT_S)
+        return send(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send_with_fault_timeout)
 
 
 @pytest.fixture

@@ -243,6 +243,16 @@ class FakeGitHub:
         assert op in self.d.ops, op
         self.faults.append(Fault(op, kind, times))
 
+    def will_time_out(self, method: str, path: str) -> bool:
+        """Whether the fake will answer this request late (a `timeout` fault is next for its
+        operation), so that the client may give up on it sooner than on the others."""
+        matched = self._match(method, path)
+        if matched is None:
+            return False
+        with self.lock:
+            pending = next((f for f in self.faults if f.op == matched[0] and f.times != 0), None)
+        return pending is not None and pending.kind == "timeout"
+
     def comments_on(self, number: int, login: str | None = None) -> list[Comment]:
         return [c for c in self.comments if c.issue == number and
                 (login is None or c.login == login)]

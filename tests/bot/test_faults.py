@@ -11,7 +11,6 @@ import json
 import pytest
 from conftest import submission_yaml
 
-from bot.client import ClientSettings
 from bot.commands import on_issue_comment
 from bot.comments import parse_marker
 from bot.publish import publish
@@ -48,18 +47,6 @@ def cases(ops):
     return out
 
 
-def client_for(make_bot, challenge, kind):
-    """A 1 s client timeout where the fake answers late on purpose; the usual one elsewhere."""
-    return make_bot(challenge, timeout_s=1) if kind == "timeout" else make_bot(challenge)
-
-
-def setup_bot(make_bot, challenge):
-    """The set-up's client: what it does is not under test, so a loaded 2-core machine (a vLLM
-    server starting on the other worker) must not make it fail: production's timeout, and the
-    usual retries."""
-    return make_bot(challenge, timeout_s=ClientSettings.timeout_s)
-
-
 def kinds_of_comments(fake, number):
     return collections.Counter(
         (parse_marker(c.body) or {}).get("kind") for c in fake.bot_comments(number))
@@ -72,7 +59,7 @@ def final_message(fake, bot, number) -> bool:
 
 @pytest.mark.parametrize("op, kind, times", cases(VALIDATION_OPS))
 def test_validation_survives(fake, make_bot, challenge, pr_event, op, kind, times):
-    bot = client_for(make_bot, challenge, kind)
+    bot = make_bot(challenge)
     pr = fake.open_pull("alice", {PATH: submission_yaml()})
     fake.inject(op, kind, times)
     rc = on_pull_request(bot, pr_event(pr.number))
@@ -88,10 +75,10 @@ def test_validation_survives(fake, make_bot, challenge, pr_event, op, kind, time
 @pytest.mark.parametrize("op, kind, times", cases(BENCH_OPS))
 def test_bench_command_survives(fake, make_bot, challenge, comment_event, validate, op, kind,
                                 times):
-    bot = client_for(make_bot, challenge, kind)
+    bot = make_bot(challenge)
     fake.collaborators["carol"] = "write"
     pr = fake.open_pull("alice", {PATH: submission_yaml()})
-    setup = setup_bot(make_bot, challenge)
+    setup = make_bot(challenge)
     assert validate(setup, pr.number) == 0, "\n".join(setup.log)
     fake.inject(op, kind, times)
     rc = on_issue_comment(bot, comment_event(pr.number, "/bench", "carol"))
@@ -107,9 +94,9 @@ def test_bench_command_survives(fake, make_bot, challenge, comment_event, valida
 @pytest.mark.parametrize("op, kind, times", cases(PUBLISH_OPS))
 def test_publish_survives(fake, make_bot, comment_event, challenge, tmp_path, validate, op,
                           kind, times):
-    bot = client_for(make_bot, challenge, kind)
+    bot = make_bot(challenge)
     pr = fake.open_pull("alice", {PATH: submission_yaml()})
-    setup = setup_bot(make_bot, challenge)
+    setup = make_bot(challenge)
     assert validate(setup, pr.number) == 0, "\n".join(setup.log)
     on_issue_comment(setup, comment_event(pr.number, "/bench", "arena-maintainers"))
     assert fake.runs, "the set-up's /bench started no run:\n" + "\n".join(setup.log)

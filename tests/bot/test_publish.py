@@ -217,7 +217,7 @@ def test_a_hostile_stage_file_still_leaves_a_record(fake, bot, queued, tmp_path,
 
 def test_two_runs_publishing_at_once_both_land(fake, make_bot, challenge):
     fake.write_window = 0.05  # GitHub moves the branch between reading and writing
-    bots = [make_bot(challenge, timeout_s=10) for _ in range(2)]
+    bots = [make_bot(challenge) for _ in range(2)]
     docs = [{"n": i} for i in range(2)]
     errors = []
 
