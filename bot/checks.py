@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from bot.client import API_ERRORS
+from bot.client import API_ERRORS, without_patch_retries
 from bot.context import Bot
 from bot.writes import create_once
 
@@ -95,9 +95,33 @@ def create_check_run(bot: Bot, *, name: str, sha: str, status: str, title: str, 
     run = create_once(bot, f"creating check run {name}",
                       lambda: bot.repo.create_check_run(**kwargs),
                       lambda: _find_by_external_id(bot, sha, name, external_id))
-    for i in range(0, len(rest), ANNOTATIONS_PER_REQUEST):
-        run.edit(output=_output(title, summary, rest[i:i + ANNOTATIONS_PER_REQUEST], text))
+    if rest:
+        _add_annotations(bot, run, sha=sha, name=name, external_id=external_id,
+                         sent=len(first), batches=[
+                             _output(title, summary, rest[i:i + ANNOTATIONS_PER_REQUEST], text)
+                             for i in range(0, len(rest), ANNOTATIONS_PER_REQUEST)])
     return run
+
+
+def _add_annotations(bot: Bot, run: Any, *, sha: str, name: str, external_id: str, sent: int,
+                     batches: list[dict[str, Any]]) -> None:
+    """Send the annotations past the first 50, one update per batch. GitHub appends each
+    update's annotations to those already there, so an update is never repeated blindly: after
+    a failure that may have been applied, the check run's annotation count says whether it was."""
+    requester = without_patch_retries(bot.gh)
+    for output in batches:
+        expected = sent + len(output["annotations"])
+
+        def update(output: dict[str, Any] = output) -> Any:
+            return requester.requestJsonAndCheck("PATCH", run.url, input={"output": output})
+
+        def applied(expected: int = expected) -> Any | None:
+            found = _find_by_external_id(bot, sha, name, external_id)
+            count = found.output.annotations_count if found is not None else 0
+            return found if (count or 0) >= expected else None
+
+        create_once(bot, f"adding annotations to check run {name}", update, applied)
+        sent = expected
 
 
 def complete_check_run(bot: Bot, check_run_id: int | None, *, sha: str, name: str,

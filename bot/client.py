@@ -6,7 +6,8 @@ Policy:
   connection errors, a few times with a short backoff.
 - POST creates things (comments, check runs, issues, dispatches) and is never retried here: a
   502 or a timeout may come after GitHub already created it. Callers that create things re-check
-  before creating again (see `bot.comments.post_comment`).
+  before creating again (see `bot.comments.post_comment`). The one PATCH that adds rather than
+  sets (a check run's annotations) goes through `without_patch_retries` for the same reason.
 - Rate limits are waited out only when the wait is short (`max_wait` seconds, from Retry-After or
   x-ratelimit-reset); otherwise the call fails at once with a message that says until when.
 """
@@ -21,6 +22,7 @@ import requests
 from github import Auth, Github, GithubException
 from github.GithubException import RateLimitExceededExceedsMaxWait
 from github.GithubRetry import GithubRetry
+from github.Requester import Requester
 from urllib3 import Retry
 
 USER_AGENT = "arena-bot"
@@ -100,6 +102,19 @@ def make_github(token: str, settings: ClientSettings) -> Github:
         seconds_between_writes=settings.write_interval_s or None,
         lazy=True,
     )
+
+
+def without_patch_retries(gh: Github) -> Requester:
+    """A requester like `gh`'s that never repeats a PATCH, for the one PATCH that adds to what is
+    there: a check run's annotations (GitHub appends each update's annotations to the earlier
+    ones). Repeating it after a timeout or a 5xx that GitHub applied anyway would show each
+    annotation twice; the caller looks before sending again (`bot.checks`). A failed connect
+    sent nothing and is still retried."""
+    kwargs = gh.requester.kwargs
+    retry = kwargs.get("retry")
+    if isinstance(retry, Retry) and retry.allowed_methods:
+        kwargs["retry"] = retry.new(allowed_methods=frozenset(retry.allowed_methods) - {"PATCH"})
+    return Requester(**kwargs)
 
 
 # -- failures -----------------------------------------------------------------------------------

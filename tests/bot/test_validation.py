@@ -73,6 +73,20 @@ def test_more_than_fifty_annotations_go_in_batches(fake, bot, pr_event):
     assert len(fake.calls_to("checks/update")) == 2  # 50 + 50 + 20
 
 
+@pytest.mark.parametrize("kind", ["502-applied", "timeout"])
+def test_an_annotation_batch_github_took_despite_an_error_is_not_added_twice(
+        fake, bot, pr_event, kind):
+    # GitHub appends each update's annotations to the check run's: repeating an update that
+    # GitHub applied before failing would show the participant every error of it twice.
+    args = "\n".join(f"    bad_arg_{i}: 1" for i in range(120))
+    pr = fake.open_pull("alice", {"submissions/alice/fast.yaml": submission_yaml(extra_args=args)})
+    fake.inject("checks/update", kind)
+    on_pull_request(bot, pr_event(pr.number))
+    [check] = fake.check_runs.values()
+    lines = [a["start_line"] for a in check["annotations"]]
+    assert len(lines) == 120 and len(set(lines)) == 120
+
+
 def test_sticky_comment_is_edited_while_the_state_holds_and_renewed_when_it_changes(
         fake, bot, pr_event):
     pr = fake.open_pull("alice", {"submissions/alice/fast.yaml":
