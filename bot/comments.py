@@ -137,7 +137,8 @@ def post_comment(bot: Bot, number: int, body: str) -> Any:
 
     if nonce is None:  # nothing to find it by: one try
         return create()
-    # A failed look is retried: the worst that can come of it is one duplicate comment.
+    # A failed look is retried: the worst that can come of it is the comment shown twice (three
+    # times if every look fails), never a silent bot.
     return create_once(bot, f"creating a comment on #{number}", create, find, attempts=3,
                        pause_s=2.0, retry_when_unsure=True)
 
