@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from bot.client import API_ERRORS, without_patch_retries
+from bot.client import API_ERRORS, with_rate_limit_wait, without_patch_retries
 from bot.context import Bot
 from bot.writes import create_once
 
@@ -113,7 +113,9 @@ def _add_annotations(bot: Bot, run: Any, *, sha: str, name: str, external_id: st
         expected = sent + len(output["annotations"])
 
         def update(output: dict[str, Any] = output) -> Any:
-            return requester.requestJsonAndCheck("PATCH", run.url, input={"output": output})
+            return with_rate_limit_wait(
+                lambda: requester.requestJsonAndCheck("PATCH", run.url, input={"output": output}),
+                max_wait_s=bot.max_wait_s, sleep=bot.sleep)
 
         def applied(expected: int = expected) -> Any | None:
             found = _find_by_external_id(bot, sha, name, external_id)

@@ -73,11 +73,12 @@ def test_more_than_fifty_annotations_go_in_batches(fake, bot, pr_event):
     assert len(fake.calls_to("checks/update")) == 2  # 50 + 50 + 20
 
 
-@pytest.mark.parametrize("kind", ["502-applied", "timeout"])
-def test_an_annotation_batch_github_took_despite_an_error_is_not_added_twice(
+@pytest.mark.parametrize("kind", ["502-applied", "timeout", "rate-limit-short"])
+def test_each_annotation_shows_once_when_an_update_of_the_check_run_fails(
         fake, bot, pr_event, kind):
     # GitHub appends each update's annotations to the check run's: repeating an update that
-    # GitHub applied before failing would show the participant every error of it twice.
+    # GitHub applied before failing would show the participant every error of it twice, and
+    # one refused for a rate limit that resets soon is sent again after the wait.
     args = "\n".join(f"    bad_arg_{i}: 1" for i in range(120))
     pr = fake.open_pull("alice", {"submissions/alice/fast.yaml": submission_yaml(extra_args=args)})
     fake.inject("checks/update", kind)
