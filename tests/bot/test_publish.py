@@ -216,13 +216,15 @@ def test_a_hostile_stage_file_still_leaves_a_record(fake, bot, queued, tmp_path,
 
 
 def test_two_runs_publishing_at_once_both_land(fake, make_bot, challenge):
-    fake.write_window = 0.05  # GitHub moves the branch between reading and writing
+    fake.write_window = 0.2  # GitHub moves the branch between reading and writing
     bots = [make_bot(challenge) for _ in range(2)]
     docs = [{"n": i} for i in range(2)]
     errors = []
+    start = threading.Barrier(2)  # both begin together, so that their first writes collide
 
     def go(i):
         try:
+            start.wait(timeout=60)
             for k in range(3):
                 append_record(bots[i], f"results/x/y/run-{i}-{k}.json", docs[i], "add")
         except Exception as exc:  # pragma: no cover - reported below
